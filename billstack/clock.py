@@ -1,0 +1,21 @@
+"""One source of 'now' (aware UTC, as SQLModel stores it) so tests can inject time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def from_unix(seconds: int | None) -> datetime | None:
+    """Stripe timestamps (unix seconds) as aware UTC datetimes."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def to_iso_z(moment: datetime) -> str:
+    """`2026-03-30T13:00:00Z`: UTC, whole seconds, Z suffix."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"

@@ -1,0 +1,111 @@
+"""Settings from BILLSTACK_* environment variables (and `.env`), with embedded defaults.
+
+Every setting has a safe default for a laptop: a SQLite file in the data folder,
+in-process Reflex state and local URLs. Production refuses to start without an
+explicit secret key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("billstack.config")
+
+SECRET_KEY_FILE = "secret_key"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BILLSTACK_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    secret_key_previous: str | None = Field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    # Default Stripe API base for projects that set none (None = api.stripe.com).
+    stripe_api_base: str | None = None
+    # Limits on the session API and on failed portal-token validations.
+    rate_limit_sessions_per_minute: int = 600
+    rate_limit_token_failures_per_minute: int = 30
+    # Mirror older than this (seconds) is refreshed from Stripe in the background.
+    sync_max_age: int = 60
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'billstack.db').as_posix()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def signing_keys(self) -> list[str]:
+        """Current secret first, then the previous one (still accepted during rotation)."""
+        keys = [resolve_secret_key(self)]
+        if self.secret_key_previous:
+            keys.append(self.secret_key_previous)
+        return keys
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings and derived state (tests change the environment)."""
+    get_settings.cache_clear()
+    _generated_secret.cache_clear()
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.env == "production":
+        raise ConfigError(
+            "BILLSTACK_SECRET_KEY is not set. With BILLSTACK_ENV=production BillStack "
+            "refuses to start without it; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    return _generated_secret(settings.data_dir.resolve())
+
+
+@lru_cache(maxsize=4)
+def _generated_secret(data_dir: Path) -> str:
+    """Development only: a random key created once and kept in the data folder."""
+    path = data_dir / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning(
+        "BILLSTACK_SECRET_KEY is not set: generated a development key in %s. "
+        "Set BILLSTACK_SECRET_KEY (and BILLSTACK_ENV=production) before going live.",
+        path,
+    )
+    return key

@@ -1,0 +1,197 @@
+"""SQLModel tables. Created and upgraded by Alembic migrations (billstack/migrations).
+
+Times are aware UTC datetimes. Public ids carry a type prefix (team_, proj_, key_, pc_,
+portal_sess_). Mirror tables (subscription, invoice, payment_method) hold what the
+portal reads; Stripe stays the system of record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from billstack.clock import utcnow
+
+
+class Team(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", index=True, max_length=40)
+    name: str = Field(max_length=200)
+    # Branding shown in the portal header.
+    display_name: str | None = Field(default=None, max_length=200)
+    logo_url: str | None = Field(default=None, max_length=2000)
+    accent_color: str = Field(default="#4f46e5", max_length=20)
+    support_email: str | None = Field(default=None, max_length=320)
+    support_url: str | None = Field(default=None, max_length=2000)
+    terms_url: str | None = Field(default=None, max_length=2000)
+    privacy_url: str | None = Field(default=None, max_length=2000)
+    # Where "Return to <app>" goes, and which origins a session's returnUrl may use.
+    default_return_url: str | None = Field(default=None, max_length=2000)
+    allowed_return_origins: str = Field(default="", max_length=4000)  # space-separated
+    frame_ancestors: str = Field(default="'none'", max_length=2000)
+    # Feature toggles: off hides the UI and makes the portal API answer 403.
+    feature_cancel: bool = True
+    feature_resume: bool = True
+    feature_invoice_history: bool = True
+    feature_payment_method_update: bool = True
+    # Sealed secrets (see secrets_box); never logged or printed after creation.
+    stripe_secret_key_sealed: str = Field(max_length=2000)
+    stripe_api_base: str | None = Field(default=None, max_length=2000)
+    webhook_secret_sealed: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Customer(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_customer_id", name="uq_customer_project_stripe"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    stripe_customer_id: str = Field(max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    default_payment_method_id: str | None = Field(default=None, max_length=255)
+    # When the mirror of this customer was last refreshed from Stripe.
+    synced_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PortalSession(SQLModel, table=True):
+    __tablename__ = "portal_session"
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    api_key_id: str | None = Field(default=None, max_length=40)
+    token_hash: str = Field(unique=True, max_length=64)
+    return_url: str | None = Field(default=None, max_length=2000)
+    locale: str = Field(default="en", max_length=16)
+    flow: str | None = Field(default=None, max_length=1000)  # JSON
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Subscription(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_id", name="uq_subscription_project_stripe"),
+        sa.Index("ix_subscription_customer_created", "customer_id", "created"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
+    stripe_id: str = Field(max_length=255)
+    status: str = Field(max_length=32)
+    product_name: str = Field(default="", max_length=500)
+    price_nickname: str | None = Field(default=None, max_length=500)
+    unit_amount: int | None = None
+    currency: str = Field(default="usd", max_length=3)
+    interval: str | None = Field(default=None, max_length=16)
+    interval_count: int = 1
+    quantity: int = 1
+    cancel_at_period_end: bool = False
+    cancel_at: datetime | None = None
+    canceled_at: datetime | None = None
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    default_payment_method_id: str | None = Field(default=None, max_length=255)
+    created: datetime
+    # Stripe object version we mirrored (event `created` or fetch time) to ignore stale writes.
+    stripe_updated_at: datetime | None = None
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_id", name="uq_invoice_project_stripe"),
+        sa.Index("ix_invoice_customer_created", "customer_id", "created"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
+    stripe_id: str = Field(max_length=255)
+    number: str | None = Field(default=None, max_length=255)
+    status: str = Field(max_length=32)
+    currency: str = Field(default="usd", max_length=3)
+    total: int = 0
+    amount_due: int = 0
+    amount_paid: int = 0
+    invoice_pdf: str | None = Field(default=None, max_length=2000)
+    hosted_invoice_url: str | None = Field(default=None, max_length=2000)
+    subscription_stripe_id: str | None = Field(default=None, max_length=255)
+    created: datetime
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentMethod(SQLModel, table=True):
+    __tablename__ = "payment_method"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_id", name="uq_payment_method_project_stripe"),
+        sa.Index("ix_payment_method_customer", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
+    stripe_id: str = Field(max_length=255)
+    type: str = Field(default="card", max_length=32)
+    brand: str | None = Field(default=None, max_length=32)
+    last4: str | None = Field(default=None, max_length=4)
+    exp_month: int | None = None
+    exp_year: int | None = None
+    created: datetime
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEvent(SQLModel, table=True):
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_event_id", name="uq_webhook_event_project_event"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    stripe_event_id: str = Field(max_length=255)
+    type: str = Field(max_length=100)
+    stripe_created: datetime | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_project_created", "project_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str | None = Field(default=None, max_length=40)
+    action: str = Field(max_length=64)
+    customer_id: str | None = Field(default=None, max_length=40)
+    session_id: str | None = Field(default=None, max_length=40)
+    api_key_id: str | None = Field(default=None, max_length=40)
+    client_ip: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=4000)  # JSON
+    created_at: datetime = Field(default_factory=utcnow)

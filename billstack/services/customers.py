@@ -1,0 +1,73 @@
+"""BillStack customers (`pc_…`): a project's handle on one Stripe customer."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from billstack import stripe_gateway
+from billstack.errors import BillStackError, invalid, not_found
+from billstack.ids import new_id
+from billstack.models import Customer
+from billstack.services.tenants import get_project
+
+
+def create_customer(db: Session, *, project_id: str, email: str, name: str | None = None) -> Customer:
+    """Creates the Stripe customer first, then the BillStack row that points at it."""
+    project = get_project(db, project_id)
+    email = (email or "").strip()
+    if "@" not in email or len(email) > 320:
+        raise invalid(f"Not an email address: {email!r}.", param="email")
+    customer_id = new_id("pc")
+    stripe_customer = stripe_gateway.create_customer(project, email=email, name=name, key=customer_id)
+    customer = Customer(
+        id=customer_id, project_id=project.id, stripe_customer_id=stripe_customer.id, email=email, name=name
+    )
+    db.add(customer)
+    db.flush()
+    return customer
+
+
+def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> Customer:
+    """Adopts an existing Stripe customer; each may be linked once per project."""
+    project = get_project(db, project_id)
+    if not stripe_customer_id.startswith("cus_"):
+        raise invalid("Stripe customer ids start with cus_.", param="stripe_customer")
+    existing = db.exec(
+        select(Customer).where(Customer.project_id == project_id, Customer.stripe_customer_id == stripe_customer_id)
+    ).first()
+    if existing is not None:
+        raise BillStackError(
+            f"{stripe_customer_id} is already linked to {existing.id} in this project.",
+            code="resource_already_exists",
+            param="stripe_customer",
+            status=409,
+        )
+    stripe_customer = stripe_gateway.retrieve_customer(project, stripe_customer_id)
+    customer = Customer(
+        id=new_id("pc"),
+        project_id=project_id,
+        stripe_customer_id=stripe_customer.id,
+        email=getattr(stripe_customer, "email", None),
+        name=getattr(stripe_customer, "name", None),
+    )
+    db.add(customer)
+    try:
+        db.flush()
+    except sa.exc.IntegrityError as exc:  # a concurrent link won the race
+        raise BillStackError(
+            f"{stripe_customer_id} is already linked in this project.", code="resource_already_exists", status=409
+        ) from exc
+    return customer
+
+
+def get_customer(db: Session, *, project_id: str, customer_id: str) -> Customer:
+    customer = db.get(Customer, customer_id)
+    if customer is None or customer.project_id != project_id:
+        raise not_found(f"No such customer: {customer_id!r}.", param="customerId")
+    return customer
+
+
+def list_customers(db: Session, project_id: str) -> list[Customer]:
+    get_project(db, project_id)
+    return list(db.exec(select(Customer).where(Customer.project_id == project_id).order_by(Customer.created_at)))

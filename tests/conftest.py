@@ -1,0 +1,117 @@
+"""Shared fixtures: an isolated settings/environment per test, and a migrated database.
+
+Tests that take the `db_url` (or `db`) fixture run twice: on SQLite, and on
+PostgreSQL when it is reachable (BILLSTACK_TEST_PG_URL, default
+postgresql://postgres@127.0.0.1:5432/test). When it is not, the PostgreSQL pass skips
+with the reason; with BILLSTACK_REQUIRE_PG=1 (CI) it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from billstack.config import reset_settings
+from billstack.db import engine_for
+from billstack.migrate import upgrade
+
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+PG_ADMIN_URL = os.environ.get("BILLSTACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test gets its own data folder, a fixed secret key and no stray BILLSTACK_* env."""
+    for name in list(os.environ):
+        if name.startswith("BILLSTACK_") and name not in ("BILLSTACK_TEST_PG_URL", "BILLSTACK_REQUIRE_PG"):
+            monkeypatch.delenv(name)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("BILLSTACK_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BILLSTACK_SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.chdir(tmp_path)  # so no developer `.env` leaks into a test
+    reset_settings()
+    yield data_dir
+    reset_settings()
+
+
+# --- database templates, migrated once per test run ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    # Fold the WAL into the file so a plain copy carries the whole schema.
+    with engine_for(url).connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine_for(url).dispose()
+    return path
+
+
+def _pg_unreachable_reason() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test run, migrated once."""
+    reason = _pg_unreachable_reason()
+    if reason:
+        if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
+            pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but {reason}")
+        pytest.skip(reason)
+    name = f"billstack_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    engine_for.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine_for(url).begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, isolated_settings: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated, empty database; BILLSTACK_DATABASE_URL points at it."""
+    if request.param == "sqlite":
+        isolated_settings.mkdir(parents=True, exist_ok=True)
+        path = isolated_settings / "billstack.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        _truncate_all(url)
+    monkeypatch.setenv("BILLSTACK_DATABASE_URL", url)
+    reset_settings()
+    return url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Session]:
+    """A session on the test database (commit to make writes visible to the code under test)."""
+    with Session(engine_for(db_url), expire_on_commit=False) as session:
+        yield session
