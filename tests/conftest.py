@@ -115,3 +115,15 @@ def db(db_url: str) -> Iterator[Session]:
     """A session on the test database (commit to make writes visible to the code under test)."""
     with Session(engine_for(db_url), expire_on_commit=False) as session:
         yield session
+
+
+# --- the Stripe emulator --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    """A real emulator server on a free loopback port for the whole test run."""
+    from billstack.emulator.testing import running_emulator
+
+    with running_emulator() as url:
+        yield url
