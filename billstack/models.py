@@ -74,6 +74,8 @@ class Customer(SQLModel, table=True):
     default_payment_method_id: str | None = Field(default=None, max_length=255)
     # When the mirror of this customer was last refreshed from Stripe.
     synced_at: datetime | None = None
+    # Removed from the project: its portal sessions stop working at once.
+    removed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

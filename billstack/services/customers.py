@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billstack import stripe_gateway
+from billstack.clock import utcnow
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import Customer
@@ -63,11 +64,21 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
 
 def get_customer(db: Session, *, project_id: str, customer_id: str) -> Customer:
     customer = db.get(Customer, customer_id)
-    if customer is None or customer.project_id != project_id:
+    if customer is None or customer.project_id != project_id or customer.removed_at is not None:
         raise not_found(f"No such customer: {customer_id!r}.", param="customerId")
     return customer
 
 
 def list_customers(db: Session, project_id: str) -> list[Customer]:
     get_project(db, project_id)
-    return list(db.exec(select(Customer).where(Customer.project_id == project_id).order_by(Customer.created_at)))
+    query = select(Customer).where(Customer.project_id == project_id, Customer.removed_at.is_(None))
+    return list(db.exec(query.order_by(Customer.created_at)))
+
+
+def remove_customer(db: Session, *, project_id: str, customer_id: str) -> Customer:
+    """Detaches the customer from the project; Stripe is untouched, portal sessions die."""
+    customer = get_customer(db, project_id=project_id, customer_id=customer_id)
+    customer.removed_at = utcnow()
+    db.add(customer)
+    db.flush()
+    return customer

@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('default_payment_method_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('synced_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('removed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], ),
     sa.PrimaryKeyConstraint('id'),
