@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
+    # Server worker processes; in-process Reflex state needs 1 (more need REFLEX_REDIS_URL).
+    workers: int = 1
     # Default Stripe API base for projects that set none (None = api.stripe.com).
     stripe_api_base: str | None = None
     # Limits on the session API and on failed portal-token validations.

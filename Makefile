@@ -1,0 +1,30 @@
+# BillStack Portal. Two commands to know: `make demo` and `make test`.
+PY := .venv/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: setup test test-unit test-e2e demo serve emulator bench bench-smoke clean
+
+setup:  ## venv + pinned packages, bun, Chromium, database migrations
+	@bash scripts/setup.sh
+
+test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), then the browser tests
+	$(PYTEST) tests --ignore=tests/e2e
+	$(PYTEST) tests/e2e -p no:asyncio
+
+test-unit: setup
+	$(PYTEST) tests --ignore=tests/e2e
+
+test-e2e: setup
+	$(PYTEST) tests/e2e -p no:asyncio
+
+demo: setup  ## emulator + seeded demo tenant + server; prints the portal URL, API key and a curl
+	$(PY) -m billstack demo
+
+serve: setup  ## production server, settings from BILLSTACK_* environment variables
+	$(PY) -m billstack serve
+
+emulator: setup  ## the local Stripe emulator on 127.0.0.1:12111
+	$(PY) -m billstack emulator
+
+clean:
+	rm -rf .web data test-artifacts

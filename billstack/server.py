@@ -1,0 +1,131 @@
+"""`billstack serve`: one process serving the portal pages, the websocket and the APIs.
+
+Reflex bakes the backend URL into the frontend bundle (`.web/env.json`), so the bundle
+is rebuilt whenever the public URL or the app's sources change, and reused otherwise
+(a stamp in `.web/` records what it was built for). The server itself is Granian
+running Reflex's ASGI app with the compiled frontend mounted on the same port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from billstack.config import ConfigError, Settings, get_settings, resolve_secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = ROOT / ".web"
+STAMP_FILE = WEB_DIR / "billstack-build.json"
+BUN_BIN_DIR = ROOT / ".tools" / "node_modules" / ".bin"
+# What the frontend bundle is built from: a change to any of these means rebuild.
+BUILD_INPUTS = ("billstack", "assets", "rxconfig.py", "reflex.lock", "requirements.txt")
+
+
+def reflex_env(public_url: str) -> dict[str, str]:
+    """Environment for Reflex subprocesses: project-local bun, no telemetry, our URL."""
+    env = dict(os.environ)
+    env.update(
+        REFLEX_API_URL=public_url,
+        REFLEX_DEPLOY_URL=public_url,
+        REFLEX_USE_SYSTEM_BUN="1",
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="false",
+        PATH=f"{BUN_BIN_DIR}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return env
+
+
+def build_stamp(public_url: str) -> str:
+    digest = hashlib.sha256(public_url.encode())
+    for name in BUILD_INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.exists() and "__pycache__" not in file.parts and file.suffix != ".pyc":
+                digest.update(str(file.relative_to(ROOT)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def frontend_is_current(public_url: str) -> bool:
+    if not (WEB_DIR / "build" / "client" / "index.html").exists() or not STAMP_FILE.exists():
+        return False
+    try:
+        return json.loads(STAMP_FILE.read_text()).get("stamp") == build_stamp(public_url)
+    except (OSError, ValueError):
+        return False
+
+
+def build_frontend(public_url: str, *, force: bool = False) -> None:
+    """Compile the Reflex pages and bundle them for `public_url` (skipped when current)."""
+    if not force and frontend_is_current(public_url):
+        print(f"Frontend bundle is current for {public_url}.", flush=True)
+        return
+    if not (BUN_BIN_DIR / "bun").exists() and not shutil.which("bun"):
+        raise ConfigError("bun is missing: run `make setup` (installs bun from the npm registry).")
+    print(f"Building the frontend for {public_url} (first build takes a minute)…", flush=True)
+    started = time.monotonic()
+    command = [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
+    result = subprocess.run(command, cwd=ROOT, env=reflex_env(public_url), check=False)
+    if result.returncode != 0:
+        raise ConfigError(f"Frontend build failed (exit {result.returncode}); see the output above.")
+    WEB_DIR.mkdir(exist_ok=True)
+    STAMP_FILE.write_text(json.dumps({"stamp": build_stamp(public_url), "publicUrl": public_url}))
+    print(f"Frontend built in {time.monotonic() - started:.0f} s.", flush=True)
+
+
+def asgi_app():  # noqa: ANN201 - Granian factory
+    """The Reflex ASGI app with the compiled frontend mounted (used by Granian workers)."""
+    from reflex_base.environment import environment
+
+    environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)
+    from billstack.billstack import app
+
+    return app()
+
+
+def effective_settings(host: str | None, port: int | None) -> Settings:
+    settings = get_settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def serve(host: str | None = None, port: int | None = None, *, workers: int | None = None) -> None:
+    from billstack.migrate import upgrade
+
+    settings = effective_settings(host, port)
+    resolve_secret_key(settings)  # production refuses to start without one
+    public_url = settings.resolved_public_url
+    upgrade()
+    build_frontend(public_url)
+    run_server(settings, public_url, workers=workers)
+
+
+def run_server(settings: Settings, public_url: str, *, workers: int | None = None) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server as Granian
+
+    os.environ.update(reflex_env(public_url))
+    os.environ["REFLEX_ENV_MODE"] = "prod"
+    os.environ["REFLEX_SKIP_COMPILE"] = "true"
+    os.environ["BILLSTACK_HOST"] = settings.host
+    os.environ["BILLSTACK_PORT"] = str(settings.port)
+    count = workers or settings.workers
+    if count > 1 and not os.environ.get("REFLEX_REDIS_URL"):
+        raise ConfigError("BILLSTACK_WORKERS > 1 needs REFLEX_REDIS_URL: in-process portal state cannot be shared.")
+    print(f"BillStack listening on {public_url} (bind {settings.host}:{settings.port}, {count} worker(s))", flush=True)
+    Granian(
+        target="billstack.server:asgi_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=count,
+        log_access=False,
+    ).serve()
