@@ -9,35 +9,43 @@ from billstack import stripe_gateway
 from billstack.clock import utcnow
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
-from billstack.models import Customer
-from billstack.services.tenants import get_project
+from billstack.models import Customer, PortalSession
+from billstack.services.tenants import check_email, get_project, record_audit
 
 
 def create_customer(db: Session, *, project_id: str, email: str, name: str | None = None) -> Customer:
     """Creates the Stripe customer first, then the BillStack row that points at it."""
     project = get_project(db, project_id)
-    email = (email or "").strip()
-    if "@" not in email or len(email) > 320:
-        raise invalid(f"Not an email address: {email!r}.", param="email")
+    email = check_email((email or "").strip(), "email")
+    name = (name or "").strip() or None
+    if name is not None and len(name) > 200:
+        raise invalid("name is longer than 200 characters.", param="name")
     customer_id = new_id("pc")
+    # Stripe first: if it fails nothing is written here; the caller's transaction rolls back.
     stripe_customer = stripe_gateway.create_customer(project, email=email, name=name, key=customer_id)
     customer = Customer(
         id=customer_id, project_id=project.id, stripe_customer_id=stripe_customer.id, email=email, name=name
     )
     db.add(customer)
     db.flush()
+    record_audit(db, "customer.created", project_id=project.id, customer_id=customer.id)
     return customer
 
 
 def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> Customer:
-    """Adopts an existing Stripe customer; each may be linked once per project."""
+    """Adopts an existing Stripe customer; each may be linked once per project.
+
+    Linking a customer that was removed from the project brings back the same `pc_…`
+    id (its old portal sessions were revoked on removal and stay revoked).
+    """
     project = get_project(db, project_id)
-    if not stripe_customer_id.startswith("cus_"):
+    stripe_customer_id = (stripe_customer_id or "").strip()
+    if not stripe_customer_id.startswith("cus_") or len(stripe_customer_id) > 255:
         raise invalid("Stripe customer ids start with cus_.", param="stripe_customer")
     existing = db.exec(
         select(Customer).where(Customer.project_id == project_id, Customer.stripe_customer_id == stripe_customer_id)
     ).first()
-    if existing is not None:
+    if existing is not None and existing.removed_at is None:
         raise BillStackError(
             f"{stripe_customer_id} is already linked to {existing.id} in this project.",
             code="resource_already_exists",
@@ -45,6 +53,18 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
             status=409,
         )
     stripe_customer = stripe_gateway.retrieve_customer(project, stripe_customer_id)
+    if getattr(stripe_customer, "deleted", False):
+        raise BillStackError(
+            f"{stripe_customer_id} was deleted in Stripe.", code="resource_missing", param="stripe_customer", status=404
+        )
+    if existing is not None:
+        existing.removed_at = None
+        existing.email = getattr(stripe_customer, "email", None)
+        existing.name = getattr(stripe_customer, "name", None)
+        db.add(existing)
+        db.flush()
+        record_audit(db, "customer.relinked", project_id=project_id, customer_id=existing.id)
+        return existing
     customer = Customer(
         id=new_id("pc"),
         project_id=project_id,
@@ -57,8 +77,12 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
         db.flush()
     except sa.exc.IntegrityError as exc:  # a concurrent link won the race
         raise BillStackError(
-            f"{stripe_customer_id} is already linked in this project.", code="resource_already_exists", status=409
+            f"{stripe_customer_id} is already linked in this project.",
+            code="resource_already_exists",
+            param="stripe_customer",
+            status=409,
         ) from exc
+    record_audit(db, "customer.linked", project_id=project_id, customer_id=customer.id)
     return customer
 
 
@@ -78,7 +102,15 @@ def list_customers(db: Session, project_id: str) -> list[Customer]:
 def remove_customer(db: Session, *, project_id: str, customer_id: str) -> Customer:
     """Detaches the customer from the project; Stripe is untouched, portal sessions die."""
     customer = get_customer(db, project_id=project_id, customer_id=customer_id)
-    customer.removed_at = utcnow()
+    now = utcnow()
+    customer.removed_at = now
     db.add(customer)
+    # Revoke explicitly too, so a later re-link cannot bring old portal links back to life.
+    db.execute(
+        sa.update(PortalSession)
+        .where(PortalSession.customer_id == customer.id, PortalSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     db.flush()
+    record_audit(db, "customer.removed", project_id=project_id, customer_id=customer.id)
     return customer

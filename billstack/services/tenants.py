@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from sqlmodel import Session, select
 
 from billstack.clock import utcnow
 from billstack.errors import invalid, not_found
 from billstack.ids import new_id
-from billstack.models import ApiKey, Project, Team
-from billstack.secrets_box import digest, seal
+from billstack.models import ApiKey, AuditEvent, Project, Team
+from billstack.secrets_box import digest, seal, unseal
 
 API_KEY_PREFIX = "bsk_"
 # Project fields an operator may change with `project update`, besides secrets.
@@ -35,6 +37,31 @@ FEATURE_FIELDS = (
     "feature_payment_method_update",
 )
 _URL_FIELDS = ("logo_url", "support_url", "terms_url", "privacy_url", "default_return_url")
+
+
+def record_audit(db: Session, action: str, *, project_id: str | None = None, **detail: object) -> None:
+    """Operator actions go to the audit log; `detail` carries ids and field names, never secrets."""
+    ids = {k: detail.pop(k) for k in ("customer_id", "session_id", "api_key_id") if k in detail}
+    db.add(
+        AuditEvent(
+            project_id=project_id,
+            action=action,
+            detail=json.dumps(detail, sort_keys=True) if detail else None,
+            **ids,
+        )
+    )
+
+
+def list_teams(db: Session) -> list[Team]:
+    return list(db.exec(select(Team).order_by(Team.created_at, Team.id)))
+
+
+def list_projects(db: Session, team_id: str | None = None) -> list[Project]:
+    query = select(Project)
+    if team_id is not None:
+        get_team(db, team_id)
+        query = query.where(Project.team_id == team_id)
+    return list(db.exec(query.order_by(Project.created_at, Project.id)))
 
 
 def create_team(db: Session, *, name: str) -> Team:
@@ -64,20 +91,23 @@ def create_project(
 ) -> Project:
     get_team(db, team_id)
     name = _required_text(name, "name")
-    _check_stripe_secret_key(stripe_secret_key)
-    if stripe_api_base is not None:
-        _check_http_url(stripe_api_base, "stripe_api_base")
+    stripe_secret_key = _check_stripe_secret_key(stripe_secret_key)
+    if stripe_api_base:
+        stripe_api_base = _check_http_url(stripe_api_base.strip(), "stripe_api_base")
+    if webhook_secret:
+        webhook_secret = _check_webhook_secret(webhook_secret)
     project = Project(
         id=new_id("proj"),
         team_id=team_id,
         name=name,
         stripe_secret_key_sealed=seal(stripe_secret_key),
-        stripe_api_base=stripe_api_base,
+        stripe_api_base=stripe_api_base or None,
         webhook_secret_sealed=seal(webhook_secret) if webhook_secret else None,
     )
     _apply_options(project, options)
     db.add(project)
     db.flush()
+    record_audit(db, "project.created", project_id=project.id, team_id=team_id)
     return project
 
 
@@ -98,17 +128,40 @@ def update_project(
     **options: object,
 ) -> Project:
     project = get_project(db, project_id)
+    changed: list[str] = []
     if stripe_secret_key is not None:
-        _check_stripe_secret_key(stripe_secret_key)
-        project.stripe_secret_key_sealed = seal(stripe_secret_key)
+        project.stripe_secret_key_sealed = seal(_check_stripe_secret_key(stripe_secret_key))
+        changed.append("stripe_secret_key")
     if stripe_api_base is not None:
+        stripe_api_base = stripe_api_base.strip()
         project.stripe_api_base = _check_http_url(stripe_api_base, "stripe_api_base") if stripe_api_base else None
+        changed.append("stripe_api_base")
     if webhook_secret is not None:
-        project.webhook_secret_sealed = seal(webhook_secret) if webhook_secret else None
+        webhook_secret = webhook_secret.strip()
+        project.webhook_secret_sealed = seal(_check_webhook_secret(webhook_secret)) if webhook_secret else None
+        changed.append("webhook_secret")
     _apply_options(project, options)
+    changed += [field for field, value in options.items() if value is not None]
     db.add(project)
     db.flush()
+    if changed:
+        record_audit(db, "project.updated", project_id=project.id, fields=sorted(changed))
     return project
+
+
+def stripe_mode(project: Project) -> str:
+    """`test` or `live` (from the key's prefix), for display; the key itself is never shown.
+
+    `unreadable` when the sealed key no longer opens (BILLSTACK_SECRET_KEY changed
+    without keeping the old one in BILLSTACK_SECRET_KEY_PREVIOUS).
+    """
+    try:
+        key = unseal(project.stripe_secret_key_sealed)
+    except RuntimeError as exc:
+        if isinstance(exc.__cause__, InvalidToken):
+            return "unreadable"
+        raise
+    return "live" if "_live_" in key[:8] else "test"
 
 
 def allowed_return_origins(project: Project) -> list[str]:
@@ -121,7 +174,8 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             continue
         if field == "allowed_return_origins":
             origins = value if isinstance(value, list | tuple) else str(value).split()
-            project.allowed_return_origins = " ".join(_check_origin(o) for o in origins)
+            checked = [_check_origin(str(o).strip()) for o in origins if str(o).strip()]
+            project.allowed_return_origins = " ".join(dict.fromkeys(checked))
         elif field in FEATURE_FIELDS:
             setattr(project, field, bool(value))
         elif field in BRANDING_FIELDS:
@@ -130,6 +184,13 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
                 _check_http_url(text, field)
             if field == "accent_color":
                 _check_colour(text)
+                text = text.lower()
+            if field == "support_email" and text:
+                check_email(text, field)
+            if field == "frame_ancestors":
+                text = _check_frame_ancestors(text)
+            if field == "display_name" and len(text) > 200:
+                raise invalid("display_name is longer than 200 characters.", param=field)
             if field == "name":
                 text = _required_text(text, "name")
             required = field in ("name", "accent_color", "frame_ancestors")
@@ -150,6 +211,7 @@ def create_api_key(db: Session, *, project_id: str) -> tuple[ApiKey, str]:
     )
     db.add(api_key)
     db.flush()
+    record_audit(db, "api_key.created", project_id=project_id, api_key_id=api_key.id)
     return api_key, plaintext
 
 
@@ -161,6 +223,7 @@ def revoke_api_key(db: Session, key_id: str) -> ApiKey:
         api_key.revoked_at = utcnow()
         db.add(api_key)
         db.flush()
+        record_audit(db, "api_key.revoked", project_id=api_key.project_id, api_key_id=api_key.id)
     return api_key
 
 
@@ -188,19 +251,72 @@ def _required_text(value: str | None, param: str) -> str:
     return text
 
 
-def _check_stripe_secret_key(key: str) -> None:
-    if not key or not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+# Messages about secrets never quote the value: it may be a real key pasted in the wrong place.
+_STRIPE_KEY = re.compile(r"(sk|rk)_(test|live)_[A-Za-z0-9_]{8,}")
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")
+
+
+def _check_stripe_secret_key(key: str | None) -> str:
+    key = (key or "").strip()
+    if _STRIPE_KEY.fullmatch(key):
+        return key
+    if key.startswith("pk_"):
+        hint = " That is a publishable key (pk_…); BillStack needs the secret key."
+    elif key.startswith("whsec_"):
+        hint = " That is a webhook signing secret; pass it as the webhook secret instead."
+    else:
+        hint = ""
+    raise invalid(
+        "The Stripe secret key must look like sk_test_…, sk_live_…, rk_test_… or rk_live_… "
+        "(letters and digits after the prefix)." + hint,
+        param="stripe_secret_key",
+    )
+
+
+def _check_webhook_secret(secret: str) -> str:
+    secret = secret.strip()
+    if not _WEBHOOK_SECRET.fullmatch(secret):
         raise invalid(
-            "The Stripe secret key must start with sk_test_, sk_live_, rk_test_ or rk_live_.",
-            param="stripe_secret_key",
+            "The webhook signing secret must look like whsec_… (Stripe shows it on the webhook endpoint).",
+            param="webhook_secret",
         )
+    return secret
 
 
 def _check_http_url(url: str, param: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or c in "<>\"" for c in url)
+        or len(url) > 2000
+    ):
         raise invalid(f"{param} must be an http(s) URL, got {url!r}.", param=param)
     return url
+
+
+def check_email(value: str, param: str) -> str:
+    if len(value) > 320 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise invalid(f"{param} must be an email address, got {value!r}.", param=param)
+    return value
+
+
+# A CSP source: 'self', 'none', a scheme (https:), or a host with optional scheme, *. and port.
+_CSP_SOURCE = re.compile(r"(https?://)?(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?|https?:|'self'")
+
+
+def _check_frame_ancestors(value: str) -> str:
+    """The value goes verbatim into a Content-Security-Policy header: no `;`, no newlines."""
+    sources = value.split()
+    if sources == ["'none'"]:
+        return "'none'"
+    if not sources or not all(_CSP_SOURCE.fullmatch(s) for s in sources):
+        raise invalid(
+            "frame_ancestors must be 'none', or sources like 'self' https://app.example.com "
+            f"(space-separated), got {value!r}.",
+            param="frame_ancestors",
+        )
+    return " ".join(sources)
 
 
 def _check_origin(origin: str) -> str:
