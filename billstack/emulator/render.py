@@ -1,0 +1,72 @@
+"""Stored object → the JSON Stripe would return (private keys dropped, `expand[]` applied)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from billstack.emulator.errors import StripeError
+from billstack.emulator.registry import RENDERERS
+
+if TYPE_CHECKING:
+    from billstack.emulator.context import Ctx
+
+# Fields that hold an id Stripe lets you expand into the object.
+EXPANDABLE = frozenset(
+    {
+        "customer", "default_payment_method", "payment_method", "latest_invoice", "setup_intent",
+        "product", "subscription", "invoice", "default_price", "pending_setup_intent",
+        "test_clock", "default_source", "subscription_item", "invoice_item", "price",
+    }
+)
+MAX_EXPAND_DEPTH = 4
+
+
+def copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def public_copy(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy_json(v) for k, v in obj.items() if not k.startswith("_")}
+
+
+def render(ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("object") in ("list", "search_result"):
+        return {**obj, "data": [render(ctx, o) for o in obj["data"]]}
+    out = public_copy(obj)
+    if obj.get("deleted"):
+        return out
+    fn = RENDERERS.get(obj["object"])
+    return fn(ctx, obj, out) if fn else out
+
+
+def expand(ctx: Ctx, data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    for path in paths:
+        parts = path.split(".")
+        if len([p for p in parts if p != "data"]) > MAX_EXPAND_DEPTH:
+            raise StripeError(
+                f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}", param="expand"
+            )
+        _expand(ctx, data, parts, path)
+    return data
+
+
+def _expand(ctx: Ctx, node: Any, parts: list[str], path: str) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _expand(ctx, item, parts, path)
+        return
+    key, rest = parts[0], parts[1:]
+    if not isinstance(node, dict) or key not in node:
+        raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
+    value = node[key]
+    if isinstance(value, str):
+        target = ctx.account.objects.get(value)
+        if key not in EXPANDABLE or target is None:
+            raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
+        node[key] = value = render(ctx, target)
+    if rest and value is not None:
+        _expand(ctx, value, rest, path)

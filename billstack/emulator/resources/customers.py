@@ -1,0 +1,231 @@
+"""/v1/customers: create, retrieve, update, delete, list, search."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from billstack.emulator.context import Ctx, changed
+from billstack.emulator.errors import StripeError, invalid
+from billstack.emulator.ids import new_id, random_text
+from billstack.emulator.listing import paginate
+from billstack.emulator.registry import route
+from billstack.emulator.render import copy_json
+from billstack.emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
+
+_FIELDS = frozenset(
+    {"email", "name", "description", "phone", "metadata", "address", "shipping", "preferred_locales",
+     "invoice_settings", "invoice_prefix", "balance", "tax_exempt", "test_clock"}
+)
+CREATE_PARAMS = _FIELDS | {"payment_method"}
+UPDATE_PARAMS = _FIELDS - {"test_clock"}
+_ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def address(params: dict[str, Any], name: str) -> dict[str, Any] | None:
+    raw = take_dict(params, name)
+    if raw is None:
+        return None
+    for key in raw:
+        if key not in _ADDRESS_KEYS:
+            raise invalid(f"{name}[{key}]", f"Received unknown parameter: {name}[{key}]", code="parameter_unknown")
+    return {k: (raw.get(k) or None) for k in _ADDRESS_KEYS}
+
+
+def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
+    for field in ("email", "name", "description", "phone"):
+        if field in params:
+            cus[field] = take_str(params, field)
+    if "address" in params:
+        cus["address"] = address(params, "address")
+    if "shipping" in params:
+        ship = take_dict(params, "shipping")
+        cus["shipping"] = None if ship is None else {
+            "address": address(ship, "address") or dict.fromkeys(_ADDRESS_KEYS),
+            "name": take_str(ship, "name", required=True),
+            "phone": take_str(ship, "phone"),
+        }
+    if "preferred_locales" in params:
+        cus["preferred_locales"] = take_list(params, "preferred_locales") or []
+    if "invoice_prefix" in params:
+        prefix = take_str(params, "invoice_prefix")
+        if prefix is None or not re.fullmatch(r"[A-Z0-9]{3,12}", prefix):
+            raise invalid("invoice_prefix", "Invoice prefix must be 3–12 uppercase letters or digits.")
+        cus["invoice_prefix"] = prefix
+    if "balance" in params:
+        cus["balance"] = take_int(params, "balance") or 0
+    if "tax_exempt" in params:
+        cus["tax_exempt"] = take_str(params, "tax_exempt", choices=("none", "exempt", "reverse")) or "none"
+    cus["metadata"] = merge_metadata(cus["metadata"], params)
+    if "invoice_settings" in params:
+        settings = take_dict(params, "invoice_settings") or {}
+        for key in settings:
+            if key not in ("default_payment_method", "footer", "custom_fields", "rendering_options"):
+                raise invalid(f"invoice_settings[{key}]", f"Received unknown parameter: invoice_settings[{key}]", code="parameter_unknown")
+        out = dict(cus["invoice_settings"])
+        if "default_payment_method" in settings:
+            pm_id = take_str(settings, "default_payment_method")
+            if pm_id is not None:
+                require_attached(ctx, cus, pm_id, "invoice_settings[default_payment_method]")
+            out["default_payment_method"] = pm_id
+        if "footer" in settings:
+            out["footer"] = take_str(settings, "footer")
+        cus["invoice_settings"] = out
+
+
+def require_attached(ctx: Ctx, cus: dict[str, Any], pm_id: str, param: str) -> dict[str, Any]:
+    pm = ctx.account.require("payment_method", pm_id, param=param, kind="PaymentMethod")
+    if pm["customer"] != cus["id"]:
+        raise StripeError(
+            f"The customer does not have a payment method with the ID {pm_id}. "
+            "The payment method must be attached to the customer.",
+            code="resource_missing",
+            param=param,
+        )
+    return pm
+
+
+def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    cus: dict[str, Any] = {
+        "id": new_id("cus"),
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "created": ctx.now(),
+        "currency": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
+        "email": None,
+        "invoice_prefix": random_text(8).upper(),
+        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None},
+        "livemode": False,
+        "metadata": {},
+        "name": None,
+        "next_invoice_sequence": 1,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
+    }
+    pm_id = take_str(params, "payment_method")
+    settings_pm = (take_dict(params, "invoice_settings") or {}).get("default_payment_method")
+    if settings_pm and settings_pm != pm_id:
+        raise StripeError(
+            f"The customer does not have a payment method with the ID {settings_pm}. "
+            "The payment method must be attached to the customer.",
+            code="resource_missing",
+            param="invoice_settings[default_payment_method]",
+        )
+    if pm_id is not None:
+        # Validate/attach before the customer exists so a declined card creates nothing.
+        from billstack.emulator.resources.payment_methods import attach, resolve
+
+        pm = resolve(ctx, pm_id, "payment_method")
+        ctx.account.add(cus)
+        try:
+            attach(ctx, pm, cus, emit_first=lambda: ctx.emit("customer.created", cus))
+        except StripeError:
+            ctx.account.remove(cus)
+            raise
+        _apply(ctx, cus, {k: v for k, v in params.items() if k != "invoice_settings"})
+        if settings_pm:
+            cus["invoice_settings"] = {**cus["invoice_settings"], "default_payment_method": pm["id"]}
+        return cus
+    _apply(ctx, cus, params)
+    ctx.account.add(cus)
+    ctx.emit("customer.created", cus)
+    return cus
+
+
+@route("POST", "/v1/customers")
+def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, CREATE_PARAMS)
+    return new_customer(ctx, params)
+
+
+@route("GET", "/v1/customers/{customer}")
+def retrieve(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    obj = ctx.account.objects.get(customer)
+    if obj is None or obj["object"] != "customer":
+        ctx.account.require("customer", customer)
+    return obj  # type: ignore[return-value]  # may be a deleted tombstone, as in Stripe
+
+
+def live_customer(ctx: Ctx, cus_id: Any, param: str = "id") -> dict[str, Any]:
+    cus = ctx.account.require("customer", cus_id, param=param)
+    if cus.get("deleted"):
+        raise StripeError(f"No such customer: '{cus_id}'", status=404, code="resource_missing", param=param)
+    return cus
+
+
+def update_customer(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    before = copy_json(cus)
+    _apply(ctx, cus, params)
+    diff = changed(before, cus)
+    if diff:
+        ctx.emit("customer.updated", cus, diff)
+    return cus
+
+
+@route("POST", "/v1/customers/{customer}")
+def update(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
+    check_known(params, UPDATE_PARAMS)
+    return update_customer(ctx, live_customer(ctx, customer), params)
+
+
+@route("DELETE", "/v1/customers/{customer}")
+def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    cus = live_customer(ctx, customer)
+    live_subs = [s for s in ctx.account.all("subscription")
+                 if s["customer"] == cus["id"] and s["status"] not in ("canceled", "incomplete_expired")]
+    if live_subs:
+        from billstack.emulator.resources.subscriptions import cancel_now
+
+        for sub in live_subs:
+            cancel_now(ctx, sub)
+    ctx.emit("customer.deleted", cus)
+    ctx.account.remove(cus)
+    tombstone = {"id": cus["id"], "object": "customer", "deleted": True}
+    ctx.account.objects[cus["id"]] = tombstone
+    return tombstone
+
+
+@route("GET", "/v1/customers")
+def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, frozenset({"limit", "starting_after", "ending_before", "email", "created", "test_clock"}))
+    email = take_str(params, "email")
+    rows = (c for c in ctx.account.all("customer") if email is None or c["email"] == email)
+    return paginate(params, rows, "/v1/customers")
+
+
+_CLAUSE = re.compile(r"""\s*(email|name|phone|description|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"]([^'"]*)['"]\s*""")
+
+
+@route("GET", "/v1/customers/search")
+def search(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's search query language, the subset `field:'value' AND …` (exact match)."""
+    check_known(params, frozenset({"query", "limit", "page"}))
+    query = take_str(params, "query", required=True) or ""
+    clauses = []
+    for part in re.split(r"\s+AND\s+", query.strip()):
+        m = _CLAUSE.fullmatch(part)
+        if not m:
+            raise invalid("query", f"Invalid query: {query!r} (the emulator supports field:'value' joined by AND)")
+        clauses.append(m.groups())
+    limit = take_int(params, "limit") or 10
+
+    def hit(c: dict[str, Any]) -> bool:
+        for field, meta_key, value in clauses:
+            actual = c["metadata"].get(meta_key) if meta_key else c.get(field)
+            if actual != value:
+                return False
+        return True
+
+    rows = [c for c in ctx.account.all("customer") if hit(c)][::-1]
+    return {"object": "search_result", "data": rows[:limit], "has_more": len(rows) > limit, "next_page": None,
+            "url": "/v1/customers/search"}

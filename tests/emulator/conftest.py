@@ -1,0 +1,19 @@
+"""Each test gets its own emulator account (a fresh secret key) on the session-wide emulator."""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+
+from billstack.emulator.testing import new_account_key
+
+
+@pytest.fixture
+def api_key() -> str:
+    return new_account_key()
+
+
+@pytest.fixture
+def client(emulator_url: str, api_key: str) -> stripe.StripeClient:
+    """The real SDK, pointed at the emulator; no retries so faults surface directly."""
+    return stripe.StripeClient(api_key, base_addresses={"api": emulator_url}, max_network_retries=0)
