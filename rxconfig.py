@@ -1,3 +1,9 @@
 import reflex as rx
 
-config = rx.Config(app_name="billstack", telemetry_enabled=False, plugins=[rx.plugins.SitemapPlugin(), rx.plugins.TailwindV4Plugin()], disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"])
+config = rx.Config(
+    app_name="billstack",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin()],
+    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+)

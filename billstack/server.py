@@ -97,6 +97,12 @@ def effective_settings(host: str | None, port: int | None) -> Settings:
 
 
 def serve(host: str | None = None, port: int | None = None, *, workers: int | None = None) -> None:
+    settings, public_url = prepare(host, port)
+    run_server(settings, public_url, workers=workers)
+
+
+def prepare(host: str | None = None, port: int | None = None) -> tuple[Settings, str]:
+    """Everything before binding the port: secret key check, migrations, frontend bundle."""
     from billstack.migrate import upgrade
 
     settings = effective_settings(host, port)
@@ -104,7 +110,7 @@ def serve(host: str | None = None, port: int | None = None, *, workers: int | No
     public_url = settings.resolved_public_url
     upgrade()
     build_frontend(public_url)
-    run_server(settings, public_url, workers=workers)
+    return settings, public_url
 
 
 def run_server(settings: Settings, public_url: str, *, workers: int | None = None) -> None:

@@ -1,0 +1,84 @@
+"""Invoice history: number, date, amount, status, PDF download and Pay for open ones."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from billstack.components.layout import label, section
+from billstack.presenters import InvoiceRow
+from billstack.state.portal import PortalState as S
+
+
+def invoice_item(invoice: InvoiceRow) -> rx.Component:
+    return rx.el.li(
+        rx.flex(
+            rx.vstack(
+                rx.text(invoice.number, weight="medium", size="2", class_name="invoice-number"),
+                rx.text(invoice.date, size="1", color_scheme="gray", high_contrast=True),
+                spacing="0",
+                align="start",
+                min_width="9rem",
+            ),
+            rx.text(invoice.amount, size="2", weight="medium", class_name="invoice-amount"),
+            rx.badge(invoice.status_label, color_scheme=invoice.status_color, variant="soft", high_contrast=True),
+            rx.hstack(
+                rx.cond(
+                    invoice.pdf_url != "",
+                    rx.link(
+                        rx.icon("download", size=14, aria_hidden="true"),
+                        label("inv.download"),
+                        href=invoice.pdf_url,
+                        is_external=True,
+                        size="2",
+                        aria_label=invoice.download_label,
+                    ),
+                ),
+                rx.cond(
+                    invoice.pay_url != "",
+                    rx.link(
+                        label("inv.pay"),
+                        href=invoice.pay_url,
+                        is_external=True,
+                        size="2",
+                        weight="bold",
+                        aria_label=invoice.pay_label,
+                    ),
+                ),
+                spacing="4",
+            ),
+            justify="between",
+            align="center",
+            wrap="wrap",
+            gap="3",
+        ),
+        class_name="invoice-row",
+    )
+
+
+def invoices_section() -> rx.Component:
+    return rx.cond(
+        S.show_invoices,
+        section(
+            "inv.heading",
+            rx.cond(
+                S.invoices.length() > 0,
+                rx.card(
+                    rx.el.ul(rx.foreach(S.invoices, invoice_item), class_name="invoice-list"),
+                    rx.cond(
+                        S.invoices_has_more,
+                        rx.button(
+                            rx.cond(S.pending == "invoices", rx.spinner(size="1"), rx.fragment()),
+                            label("inv.more"),
+                            variant="soft",
+                            color_scheme="gray",
+                            disabled=S.pending != "",
+                            on_click=S.show_more_invoices,
+                            margin_top="3",
+                        ),
+                    ),
+                ),
+                rx.text(label("inv.empty"), color_scheme="gray", high_contrast=True),
+            ),
+            section_id="invoices",
+        ),
+    )

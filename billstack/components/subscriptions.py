@@ -1,0 +1,129 @@
+"""Subscription cards and the cancel-at-period-end dialog."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from billstack.components.layout import accent_button, label, section
+from billstack.presenters import SubscriptionRow
+from billstack.state.portal import CANCEL_REASONS
+from billstack.state.portal import PortalState as S
+
+
+def subscription_card(sub: SubscriptionRow) -> rx.Component:
+    busy = S.pending != ""
+    actions = rx.hstack(
+        rx.cond(
+            sub.can_cancel,
+            rx.button(
+                label("subs.cancel"),
+                variant="outline",
+                color_scheme="gray",
+                disabled=busy,
+                on_click=S.open_cancel(sub.id),
+                aria_label=label("subs.cancel") + " – " + sub.product,
+            ),
+        ),
+        rx.cond(
+            sub.can_resume,
+            accent_button(
+                rx.cond(S.pending == "resume:" + sub.id, rx.spinner(size="1"), rx.fragment()),
+                label("subs.resume"),
+                disabled=busy,
+                on_click=S.resume(sub.id),
+                aria_label=label("subs.resume") + " – " + sub.product,
+            ),
+        ),
+        spacing="2",
+    )
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading(sub.product, as_="h3", size="3"),
+                    rx.badge(sub.status_label, color_scheme=sub.status_color, variant="soft", high_contrast=True),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    sub.price,
+                    rx.cond(sub.quantity != "", rx.text.span(" · ", sub.quantity)),
+                    size="3",
+                    weight="medium",
+                ),
+                rx.text(sub.period_line, size="2", color_scheme="gray", high_contrast=True, class_name="period-line"),
+                spacing="1",
+                align="start",
+            ),
+            actions,
+            justify="between",
+            align="center",
+            wrap="wrap",
+            gap="3",
+        ),
+        class_name="subscription-card",
+        data_subscription_id=sub.id,
+    )
+
+
+def cancel_dialog() -> rx.Component:
+    reasons = rx.radio_group.root(
+        *[
+            rx.radio_group.item(
+                label(f"subs.reason.{reason}"),
+                value=reason,
+            )
+            for reason in CANCEL_REASONS
+        ],
+        value=S.cancel_reason,
+        on_change=S.set_cancel_reason,
+        direction="column",
+        spacing="2",
+        aria_label=label("subs.cancel_reason"),
+    )
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(S.labels["subs.cancel_title"].to(str).replace("{product}", S.cancel_product)),
+            rx.alert_dialog.description(
+                S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end),
+                size="2",
+            ),
+            rx.box(
+                rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium", margin_bottom="2"),
+                reasons,
+                margin_y="4",
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(
+                    rx.button(label("subs.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
+                ),
+                rx.button(
+                    rx.cond(S.pending.to(str).startswith("cancel:"), rx.spinner(size="1"), rx.fragment()),
+                    label("subs.confirm_cancel"),
+                    color_scheme="red",
+                    disabled=S.pending != "",
+                    on_click=S.confirm_cancel,
+                ),
+                gap="3",
+                justify="end",
+                wrap="wrap",
+            ),
+            max_width="480px",
+        ),
+        open=S.cancel_dialog_open,
+        on_open_change=S.set_cancel_dialog_open,
+    )
+
+
+def subscriptions_section() -> rx.Component:
+    return section(
+        "subs.heading",
+        rx.cond(
+            S.subscriptions.length() > 0,
+            rx.vstack(rx.foreach(S.subscriptions, subscription_card), spacing="3", width="100%"),
+            rx.text(label("subs.empty"), color_scheme="gray", high_contrast=True),
+        ),
+        cancel_dialog(),
+        section_id="subscriptions",
+    )

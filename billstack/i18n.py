@@ -1,0 +1,85 @@
+"""Translations and locale-aware formatting (Babel) for the portal.
+
+Catalogues live in billstack/locales/<lang>.json; English is the fallback and the
+reference: every other catalogue must have exactly its keys (a test checks).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.numbers import format_currency, get_currency_precision
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DEFAULT_LOCALE = "en"
+SUPPORTED_LOCALES = ("en", "de")
+# Babel locales used for numbers and dates, per portal language.
+_BABEL_LOCALE = {"en": "en_US", "de": "de_DE"}
+
+
+def normalise_locale(locale: str | None) -> str:
+    """`de-AT`, `de_DE`, `DE` → `de`; anything unsupported → `en`."""
+    lang = (locale or "").replace("_", "-").split("-")[0].lower()
+    return lang if lang in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=None)
+def catalogue(locale: str) -> dict[str, str]:
+    return json.loads((LOCALES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+def t(locale: str, key: str, **values: object) -> str:
+    """The message for `key` in `locale` (English when missing), with {placeholders} filled."""
+    text = catalogue(normalise_locale(locale)).get(key) or catalogue(DEFAULT_LOCALE).get(key, key)
+    return text.format(**values) if values else text
+
+
+def format_money(amount_minor: int | None, currency: str, locale: str) -> str:
+    """Minor units → `$1,234.50`, `1.234,50 €`, `¥1,500` (zero-decimal currencies right)."""
+    if amount_minor is None:
+        return ""
+    code = currency.upper()
+    digits = get_currency_precision(code)
+    amount = Decimal(amount_minor).scaleb(-digits)
+    return format_currency(amount, code, locale=_BABEL_LOCALE[normalise_locale(locale)])
+
+
+def format_day(moment: datetime | None, locale: str) -> str:
+    """A calendar date in the locale's long-ish form: `Mar 30, 2026` / `30.03.2026`."""
+    if moment is None:
+        return ""
+    return format_date(moment.date(), format="medium", locale=_BABEL_LOCALE[normalise_locale(locale)])
+
+
+def format_interval(interval: str | None, count: int, locale: str) -> str:
+    if not interval:
+        return ""
+    if count <= 1:
+        return t(locale, f"interval.{interval}")
+    return t(locale, "interval.every", count=count, unit=t(locale, f"unit.{interval}"))
+
+
+def format_card_expiry(month: int | None, year: int | None) -> str:
+    if not month or not year:
+        return ""
+    return f"{month:02d}/{year % 100:02d}"
+
+
+CARD_BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+}
+
+
+def card_brand_label(brand: str | None) -> str:
+    return CARD_BRANDS.get((brand or "").lower(), (brand or "Card").title())

@@ -1,0 +1,130 @@
+"""Turn the portal view model into display rows for one locale (pure functions).
+
+The Reflex state holds these rows; keeping the formatting here makes it testable
+without a browser and keeps the state class thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billstack.i18n import card_brand_label, format_card_expiry, format_day, format_interval, format_money, t
+from billstack.services.views import InvoiceView, PaymentMethodView, SubscriptionView
+
+LIVE_STATUSES = ("active", "trialing", "past_due")
+# Radix colour per status: green = fine, amber = needs attention, gray = over.
+STATUS_COLORS = {
+    "active": "green",
+    "trialing": "blue",
+    "past_due": "amber",
+    "unpaid": "red",
+    "canceled": "gray",
+    "incomplete": "amber",
+    "incomplete_expired": "gray",
+    "paused": "gray",
+    "paid": "green",
+    "open": "amber",
+    "void": "gray",
+    "uncollectible": "red",
+    "draft": "gray",
+}
+
+
+@dataclass
+class SubscriptionRow:
+    id: str = ""
+    product: str = ""
+    price: str = ""
+    quantity: str = ""
+    status_label: str = ""
+    status_color: str = "gray"
+    period_line: str = ""
+    period_end: str = ""
+    cancel_pending: bool = False
+    can_cancel: bool = False
+    can_resume: bool = False
+
+
+@dataclass
+class InvoiceRow:
+    id: str = ""
+    number: str = ""
+    date: str = ""
+    amount: str = ""
+    status_label: str = ""
+    status_color: str = "gray"
+    pdf_url: str = ""
+    pay_url: str = ""
+    download_label: str = ""
+    pay_label: str = ""
+
+
+@dataclass
+class CardRow:
+    id: str = ""
+    title: str = ""
+    expiry: str = ""
+    is_default: bool = False
+
+
+def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, allow_resume: bool) -> SubscriptionRow:
+    live = sub.status in LIVE_STATUSES
+    end = format_day(sub.cancel_at or sub.current_period_end, locale)
+    if sub.status == "canceled":
+        period_line = t(locale, "subs.canceled_on", date=format_day(sub.canceled_at, locale)) if sub.canceled_at else t(locale, "subs.ended")
+    elif sub.cancel_at_period_end or sub.cancel_at:
+        period_line = t(locale, "subs.cancels_on", date=end)
+    else:
+        period_line = t(locale, "subs.renews_on", date=format_day(sub.current_period_end, locale))
+    price = format_money(sub.unit_amount, sub.currency, locale)
+    interval = format_interval(sub.interval, sub.interval_count, locale)
+    return SubscriptionRow(
+        id=sub.id,
+        product=sub.product_name + (f" · {sub.price_nickname}" if sub.price_nickname else ""),
+        price=f"{price} {interval}".strip(),
+        quantity=t(locale, "subs.quantity", quantity=sub.quantity) if sub.quantity > 1 else "",
+        status_label=t(locale, f"status.{sub.status}"),
+        status_color=STATUS_COLORS.get(sub.status, "gray"),
+        period_line=period_line,
+        period_end=end,
+        cancel_pending=sub.cancel_at_period_end,
+        can_cancel=allow_cancel and live and not sub.cancel_at_period_end,
+        can_resume=allow_resume and live and sub.cancel_at_period_end,
+    )
+
+
+def invoice_row(invoice: InvoiceView, locale: str) -> InvoiceRow:
+    number = invoice.number or invoice.id
+    return InvoiceRow(
+        id=invoice.id,
+        number=number,
+        date=format_day(invoice.created, locale),
+        amount=format_money(invoice.total, invoice.currency, locale),
+        status_label=t(locale, f"status.{invoice.status}"),
+        status_color=STATUS_COLORS.get(invoice.status, "gray"),
+        pdf_url=invoice.invoice_pdf or "",
+        pay_url=(invoice.hosted_invoice_url or "") if invoice.status == "open" else "",
+        download_label=t(locale, "inv.download_label", number=number),
+        pay_label=t(locale, "inv.pay_label", number=number),
+    )
+
+
+def card_row(method: PaymentMethodView, locale: str) -> CardRow:
+    expiry = format_card_expiry(method.exp_month, method.exp_year)
+    return CardRow(
+        id=method.id,
+        title=t(locale, "pm.card_ending", brand=card_brand_label(method.brand), last4=method.last4 or "????"),
+        expiry=t(locale, "pm.expires", date=expiry) if expiry else "",
+        is_default=method.is_default,
+    )
+
+
+def readable_text_on(hex_colour: str) -> str:
+    """Black or white, whichever reads better on the accent colour (WCAG luminance)."""
+    value = hex_colour.lstrip("#")
+    if len(value) != 6:
+        return "#ffffff"
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"

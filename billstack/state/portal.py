@@ -1,0 +1,303 @@
+"""Reflex state for /portal/[token].
+
+Thin by design: every handler re-validates the token through
+`services.sessions.validate_portal_token`, calls one service function in a worker
+thread (Stripe round trips must not block the event loop), and maps the result to
+display rows. Nothing about the customer is set before the token validates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from billstack import presenters, routes
+from billstack.config import get_settings
+from billstack.db import session_scope
+from billstack.errors import BillStackError
+from billstack.i18n import DEFAULT_LOCALE, catalogue, normalise_locale, t
+from billstack.services import portal as portal_service
+from billstack.services import sessions
+from billstack.services.views import PortalView
+
+log = logging.getLogger("billstack.portal")
+T = TypeVar("T")
+
+CANCEL_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
+
+
+class PortalState(rx.State):
+    # "loading" | "ready" | "invalid"
+    page_status: str = "loading"
+    invalid_kind: str = "invalid"  # expired | revoked | invalid | rate_limited
+    locale: str = DEFAULT_LOCALE
+    labels: dict[str, str] = catalogue(DEFAULT_LOCALE)
+
+    app_name: str = ""
+    logo_url: str = ""
+    accent: str = "#4f46e5"
+    accent_text: str = "#ffffff"
+    support_url: str = ""
+    terms_url: str = ""
+    privacy_url: str = ""
+    return_url: str = ""
+    customer_email: str = ""
+
+    show_cancel: bool = True
+    show_resume: bool = True
+    show_invoices: bool = True
+    show_pm_update: bool = True
+
+    subscriptions: list[presenters.SubscriptionRow] = []
+    invoices: list[presenters.InvoiceRow] = []
+    invoices_has_more: bool = False
+    cards: list[presenters.CardRow] = []
+    stale: bool = False
+
+    notice: str = ""
+    notice_tone: str = "green"  # green | gray | red
+    pending: str = ""  # which action is in flight; every action button is disabled meanwhile
+
+    cancel_dialog_open: bool = False
+    cancel_sub_id: str = ""
+    cancel_product: str = ""
+    cancel_end: str = ""
+    cancel_reason: str = ""
+    pm_dialog_open: bool = False
+
+    # --- loading -------------------------------------------------------------------
+
+    @rx.event
+    async def load(self) -> AsyncIterator[Any]:
+        """on_load: validate the token, then (only then) load the customer's data."""
+        self._reset_customer_data()
+        self.page_status = "loading"
+        yield
+        query = dict(self.router.url.query_parameters)
+        try:
+            if query.get("setup") == "success" and query.get("session_id"):
+                await self._run(lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]))
+            view = await self._run(lambda db, ctx: portal_service.load_portal_view(db, ctx))
+        except BillStackError as exc:
+            self._show_error(exc)
+            return
+        self._apply_view(view)
+        self.page_status = "ready"
+        if query.get("setup") == "success":
+            default = next((c for c in self.cards if c.is_default), None)
+            if default is not None:
+                self._set_notice(self._pm_updated_notice(view), "green")
+        elif query.get("setup") == "canceled":
+            self._set_notice(t(self.locale, "pm.canceled_notice"), "gray")
+        if query.get("setup"):
+            # Drop ?setup=… so a reload doesn't repeat the confirmation.
+            yield rx.call_script("window.history.replaceState(null, '', window.location.pathname)")
+        self._open_flow(view.flow)
+
+    @rx.event
+    async def retry(self) -> AsyncIterator[Any]:
+        async for update in self.load():
+            yield update
+
+    @rx.event
+    async def show_more_invoices(self) -> AsyncIterator[Any]:
+        if self.pending or not self.invoices:
+            return
+        self.pending = "invoices"
+        yield
+        cursor = self.invoices[-1].id
+        try:
+            page = await self._run(lambda db, ctx: portal_service.list_invoices(db, ctx, starting_after=cursor))
+            self.invoices = self.invoices + [presenters.invoice_row(i, self.locale) for i in page.invoices]
+            self.invoices_has_more = page.has_more
+        except BillStackError as exc:
+            self._show_error(exc)
+        finally:
+            self.pending = ""
+
+    # --- cancel / resume -----------------------------------------------------------
+
+    @rx.event
+    def open_cancel(self, sub_id: str) -> None:
+        row = next((s for s in self.subscriptions if s.id == sub_id), None)
+        if row is None or not row.can_cancel:
+            return
+        self.cancel_sub_id, self.cancel_product, self.cancel_end = row.id, row.product, row.period_end
+        self.cancel_reason = ""
+        self.cancel_dialog_open = True
+
+    @rx.event
+    def set_cancel_dialog_open(self, value: bool) -> None:
+        if not self.pending:
+            self.cancel_dialog_open = value
+
+    @rx.event
+    def set_cancel_reason(self, value: str) -> None:
+        self.cancel_reason = value if value in CANCEL_REASONS else ""
+
+    @rx.event
+    async def confirm_cancel(self) -> AsyncIterator[Any]:
+        async for update in self._set_cancel(self.cancel_sub_id, True, self.cancel_reason or None):
+            yield update
+        if not self.pending and self.notice_tone != "red":
+            self.cancel_dialog_open = False
+
+    @rx.event
+    async def resume(self, sub_id: str) -> AsyncIterator[Any]:
+        async for update in self._set_cancel(sub_id, False, None):
+            yield update
+
+    async def _set_cancel(self, sub_id: str, cancel: bool, reason: str | None) -> AsyncIterator[Any]:
+        if self.pending or not sub_id:
+            return
+        self.pending = f"{'cancel' if cancel else 'resume'}:{sub_id}"
+        self.notice = ""
+        yield
+        try:
+            updated = await self._run(
+                lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason)
+            )
+        except BillStackError as exc:
+            self._show_error(exc)
+            self.pending = ""
+            return
+        row = presenters.subscription_row(
+            updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume
+        )
+        self.subscriptions = [row if s.id == row.id else s for s in self.subscriptions]
+        key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
+        self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
+        self.pending = ""
+
+    # --- payment method --------------------------------------------------------------
+
+    @rx.event
+    def set_pm_dialog_open(self, value: bool) -> None:
+        if not self.pending:
+            self.pm_dialog_open = value
+
+    @rx.event
+    async def start_pm_update(self) -> AsyncIterator[Any]:
+        if self.pending:
+            return
+        self.pending = "pm"
+        yield
+        token = self._token()
+        base = get_settings().resolved_public_url + routes.portal_path(token)
+        try:
+            url = await self._run(
+                lambda db, ctx: portal_service.start_payment_method_update(
+                    db,
+                    ctx,
+                    success_url=base + "?setup=success&session_id={CHECKOUT_SESSION_ID}",
+                    cancel_url=base + "?setup=canceled",
+                )
+            )
+        except BillStackError as exc:
+            self._show_error(exc)
+            self.pending = ""
+            return
+        # `pending` stays set: the browser is leaving for Stripe Checkout.
+        yield rx.redirect(url, is_external=False)
+
+    @rx.event
+    def dismiss_notice(self) -> None:
+        self.notice = ""
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _token(self) -> str:
+        return routes.token_from_path(self.router.url.path)
+
+    async def _run(self, action: Callable[[Any, sessions.PortalContext], T]) -> T:
+        """Validate the token and run one service call, in a worker thread."""
+        token = self._token()
+        client_ip = self.router.session.client_ip or None
+
+        def work() -> T:
+            with session_scope() as db:
+                ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
+                return action(db, ctx)
+
+        return await asyncio.to_thread(work)
+
+    def _apply_view(self, view: PortalView) -> None:
+        locale = normalise_locale(view.locale)
+        features = view.features
+        branding = view.branding
+        self.locale, self.labels = locale, catalogue(locale)
+        self.app_name = branding.display_name
+        self.logo_url = branding.logo_url or ""
+        self.accent = branding.accent_color
+        self.accent_text = presenters.readable_text_on(branding.accent_color)
+        self.support_url = branding.support_url or (f"mailto:{branding.support_email}" if branding.support_email else "")
+        self.terms_url, self.privacy_url = branding.terms_url or "", branding.privacy_url or ""
+        self.return_url = view.return_url or ""
+        self.customer_email = view.customer_email or ""
+        self.show_cancel, self.show_resume = features.cancel, features.resume
+        self.show_invoices, self.show_pm_update = features.invoice_history, features.payment_method_update
+        self.subscriptions = [
+            presenters.subscription_row(s, locale, allow_cancel=features.cancel, allow_resume=features.resume)
+            for s in view.subscriptions
+        ]
+        self.invoices = [presenters.invoice_row(i, locale) for i in view.invoices.invoices]
+        self.invoices_has_more = view.invoices.has_more
+        self.cards = [presenters.card_row(m, locale) for m in view.payment_methods]
+        self.stale = view.stale
+
+    def _open_flow(self, flow: dict[str, Any] | None) -> None:
+        """Deep links from the session's `flow` open the matching dialog at once."""
+        if not flow:
+            return
+        if flow.get("type") == "subscription_cancel":
+            self.open_cancel(str(flow.get("subscriptionId", "")))
+        elif flow.get("type") == "payment_method_update" and self.show_pm_update:
+            self.pm_dialog_open = True
+
+    def _pm_updated_notice(self, view: PortalView) -> str:
+        default = next((m for m in view.payment_methods if m.is_default), None)
+        if default is None:
+            return ""
+        from billstack.i18n import card_brand_label
+
+        return t(self.locale, "pm.updated_notice", brand=card_brand_label(default.brand), last4=default.last4 or "")
+
+    def _set_notice(self, text: str, tone: str) -> None:
+        self.notice, self.notice_tone = text, tone
+
+    def _show_error(self, exc: BillStackError) -> None:
+        """Token problems become the 'link not valid' page; the rest a message, never a trace."""
+        if exc.status in (401, 429) and self.page_status != "ready":
+            self._reset_customer_data()
+            self.page_status = "invalid"
+            self.invalid_kind = _invalid_kind(exc)
+            self.return_url = getattr(exc, "return_url", None) or ""
+            return
+        if exc.status == 401:  # expired while the page was open
+            self._reset_customer_data()
+            self.page_status = "invalid"
+            self.invalid_kind = _invalid_kind(exc)
+            return
+        key = "portal.stripe_unavailable" if exc.code == "stripe_unavailable" else None
+        self._set_notice(t(self.locale, key) if key else (exc.message or t(self.locale, "portal.error_generic")), "red")
+        if self.page_status == "loading":
+            self.page_status = "error"
+
+    def _reset_customer_data(self) -> None:
+        self.subscriptions, self.invoices, self.cards = [], [], []
+        self.customer_email = ""
+        self.notice, self.pending = "", ""
+        self.cancel_dialog_open = self.pm_dialog_open = False
+
+
+def _invalid_kind(exc: BillStackError) -> str:
+    if exc.status == 429:
+        return "rate_limited"
+    for kind in ("expired", "revoked"):
+        if kind in (exc.code or ""):
+            return kind
+    return "invalid"

@@ -1,0 +1,101 @@
+"""Locale handling: complete catalogues and Babel formatting, incl. zero-decimal currencies."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from billstack import i18n
+from billstack.presenters import invoice_row, readable_text_on, subscription_row
+from billstack.services.views import InvoiceView, SubscriptionView
+
+
+def test_every_catalogue_has_exactly_the_english_keys() -> None:
+    english = i18n.catalogue("en")
+    for locale in i18n.SUPPORTED_LOCALES:
+        assert set(i18n.catalogue(locale)) == set(english), locale
+
+
+def test_every_translation_keeps_the_placeholders_of_english() -> None:
+    placeholders = lambda text: sorted(re.findall(r"{(\w+)}", text))  # noqa: E731
+    english = i18n.catalogue("en")
+    for locale in i18n.SUPPORTED_LOCALES:
+        for key, text in i18n.catalogue(locale).items():
+            assert placeholders(text) == placeholders(english[key]), (locale, key)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("en", "en"), ("de", "de"), ("de-AT", "de"), ("DE_de", "de"), ("fr", "en"), (None, "en"), ("", "en")],
+)
+def test_locale_normalisation_falls_back_to_english(locale: str | None, expected: str) -> None:
+    assert i18n.normalise_locale(locale) == expected
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        (123450, "usd", "en", "$1,234.50"),
+        (123450, "eur", "de", "1.234,50\xa0€"),
+        (1500, "jpy", "en", "¥1,500"),  # zero-decimal: 1500 minor units are ¥1,500
+        (1500, "krw", "de", "1.500\xa0₩"),
+        (999, "usd", "de", "9,99\xa0$"),
+    ],
+)
+def test_money_uses_the_currency_exponent_and_locale(amount: int, currency: str, locale: str, expected: str) -> None:
+    assert i18n.format_money(amount, currency, locale) == expected
+
+
+def test_dates_follow_the_locale() -> None:
+    day = datetime(2026, 3, 30, 13, 0, tzinfo=timezone.utc)
+    assert i18n.format_day(day, "en") == "Mar 30, 2026"
+    assert i18n.format_day(day, "de") == "30.03.2026"
+
+
+def test_intervals_and_missing_keys() -> None:
+    assert i18n.format_interval("month", 1, "de") == "pro Monat"
+    assert i18n.format_interval("month", 3, "en") == "every 3 months"
+    assert i18n.t("de", "no.such.key") == "no.such.key"
+
+
+def _subscription(**changes) -> SubscriptionView:
+    base = dict(
+        id="sub_1", status="active", product_name="Pro", price_nickname=None, unit_amount=1200, currency="eur",
+        interval="month", interval_count=1, quantity=1, cancel_at_period_end=False,
+        current_period_end=datetime(2026, 12, 1, tzinfo=timezone.utc), cancel_at=None, canceled_at=None,
+    )
+    return SubscriptionView(**(base | changes))
+
+
+def test_subscription_row_says_renews_or_cancels_and_offers_the_right_action() -> None:
+    renewing = subscription_row(_subscription(), "en", allow_cancel=True, allow_resume=True)
+    assert (renewing.period_line, renewing.can_cancel, renewing.can_resume) == ("Renews on Dec 1, 2026", True, False)
+    assert renewing.price == "€12.00 per month"
+    canceling = subscription_row(_subscription(cancel_at_period_end=True), "de", allow_cancel=True, allow_resume=True)
+    assert (canceling.period_line, canceling.can_cancel, canceling.can_resume) == ("Endet am 01.12.2026", False, True)
+    assert canceling.price == "12,00\xa0€ pro Monat"
+
+
+def test_feature_toggles_and_dead_subscriptions_offer_no_actions() -> None:
+    off = subscription_row(_subscription(), "en", allow_cancel=False, allow_resume=False)
+    assert not off.can_cancel and not off.can_resume
+    ended = subscription_row(
+        _subscription(status="canceled", canceled_at=datetime(2026, 1, 2, tzinfo=timezone.utc)),
+        "en", allow_cancel=True, allow_resume=True,
+    )
+    assert (ended.period_line, ended.can_cancel, ended.status_label) == ("Canceled on Jan 2, 2026", False, "Canceled")
+
+
+def test_only_open_invoices_get_a_pay_link() -> None:
+    made = dict(id="in_1", number="A-1", created=datetime(2026, 1, 1, tzinfo=timezone.utc), total=1500,
+                amount_due=1500, currency="jpy", invoice_pdf="https://x/pdf", hosted_invoice_url="https://x/pay")
+    assert invoice_row(InvoiceView(status="open", **made), "en").pay_url == "https://x/pay"
+    paid = invoice_row(InvoiceView(status="paid", **made), "en")
+    assert (paid.pay_url, paid.amount, paid.pdf_url) == ("", "¥1,500", "https://x/pdf")
+
+
+def test_accent_text_stays_readable() -> None:
+    assert readable_text_on("#4f46e5") == "#ffffff"
+    assert readable_text_on("#ffd400") == "#000000"
