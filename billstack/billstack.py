@@ -8,7 +8,6 @@ from billstack.pages import home, portal
 from billstack.state.portal import PortalState
 
 app = rx.App(
-    theme=rx.theme(appearance="inherit", accent_color="indigo", gray_color="slate", radius="medium"),
     stylesheets=["/portal.css"],
     api_transformer=create_api(),
 )
