@@ -22,7 +22,7 @@ from billstack.config import ConfigError, Settings, get_settings, resolve_secret
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / ".web"
 STAMP_FILE = WEB_DIR / "billstack-build.json"
-BUN_BIN_DIR = ROOT / ".tools" / "node_modules" / ".bin"
+BUN_BIN_DIR = ROOT / "tools" / "node_modules" / ".bin"
 # What the frontend bundle is built from: a change to any of these means rebuild.
 BUILD_INPUTS = ("billstack", "assets", "rxconfig.py", "reflex.lock", "requirements.txt")
 

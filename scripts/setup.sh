@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUN_VERSION="1.4.5"
 VENV=.venv
 PY="$VENV/bin/python"
 
@@ -25,13 +24,14 @@ if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$req_hash" ]; then
   echo "$req_hash" > "$VENV/.requirements.sha256"
 fi
 
-# 2. bun from the npm registry, project-local (Reflex builds the frontend with it).
-if [ "$(.tools/node_modules/.bin/bun --version 2>/dev/null)" != "$BUN_VERSION" ]; then
-  command -v npm >/dev/null || { echo "error: npm is required to install bun (apt-get install npm)." >&2; exit 1; }
-  step "installing bun $BUN_VERSION from the npm registry into .tools/"
-  mkdir -p .tools
-  [ -f .tools/package.json ] || echo '{"private": true}' > .tools/package.json
-  npm install --prefix .tools --no-audit --no-fund --silent "bun@$BUN_VERSION"
+# 2. bun (Reflex builds the frontend with it) and axe-core (accessibility tests), pinned in
+#    tools/package-lock.json, from the npm registry into tools/node_modules.
+tools_hash=$(cat tools/package.json tools/package-lock.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat tools/node_modules/.installed.sha256 2>/dev/null)" != "$tools_hash" ]; then
+  command -v npm >/dev/null || { echo "error: npm (Node.js 20+) is required: apt-get install nodejs npm" >&2; exit 1; }
+  step "installing bun and axe-core from the npm registry (tools/)"
+  npm ci --prefix tools --no-audit --no-fund --silent
+  echo "$tools_hash" > tools/node_modules/.installed.sha256
 fi
 
 # 3. Chromium for the browser tests, from Debian's packages.

@@ -1,0 +1,70 @@
+"""Seed tenants for browser tests through the same services operators and the demo use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from billstack import stripe_gateway
+from billstack.db import session_scope
+from billstack.emulator.seed import seed_demo_customer
+from billstack.emulator.testing import new_account_key
+from billstack.services import customers, tenants
+
+
+@dataclass(frozen=True)
+class Tenant:
+    team_id: str
+    project_id: str
+    api_key: str
+    stripe_key: str
+    customer_id: str
+    stripe_customer_id: str
+    seeded: dict
+    other_customer_id: str
+    other_stripe_customer_id: str
+
+
+def seed_tenant(emulator_url: str, *, return_url: str = "https://app.example.com/account", **project_options) -> Tenant:
+    stripe_key = new_account_key()
+    with session_scope() as db:
+        team = tenants.create_team(db, name="Acme Inc.")
+        project = tenants.create_project(
+            db,
+            team_id=team.id,
+            name="Acme Cloud",
+            stripe_secret_key=stripe_key,
+            stripe_api_base=emulator_url,
+            default_return_url=return_url,
+            **({"display_name": "Acme Cloud", "support_email": "help@acme.example"} | project_options),
+        )
+        _, api_key = tenants.create_api_key(db, project_id=project.id)
+        client = stripe_gateway.client_for(project)
+        seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")
+        customer = customers.link_customer(db, project_id=project.id, stripe_customer_id=seeded["customer"])
+        other_seeded = seed_demo_customer(client, email="other@example.com", name="Olivia Other")
+        other = customers.link_customer(db, project_id=project.id, stripe_customer_id=other_seeded["customer"])
+    return Tenant(
+        team_id=team.id,
+        project_id=project.id,
+        api_key=api_key,
+        stripe_key=stripe_key,
+        customer_id=customer.id,
+        stripe_customer_id=seeded["customer"],
+        seeded=seeded,
+        other_customer_id=other.id,
+        other_stripe_customer_id=other_seeded["customer"],
+    )
+
+
+def new_portal_session(base_url: str, tenant: Tenant, customer_id: str | None = None, **body) -> dict:
+    """Mint a session exactly as a SaaS backend does: the spec's request over HTTP."""
+    response = httpx.post(
+        f"{base_url}/api/billstack/teams/{tenant.team_id}/projects/{tenant.project_id}/portal",
+        headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"},
+        json={"customerId": customer_id or tenant.customer_id, **body},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
