@@ -323,7 +323,7 @@ def _check_origin(origin: str) -> str:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise invalid(
-            f"Allowed return origins look like https://app.example.com, got {origin!r}.",
+            f"allowed_return_origins must be origins like https://app.example.com (no path), got {origin!r}.",
             param="allowed_return_origins",
         )
     return f"{parts.scheme}://{parts.netloc}"
