@@ -566,3 +566,33 @@ def test_customer_is_not_stored_when_stripe_is_down(
     assert_clean_error(result, says="Stripe is unavailable right now. Nothing was changed")
     assert row_counts(db_url) == before
     assert stripe_account["client"].v1.customers.list().data == []
+
+
+# --- long-running commands hand over to their modules ------------------------------------------
+
+
+def test_serve_demo_and_emulator_hand_over_their_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    calls: list[tuple[str, dict]] = []
+    server = types.ModuleType("billstack.server")
+    server.serve = lambda **kw: calls.append(("serve", kw))
+    demo = types.ModuleType("billstack.demo")
+    demo.run_demo = lambda: calls.append(("demo", {}))
+    emulator_server = types.ModuleType("billstack.emulator.server")
+    emulator_server.serve = lambda **kw: calls.append(("emulator", kw))
+    monkeypatch.setitem(sys.modules, "billstack.server", server)
+    monkeypatch.setitem(sys.modules, "billstack.demo", demo)
+    monkeypatch.setitem(sys.modules, "billstack.emulator.server", emulator_server)
+
+    assert run("serve").exit_code == 0
+    assert run("serve", "--host", "0.0.0.0", "--port", "8123", "--workers", "2").exit_code == 0
+    assert run("demo").exit_code == 0
+    assert run("emulator", "--port", "0", "--latency-ms", "25").exit_code == 0
+    assert calls == [
+        ("serve", {"host": None, "port": None, "workers": None}),
+        ("serve", {"host": "0.0.0.0", "port": 8123, "workers": 2}),
+        ("demo", {}),
+        ("emulator", {"host": "127.0.0.1", "port": 0, "latency_ms": 25}),
+    ]
+    assert_clean_error(run("serve", "--port", "70000"), exit_code=2, says="70000")
