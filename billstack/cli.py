@@ -399,6 +399,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the production server (portal pages, websocket and APIs on one port).
 
     Refuses to start with BILLSTACK_ENV=production and no BILLSTACK_SECRET_KEY.
+    Long-running: with --json only a startup error is JSON; the server logs text.
     """
     resolve_secret_key(get_settings())  # fail fast, before building or binding anything
     from billstack.server import serve as run_server
@@ -412,7 +413,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 @main.command()
 @json_option
 def demo() -> None:
-    """Seed a demo tenant on the local Stripe emulator and run the server (prints URL, key, curl)."""
+    """Seed a demo tenant on the local Stripe emulator and run the server (prints URL, key, curl).
+
+    Long-running: with --json only a startup error is JSON.
+    """
     from billstack.demo import run_demo
 
     try:
@@ -427,7 +431,10 @@ def demo() -> None:
 @click.option("--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Delay every response.")
 @json_option
 def emulator(host: str, port: int, latency_ms: int) -> None:
-    """Run the local Stripe emulator (demo and tests; speaks Stripe's wire protocol)."""
+    """Run the local Stripe emulator (demo and tests; speaks Stripe's wire protocol).
+
+    Long-running: with --json only a startup error is JSON.
+    """
     from billstack.emulator.server import serve as run_emulator
 
     try:
@@ -623,7 +630,7 @@ def project_create(
 @click.option("--stripe-api-base", default=None, help="Stripe API base URL ('' for api.stripe.com).")
 @click.option("--webhook-secret", default=None, help="Replace the webhook signing secret ('' removes it; '-' reads stdin).")
 @project_options
-@click.option("--clear-allowed-return-origins", is_flag=True, help="Allow no return origins besides the default URL's.")
+@click.option("--clear-allowed-return-origins", is_flag=True, help="Empty the list of allowed return origins.")
 @json_option
 def project_update(
     project_id: str,
@@ -814,6 +821,34 @@ def customer_remove(project_id: str, customer_id: str) -> None:
         f"The Stripe customer {data['stripeCustomerId']} is unchanged.",
     )
 
+
+# --- portal sessions --------------------------------------------------------------------
+
+
+@main.group("session")
+def session_group() -> None:
+    """Portal sessions (portal_sess_…): the links the session API hands out."""
+
+
+@session_group.command("revoke")
+@click.argument("session_id")
+@json_option
+def session_revoke(session_id: str) -> None:
+    """Revoke a portal session at once: its link stops working (revoking twice is harmless)."""
+    from billstack.services import sessions
+
+    with unit_of_work() as db:
+        revoked = sessions.revoke_portal_session(db, session_id, actor="cli")
+        data = {
+            "id": revoked.id,
+            "object": "portal_session",
+            "projectId": revoked.project_id,
+            "customerId": revoked.customer_id,
+            "revoked": True,
+            "revokedAt": _iso(revoked.revoked_at),
+            "expiresAt": _iso(revoked.expires_at),
+        }
+    emit(data, f"Revoked portal session {data['id']} at {data['revokedAt']}; its link no longer opens the portal.")
 
 def run() -> None:
     """Entry for `python -m billstack` (same command, same name in help)."""
