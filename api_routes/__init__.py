@@ -1,0 +1,85 @@
+"""FastAPI app for BillStack's JSON API, handed to Reflex as `rx.App(api_transformer=create_api())`.
+
+Reflex mounts its own backend under this app at "", so anything this app does not
+route falls through to Reflex — except under /api/, where an unknown URL is a JSON
+404/405 (see api_routes/errors.py). Every module of this package that defines a
+module-level `router` (an APIRouter) is included; that catch-all is added last.
+
+Middleware (outermost first), all pure ASGI so Reflex's websocket passes untouched:
+SecurityHeaders (/portal/… and /api/…), UnexpectedErrors (/api/… → JSON 500),
+JsonBodyLimits (413/415 on the JSON API).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from fastapi import APIRouter, FastAPI
+
+API_TITLE = "BillStack Portal API"
+API_VERSION = "1.0.0"
+API_DESCRIPTION = """
+Self-hosted Stripe customer portal.
+
+- **Session API** (`/api/billstack/…`, `Authorization: Bearer <project API key>`):
+  mint a short-lived portal session and redirect the customer to its `portalUrl`.
+- **Portal API** (`/api/portal/{token}/…`): what the portal page itself uses,
+  authenticated by the portal token.
+
+Errors always have the shape `{"error": {"type", "code", "message", "param"}}`.
+JSON bodies must be sent as `application/json` and are limited to 16 KiB.
+"""
+
+
+def _routers() -> list[APIRouter]:
+    from api_routes import portal_sessions
+
+    routers = [portal_sessions.router]
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        router = getattr(importlib.import_module(f"{__name__}.{module}"), "router", None)
+        if isinstance(router, APIRouter) and router not in routers:
+            routers.append(router)
+    return routers
+
+
+def _document_400_not_422(app: FastAPI) -> None:
+    """Validation errors answer 400 in our error shape; drop FastAPI's default 422 docs."""
+
+    def openapi() -> dict:
+        schema = FastAPI.openapi(app)  # cached by FastAPI; the stripping below is idempotent
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_api() -> FastAPI:
+    from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
+    from api_routes.limits import JsonBodyLimits
+    from api_routes.security import SecurityHeaders
+
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=API_DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    install_error_handling(app)
+    for router in _routers():
+        app.include_router(router)
+    add_api_fallback(app)
+    _document_400_not_422(app)
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(JsonBodyLimits)
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(SecurityHeaders)
+    return app

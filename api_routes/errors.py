@@ -1,0 +1,183 @@
+"""The one place that shapes API errors: `{"error": {"type", "code", "message", "param"}}`.
+
+- BillStackError (raised by services) → its status, body and headers.
+- Request validation → 400; `param` is the camelCase field (`ttlMs`, `flow.subscriptionId`).
+- HTTP errors under /api (unknown route 404, wrong method 405, …) → the same shape.
+- Anything unexpected under /api → 500 with a generic message; the traceback goes to
+  the server log only.
+
+Paths outside /api belong to the Reflex app mounted under this one and keep its own
+error handling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billstack.errors import BillStackError, invalid
+from billstack.services.sessions import FLOW_TYPES, TTL_MAX_MS, TTL_MIN_MS
+
+log = logging.getLogger("billstack.api")
+
+API_PREFIX = "/api/"
+INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; nothing was changed. Please try again."
+
+_HTTP_CODES = {
+    400: ("invalid_request_error", "bad_request"),
+    401: ("authentication_error", "unauthorized"),
+    403: ("permission_error", "permission_denied"),
+    404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "request_too_large"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+    429: ("rate_limit_error", "rate_limited"),
+}
+_FIELD_MESSAGES = {
+    "ttlMs": f"ttlMs must be an integer number of milliseconds between {TTL_MIN_MS} (1 minute) "
+    f"and {TTL_MAX_MS} (24 hours).",
+}
+
+
+def error_response(error: BillStackError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=error.status, headers=error.headers or None)
+
+
+def error_body(status: int, code: str, message: str, *, type: str = "invalid_request_error",
+               param: str | None = None) -> bytes:
+    return json.dumps(BillStackError(message, code=code, type=type, param=param, status=status).to_dict()).encode()
+
+
+def internal_error_response() -> JSONResponse:
+    return JSONResponse({"error": {"type": "api_error", "code": "internal_error", "message": INTERNAL_ERROR_MESSAGE}},
+                        status_code=500)
+
+
+def validation_error(errors: Sequence[Any]) -> BillStackError:
+    """The first validation problem as a 400, naming the field the client sent."""
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    loc = tuple(first.get("loc", ()))
+    if kind == "json_invalid":
+        return invalid("The request body is not valid JSON.", code="invalid_json")
+    where, path = (loc[0] if loc else "body"), loc[1:]
+    # Discriminated unions put the tag in the location (flow → subscription_cancel → …).
+    parts = [str(p) for p in path if not isinstance(p, int) and p not in FLOW_TYPES]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("type")
+    param = ".".join(parts) or None
+    if param is None and where == "body":
+        if kind == "missing":
+            return invalid("A JSON object body is required.", code="parameter_missing")
+        return invalid("The request body must be a JSON object.")
+    if kind == "missing":
+        return invalid(f"Missing required param: {param}.", param=param, code="parameter_missing")
+    if kind == "extra_forbidden":
+        return invalid(f"Received unknown parameter: {param}.", param=param, code="parameter_unknown")
+    message = _FIELD_MESSAGES.get(param or "") or f"Invalid {param}: {first.get('msg', 'invalid value')}."
+    return invalid(message, param=param)
+
+
+async def _on_billstack_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BillStackError)
+    return error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(validation_error(exc.errors()))
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.startswith(API_PREFIX):
+        return await http_exception_handler(request, exc)
+    type_, code = _HTTP_CODES.get(exc.status_code, ("api_error" if exc.status_code >= 500 else "invalid_request_error",
+                                                    "http_error"))
+    if exc.status_code == 404:
+        message = f"Unrecognized request URL ({request.method}: {request.url.path})."
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail) if isinstance(exc.detail, str) else "The request could not be processed."
+    error = BillStackError(message, code=code, type=type_, status=exc.status_code, headers=dict(exc.headers or {}))
+    return error_response(error)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return internal_error_response()
+
+
+class UnexpectedErrors:
+    """Pure ASGI: an exception escaping an /api route becomes a generic JSON 500.
+
+    Sits inside the security-headers middleware, so even a 500 carries those headers,
+    and the exception is logged here instead of surfacing as a server trace.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled error on %s %s", scope.get("method"), scope["path"], exc_info=exc)
+            if started:
+                raise
+            await internal_error_response()(scope, receive, send)
+
+
+def add_api_fallback(app: FastAPI) -> None:
+    """Unknown /api paths answer 404 (or 405 with Allow) in the error shape.
+
+    Needed because Reflex mounts its backend at "" behind this app: without this route
+    an unknown /api URL would fall through to Reflex's plain-text 404. Must be the last
+    route added in create_api(); only /api is caught, everything else reaches Reflex.
+    """
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    async def api_fallback(request: Request) -> Response:
+        # Which methods would another route take on this path? (Probing keeps this
+        # independent of how FastAPI stores included routers.)
+        allowed: set[str] = set()
+        others = [r for r in app.router.routes if not isinstance(r, Mount) and getattr(r, "endpoint", None)
+                  is not api_fallback]
+        for method in methods:
+            probe = {"type": "http", "path": request.url.path, "root_path": "", "method": method, "headers": []}
+            if any(route.matches(probe)[0] is Match.FULL for route in others):
+                allowed.add(method)
+        if allowed:
+            raise StarletteHTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+        raise StarletteHTTPException(404)
+
+    app.add_api_route("/api/{path:path}", api_fallback, methods=methods, include_in_schema=False)
+
+
+def install_error_handling(app: FastAPI) -> None:
+    app.add_exception_handler(BillStackError, _on_billstack_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,184 @@
+"""Session API (DESIGN.md §4.1): mint and revoke portal sessions with a project API key.
+
+Thin: parse, authenticate, call one service, shape the answer. One unit of work per
+request (key lookup, customer lookup, session + audit insert, one commit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from api_routes.deps import bearer_api_key, client_ip
+from billstack.clock import to_iso_z
+from billstack.db import session_scope
+from billstack.services import sessions
+
+router = APIRouter(prefix="/api/billstack", tags=["Portal sessions"])
+
+_ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+
+
+class _ApiModel(BaseModel):
+    # Only the camelCase names are accepted, and unknown fields are refused (400
+    # `parameter_unknown`): a typo such as `ttl_ms` or Stripe's `return_url` would
+    # otherwise be silently ignored and the session made with defaults.
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=False, validate_by_alias=True,
+                              serialize_by_alias=True, extra="forbid")
+
+
+class _ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True)
+
+
+class PaymentMethodUpdateFlow(_ApiModel):
+    """Open the portal straight on "Update payment method"."""
+
+    type: Literal["payment_method_update"]
+
+
+class SubscriptionCancelFlow(_ApiModel):
+    """Open the portal straight on the cancel dialog of one of the customer's subscriptions."""
+
+    type: Literal["subscription_cancel"]
+    subscription_id: str = Field(pattern=r"^sub_[A-Za-z0-9_]{1,250}$", examples=["sub_1OaBcDeFgHiJkLmN"],
+                                 description="A Stripe subscription id (`sub_…`) of this customer.")
+
+
+Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discriminator="type")]
+
+
+class CreatePortalSessionRequest(_ApiModel):
+    customer_id: str = Field(min_length=1, max_length=64, examples=["pc_7Hq2LmX9aBcDeFgHiJkL"],
+                             description="BillStack customer id (`pc_…`) of this project.")
+    ttl_ms: int = Field(default=sessions.TTL_DEFAULT_MS, ge=sessions.TTL_MIN_MS, le=sessions.TTL_MAX_MS,
+                        examples=[3_600_000],
+                        description="Session lifetime in milliseconds: 60000 (1 minute) to 86400000 (24 hours); "
+                        "default 3600000 (1 hour).")
+    return_url: str | None = Field(default=None, max_length=2000, examples=["https://myapp.com/account"],
+                                   description="Where \"Return to the app\" goes: an absolute http(s) URL, on one of "
+                                   "the project's allowed return origins when it sets any. Default: the project's "
+                                   "default return URL.")
+    locale: str | None = Field(default=None, max_length=35, examples=["en"],
+                               description="Portal language, e.g. `en`, `de`, `fr`. A regional tag uses its "
+                               "language (`de-AT` → `de`); a well-formed tag of a language the portal does not "
+                               "offer falls back to `en`; a malformed value is a 400. Default `en`. Supported: "
+                               + ", ".join(f"`{code}`" for code in sessions.SUPPORTED_LOCALES) + ".")
+    flow: Flow | None = Field(default=None, description="Optional deep link: the portal opens on that action.")
+
+
+class PortalSessionCreated(_ResponseModel):
+    session_id: str = Field(examples=["portal_sess_abc123"])
+    token: str = Field(description="The portal token (a signed JWT). Keep it secret: it grants access to the "
+                       "customer's portal until it expires or is revoked.")
+    portal_url: str = Field(examples=["https://your-billstack.com/portal/eyJhbGciOi..."],
+                            description="Redirect the customer here.")
+    expires_at: str = Field(pattern=_ISO_Z, examples=["2026-03-30T13:00:00Z"],
+                            description="UTC, ISO-8601, whole seconds.")
+
+
+class PortalSessionRevoked(_ResponseModel):
+    id: str = Field(examples=["portal_sess_abc123"])
+    revoked: Literal[True] = True
+    revoked_at: str = Field(pattern=_ISO_Z, examples=["2026-03-30T12:30:00Z"],
+                            description="When the session was revoked (the first time, if revoked again).")
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(examples=["invalid_request_error"])
+    code: str = Field(examples=["parameter_invalid"])
+    message: str
+    param: str | None = Field(default=None, examples=["ttlMs"], description="The request field at fault, if any.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: {"model": ErrorResponse, "description": "Invalid body or parameter (`param` names the field)."},
+    401: {"model": ErrorResponse, "description": "Missing, malformed, unknown or revoked API key."},
+    403: {"model": ErrorResponse, "description": "The key is valid but not for this team and project."},
+    404: {"model": ErrorResponse, "description": "No such customer (or session) in this project."},
+    429: {"model": ErrorResponse, "description": "Rate limited; see `Retry-After`."},
+}
+
+_CREATE_DESCRIPTION = """
+Mints a short-lived portal session for one customer and returns the URL to redirect
+them to. Only `customerId` is required.
+
+- Body: JSON (`Content-Type: application/json`, at most 16 KiB; otherwise 415 / 413).
+- **Unknown fields are refused** with 400 `parameter_unknown` (`param` names the field),
+  so a typo such as `ttl_ms` or `return_url` cannot silently fall back to a default.
+- `locale`: see the field; unsupported languages fall back to `en`.
+- `flow`: `{"type": "payment_method_update"}` or
+  `{"type": "subscription_cancel", "subscriptionId": "sub_…"}`; a flow for a feature the
+  project turned off is a 400 `feature_disabled`. Whether the subscription is the
+  customer's is checked when the portal opens it.
+- Rate limited per API key (429 with `Retry-After`).
+"""
+
+
+@router.post(
+    "/teams/{teamId}/projects/{projectId}/portal",
+    response_model=PortalSessionCreated,
+    responses={**_ERRORS, 413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}},
+    summary="Create a portal session",
+    description=_CREATE_DESCRIPTION,
+    operation_id="createPortalSession",
+)
+def create_portal_session(
+    teamId: str,  # noqa: N803 - path names as in the public contract
+    projectId: str,  # noqa: N803
+    body: CreatePortalSessionRequest,
+    request: Request,
+    api_key: str = Depends(bearer_api_key),
+) -> PortalSessionCreated:
+    with session_scope() as db:
+        key, _project = sessions.authenticate_api_key(db, api_key, team_id=teamId, project_id=projectId)
+        created = sessions.create_portal_session(
+            db,
+            team_id=teamId,
+            project_id=projectId,
+            api_key=key,
+            customer_id=body.customer_id,
+            ttl_ms=body.ttl_ms,
+            return_url=body.return_url,
+            locale=body.locale,
+            flow=body.flow.model_dump(by_alias=True) if body.flow is not None else None,
+            client_ip=client_ip(request),
+        )
+    return PortalSessionCreated(
+        session_id=created.session.id,
+        token=created.token,
+        portal_url=created.portal_url,
+        expires_at=to_iso_z(created.expires_at),
+    )
+
+
+@router.delete(
+    "/teams/{teamId}/projects/{projectId}/portal/{sessionId}",
+    response_model=PortalSessionRevoked,
+    responses=_ERRORS,
+    summary="Revoke a portal session",
+    description="Revokes the session at once: its token stops working on the next request. "
+    "Idempotent — revoking again answers 200 with the original `revokedAt`.",
+    operation_id="revokePortalSession",
+)
+def revoke_portal_session(
+    teamId: str,  # noqa: N803
+    projectId: str,  # noqa: N803
+    sessionId: str,  # noqa: N803
+    request: Request,
+    api_key: str = Depends(bearer_api_key),
+) -> PortalSessionRevoked:
+    with session_scope() as db:
+        key, _project = sessions.authenticate_api_key(db, api_key, team_id=teamId, project_id=projectId)
+        session = sessions.revoke_portal_session(
+            db, sessionId, project_id=projectId, api_key_id=key.id, actor="api", client_ip=client_ip(request)
+        )
+    assert session.revoked_at is not None
+    return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))
