@@ -1,12 +1,73 @@
-"""Time travel: advancing an account's clock renews or ends the subscriptions that fall due."""
+"""Time travel: advancing an account's clock renews or ends the subscriptions that fall due.
+
+A renewal at period end T opens the next period on every item, then invoices it
+(created, finalized and, for `charge_automatically`, charged at T). A declined renewal
+leaves the invoice open and the subscription `past_due`. A subscription set to cancel
+at period end becomes `canceled` at T instead. First invoices left unpaid for 23 hours
+expire the subscription (`incomplete_expired`), as in Stripe.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from billstack.emulator.context import Ctx
+from billstack.emulator.periods import add_interval
+
+INCOMPLETE_EXPIRY = 23 * 3600
+_RENEWING = ("active", "trialing", "past_due", "unpaid")
 
 
 def advance_clock(ctx: Ctx, seconds: int) -> dict[str, Any]:
     ctx.account.clock_offset += seconds
-    return {"renewed": 0, "canceled": 0}
+    return run_due(ctx)
+
+
+def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
+    from billstack.emulator.resources.subscriptions import cancel_now
+
+    now = ctx.now()
+    summary = {"renewed": 0, "canceled": 0, "expired": 0}
+    for sub in list(subs if subs is not None else ctx.account.all("subscription")):
+        if sub["status"] == "incomplete" and sub["created"] + INCOMPLETE_EXPIRY <= now:
+            cancel_now(ctx, sub, at=sub["created"] + INCOMPLETE_EXPIRY, reason="payment_failed")
+            sub["status"] = "incomplete_expired"
+            summary["expired"] += 1
+            continue
+        while sub["status"] in _RENEWING:
+            end = _period_end(ctx, sub)
+            cancel_at = sub["cancel_at"]
+            if cancel_at is not None and cancel_at <= min(end, now):
+                cancel_now(ctx, sub, at=cancel_at)
+                summary["canceled"] += 1
+                break
+            if end > now:
+                break
+            renew(ctx, sub, end)
+            summary["renewed"] += 1
+    return summary
+
+
+def _period_end(ctx: Ctx, sub: dict[str, Any]) -> int:
+    return ctx.account.objects[sub["_items"][0]]["current_period_end"]
+
+
+def renew(ctx: Ctx, sub: dict[str, Any], at: int) -> dict[str, Any]:
+    from billstack.emulator.resources.subscriptions import bill_period, items_of, price_of
+
+    items = items_of(ctx, sub)
+    old = (items[0]["current_period_start"], items[0]["current_period_end"])
+    rec = price_of(ctx, items[0])["recurring"]
+    new_end = add_interval(at, rec["interval"], rec["interval_count"], anchor=sub["billing_cycle_anchor"])
+    previous: dict[str, Any] = {"latest_invoice": sub["latest_invoice"]}
+    if sub["status"] == "trialing":
+        previous["status"] = "trialing"
+        sub["status"] = "active"
+    for item in items:
+        item["current_period_start"], item["current_period_end"] = at, new_end
+    inv = bill_period(ctx, sub, (at, new_end), reason="subscription_cycle", at=at, invoice_period=old)
+    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and sub["status"] == "active":
+        previous.setdefault("status", "active")
+        sub["status"] = "past_due"
+    ctx.emit("customer.subscription.updated", sub, previous)
+    return inv

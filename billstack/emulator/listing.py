@@ -15,6 +15,8 @@ def paginate(params: dict[str, Any], oldest_first: Iterable[dict[str, Any]], url
     if not 1 <= limit <= 100:
         raise invalid("limit", "This value must be between 1 and 100 (inclusive).", code="parameter_invalid_integer")
     items = [o for o in oldest_first if _created_ok(params, o)]
+    # Newest first by `created`; ties keep creation order (the sort is stable).
+    items.sort(key=lambda o: o.get("created", 0))
     items.reverse()
     after = take_str(params, "starting_after")
     before = take_str(params, "ending_before")

@@ -120,6 +120,11 @@ class WebhookDispatcher:
                 self._attempt(http, delivery)
 
     def _attempt(self, http: httpx.Client, delivery: Delivery) -> None:
+        with self.store.lock:
+            endpoint = delivery.account.objects.get(delivery.endpoint_id)
+            if endpoint is None or endpoint.get("status") != "enabled":
+                delivery.status = "failed"  # endpoint deleted or disabled meanwhile
+                return
         record: dict[str, Any] = {"at": time.time(), "status": None, "error": None}
         try:
             resp = http.post(

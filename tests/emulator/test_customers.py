@@ -78,7 +78,7 @@ def test_delete_leaves_a_tombstone(client: stripe.StripeClient) -> None:
     cus = client.v1.customers.create({"email": "gone@example.com"})
     deleted = client.v1.customers.delete(cus.id)
     assert deleted.deleted is True
-    assert client.v1.customers.retrieve(cus.id).get("deleted") is True
+    assert client.v1.customers.retrieve(cus.id).deleted is True
     assert client.v1.customers.list().data == []
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.update(cus.id, {"name": "zombie"})

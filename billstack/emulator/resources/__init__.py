@@ -1,6 +1,13 @@
 """Stripe resources; importing this package registers every route and renderer."""
 
 from billstack.emulator.resources import (  # noqa: F401
+    checkout,
     customers,
+    events,
+    invoice_items,
+    invoices,
     payment_methods,
+    products,
+    setup_intents,
+    subscriptions,
 )

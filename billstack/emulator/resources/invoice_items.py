@@ -1,0 +1,119 @@
+"""/v1/invoiceitems: one-off charges that land on the customer's next (or a given draft) invoice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billstack.emulator.context import Ctx
+from billstack.emulator.errors import StripeError, missing
+from billstack.emulator.ids import new_id
+from billstack.emulator.listing import paginate
+from billstack.emulator.registry import route
+from billstack.emulator.resources.invoices import _recompute, new_line
+from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_str
+
+
+def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
+    if inv["status"] != "draft":
+        raise StripeError("You can only add invoice items to draft invoices.", param="invoice")
+    ii["invoice"] = inv["id"]
+    line = new_line(ctx, amount=ii["amount"], currency=ii["currency"], description=ii["description"],
+                    period=(ii["period"]["start"], ii["period"]["end"]), quantity=ii["quantity"],
+                    unit_amount=ii["amount"] // max(ii["quantity"], 1), invoice_item=ii["id"], metadata=dict(ii["metadata"]))
+    line["invoice"] = inv["id"]
+    inv["_lines"].append(line)
+    _recompute(inv)
+
+
+@route("POST", "/v1/invoiceitems")
+def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, frozenset({"customer", "amount", "currency", "description", "quantity", "invoice", "metadata",
+                                   "pricing", "period", "unit_amount_decimal", "discountable", "subscription"}))
+    from billstack.emulator.resources.customers import live_customer
+
+    cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
+    quantity = take_int(params, "quantity", minimum=1) or 1
+    pricing = take_dict(params, "pricing") or {}
+    price_id = take_str(pricing, "price")
+    if price_id is not None:
+        price = ctx.account.require("price", price_id, param="pricing[price]")
+        amount, currency = price["unit_amount"] * quantity, price["currency"]
+        description = take_str(params, "description") or ctx.account.require("product", price["product"])["name"]
+    else:
+        amount = take_int(params, "amount")
+        if amount is None:
+            raise missing("amount")
+        currency = take_str(params, "currency") or cus["currency"]
+        if currency is None:
+            raise missing("currency")
+        description = take_str(params, "description")
+    now = ctx.now()
+    period = take_dict(params, "period") or {}
+    ii = {
+        "id": new_id("ii"),
+        "object": "invoiceitem",
+        "amount": amount,
+        "currency": currency.lower(),
+        "customer": cus["id"],
+        "customer_account": None,
+        "date": now,
+        "description": description,
+        "discountable": take_bool(params, "discountable") is not False,
+        "discounts": [],
+        "invoice": None,
+        "livemode": False,
+        "metadata": merge_metadata({}, params),
+        "net_amount": amount,
+        "parent": None,
+        "period": {"end": take_int(period, "end") or now, "start": take_int(period, "start") or now},
+        "pricing": {"type": "price_details", "unit_amount_decimal": str(amount // quantity)},
+        "proration": False,
+        "quantity": quantity,
+        "quantity_decimal": str(quantity),
+        "tax_rates": [],
+        "test_clock": None,
+    }
+    inv_id = take_str(params, "invoice")
+    inv = ctx.account.require("invoice", inv_id, param="invoice") if inv_id else None
+    ctx.account.add(ii)
+    if inv is not None:
+        add_to_invoice(ctx, ii, inv)
+    ctx.emit("invoiceitem.created", ii)
+    return ii
+
+
+@route("GET", "/v1/invoiceitems/{invoiceitem}")
+def retrieve(ctx: Ctx, params: dict[str, Any], invoiceitem: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    return ctx.account.require("invoiceitem", invoiceitem, kind="invoiceitem")
+
+
+@route("DELETE", "/v1/invoiceitems/{invoiceitem}")
+def delete(ctx: Ctx, params: dict[str, Any], invoiceitem: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    ii = ctx.account.require("invoiceitem", invoiceitem, kind="invoiceitem")
+    if ii["invoice"] is not None:
+        inv = ctx.account.require("invoice", ii["invoice"])
+        if inv["status"] != "draft":
+            raise StripeError("This invoice item is on a finalized invoice and cannot be deleted.")
+        inv["_lines"] = [line for line in inv["_lines"]
+                         if (line["parent"]["invoice_item_details"] or {}).get("invoice_item") != ii["id"]]
+        _recompute(inv)
+    ctx.account.remove(ii)
+    ctx.emit("invoiceitem.deleted", ii)
+    return {"id": ii["id"], "object": "invoiceitem", "deleted": True}
+
+
+@route("GET", "/v1/invoiceitems")
+def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, frozenset({"customer", "invoice", "pending", "limit", "starting_after", "ending_before", "created"}))
+    customer = take_str(params, "customer")
+    invoice = take_str(params, "invoice")
+    pending = take_bool(params, "pending")
+    rows = (
+        ii for ii in ctx.account.all("invoiceitem")
+        if (customer is None or ii["customer"] == customer)
+        and (invoice is None or ii["invoice"] == invoice)
+        and (pending is None or (ii["invoice"] is None) == pending)
+    )
+    return paginate(params, rows, "/v1/invoiceitems")

@@ -1,0 +1,466 @@
+"""/v1/subscriptions and /v1/subscription_items.
+
+At this API version the billing period lives on each item (`current_period_start/end`);
+all items of a subscription share one interval, so they share one period. The first
+invoice is created, finalized and (for `charge_automatically`) paid at creation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billstack.emulator.context import Ctx, changed
+from billstack.emulator.errors import StripeError, invalid, missing
+from billstack.emulator.ids import new_id
+from billstack.emulator.listing import paginate
+from billstack.emulator.periods import add_interval
+from billstack.emulator.registry import renderer, route
+from billstack.emulator.render import copy_json, render
+from billstack.emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
+from billstack.emulator.resources.products import plan_of
+from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_list, take_str
+
+DAY = 86400
+LIVE_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
+_STATUS_FILTERS = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused",
+                   "trialing", "unpaid")
+
+CREATE_PARAMS = frozenset({
+    "customer", "items", "default_payment_method", "metadata", "cancel_at_period_end", "cancel_at", "collection_method",
+    "days_until_due", "backdate_start_date", "trial_period_days", "trial_end", "payment_behavior", "description",
+    "off_session", "proration_behavior", "currency", "payment_settings",
+})
+UPDATE_PARAMS = frozenset({
+    "items", "default_payment_method", "metadata", "cancel_at_period_end", "cancel_at", "collection_method",
+    "days_until_due", "description", "payment_behavior", "proration_behavior", "cancellation_details", "off_session",
+    "proration_date", "payment_settings",
+})
+
+
+# --- items ----------------------------------------------------------------------------
+
+
+def _resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
+    price_id = take_str(raw, "price")
+    if price_id is None:
+        raise missing(f"{param}[price]")
+    price = ctx.account.require("price", price_id, param=f"{param}[price]")
+    if price["recurring"] is None:
+        raise invalid(f"{param}[price]", f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.")
+    if not price["active"]:
+        raise invalid(f"{param}[price]", f"The price specified ({price_id}) is inactive.")
+    return price
+
+
+def _new_item(ctx: Ctx, sub_id: str, price: dict[str, Any], quantity: int, metadata: dict[str, str],
+              period: tuple[int, int], at: int) -> dict[str, Any]:
+    item = {
+        "id": new_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": None,
+        "created": at,
+        "current_period_end": period[1],
+        "current_period_start": period[0],
+        "discounts": [],
+        "metadata": metadata,
+        "price": None,  # rendered from `_price`
+        "plan": None,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+        "_price": price["id"],
+    }
+    return ctx.account.add(item)
+
+
+def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
+    return [ctx.account.objects[i] for i in sub["_items"]]
+
+
+def price_of(ctx: Ctx, item: dict[str, Any]) -> dict[str, Any]:
+    return ctx.account.objects[item["_price"]]
+
+
+@renderer("subscription_item")
+def _render_item(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    price = price_of(ctx, obj)
+    out["price"] = render(ctx, price)
+    out["plan"] = plan_of(price)
+    return out
+
+
+@renderer("subscription")
+def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    out["items"] = {
+        "object": "list",
+        "data": [render(ctx, item) for item in items_of(ctx, obj)],
+        "has_more": False,
+        "url": f"/v1/subscription_items?subscription={obj['id']}",
+    }
+    return out
+
+
+def _cycle_lines(ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False) -> list[dict[str, Any]]:
+    lines = []
+    for item in items_of(ctx, sub):
+        price = price_of(ctx, item)
+        product = ctx.account.objects.get(price["product"], {}).get("name") or price["product"]
+        qty = item["quantity"]
+        amount = 0 if trial else price["unit_amount"] * qty
+        text = f"Trial period for {product}" if trial else f"{qty} × {product} (at {_price_text(price)})"
+        lines.append(new_line(ctx, amount=amount, currency=price["currency"], description=text, period=period,
+                              quantity=qty, unit_amount=0 if trial else price["unit_amount"],
+                              subscription=sub["id"], subscription_item=item["id"]))
+    return lines
+
+
+def _price_text(price: dict[str, Any]) -> str:
+    from billstack.emulator.money import format_amount
+
+    rec = price["recurring"]
+    every = rec["interval"] if rec["interval_count"] == 1 else f"{rec['interval_count']} {rec['interval']}s"
+    return f"{format_amount(price['unit_amount'], price['currency'])} / {every}"
+
+
+def bill_period(ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], *, reason: str, at: int,
+                invoice_period: tuple[int, int], trial: bool = False, attempt: bool = True) -> dict[str, Any]:
+    """Create, finalize and (when collected automatically) charge the invoice for one period."""
+    cus = ctx.account.require("customer", sub["customer"])
+    inv = new_invoice(
+        ctx, cus, lines=_cycle_lines(ctx, sub, period, trial), currency=sub["currency"], billing_reason=reason,
+        collection_method=sub["collection_method"], days_until_due=sub["days_until_due"], subscription=sub,
+        period=invoice_period, at=at,
+    )
+    sub["latest_invoice"] = inv["id"]
+    finalize(ctx, inv, at=at)
+    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
+        attempt_payment(ctx, inv, at=at)
+    return inv
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+def _check_default_pm(ctx: Ctx, cus: dict[str, Any], pm_id: str | None) -> None:
+    if pm_id is not None:
+        from billstack.emulator.resources.customers import require_attached
+
+        require_attached(ctx, cus, pm_id, "default_payment_method")
+
+
+@route("POST", "/v1/subscriptions")
+def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, CREATE_PARAMS)
+    from billstack.emulator.resources.customers import live_customer
+    from billstack.emulator.resources.payment_methods import charge
+
+    cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
+    raw_items = take_list(params, "items")
+    if not raw_items:
+        raise missing("items")
+    if len(raw_items) > 20:
+        raise invalid("items", "A subscription can have at most 20 items.")
+    specs = []
+    for i, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise invalid(f"items[{i}]", "Invalid hash")
+        price = _resolve_price(ctx, raw, f"items[{i}]")
+        specs.append((price, take_int(raw, "quantity", minimum=1) or 1, merge_metadata({}, raw)))
+    intervals = {(p["recurring"]["interval"], p["recurring"]["interval_count"]) for p, _, _ in specs}
+    currencies = {p["currency"] for p, _, _ in specs}
+    if len(intervals) > 1:
+        raise invalid("items", "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.")
+    if len(currencies) > 1:
+        raise invalid("items", "All prices on a subscription must have the same currency.")
+    if len({p["id"] for p, _, _ in specs}) < len(specs):
+        raise invalid("items", "Cannot add multiple subscription items with the same price.")
+    dpm = take_str(params, "default_payment_method")
+    _check_default_pm(ctx, cus, dpm)
+    method = take_str(params, "collection_method", choices=("charge_automatically", "send_invoice")) or "charge_automatically"
+    days = take_int(params, "days_until_due", minimum=0)
+    if method == "send_invoice" and days is None:
+        raise missing("days_until_due")
+    behavior = take_str(params, "payment_behavior", choices=(
+        "allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")) or "allow_incomplete"
+
+    now = ctx.now()
+    start = take_int(params, "backdate_start_date")
+    if start is not None and start > now:
+        raise invalid("backdate_start_date", "backdate_start_date must be in the past.")
+    start = start if start is not None else now
+    interval, count = next(iter(intervals))
+    trial_end = _trial_end(params, specs, start, now)
+    period_end = trial_end if trial_end else add_interval(start, interval, count)
+    pm_id = dpm or cus["invoice_settings"]["default_payment_method"]
+    pm = ctx.account.get("payment_method", pm_id)
+    if method == "charge_automatically" and behavior == "error_if_incomplete" and not trial_end:
+        charge(pm)  # fail before creating anything, as Stripe does
+    sub_id = new_id("sub")
+    sub: dict[str, Any] = {
+        "id": sub_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": period_end if trial_end else start,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "classic"},
+        "billing_schedules": [],
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": None,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": method,
+        "created": now,
+        "currency": specs[0][0]["currency"],
+        "customer": cus["id"],
+        "customer_account": None,
+        "days_until_due": days,
+        "default_payment_method": dpm,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": take_str(params, "description"),
+        "discounts": [],
+        "ended_at": None,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "latest_invoice": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": merge_metadata({}, params),
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {"payment_method_options": None, "payment_method_types": None,
+                             "save_default_payment_method": "off"},
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
+        "start_date": start,
+        "status": "incomplete",
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": trial_end,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": start if trial_end else None,
+        "_items": [],
+        "_creating": True,
+    }
+    ctx.account.add(sub)
+    for price, qty, meta in specs:
+        sub["_items"].append(_new_item(ctx, sub_id, price, qty, meta, (start, period_end), start)["id"])
+    if trial_end:
+        bill_period(ctx, sub, (start, period_end), reason="subscription_create", at=start, invoice_period=(start, start), trial=True)
+        sub["status"] = "trialing"
+    else:
+        inv = bill_period(ctx, sub, (start, period_end), reason="subscription_create", at=start,
+                          invoice_period=(start, start), attempt=behavior != "default_incomplete")
+        if inv["status"] == "paid" or method == "send_invoice":
+            sub["status"] = "active"
+    _apply_cancel(ctx, sub, params, now)
+    del sub["_creating"]
+    ctx.emit("customer.subscription.created", sub)
+    if start < now and sub["status"] in ("active", "trialing"):
+        from billstack.emulator.billing import run_due
+
+        run_due(ctx, [sub])  # emulator extension: replay the periods a backdated subscription has lived through
+    return sub
+
+
+def _trial_end(params: dict[str, Any], specs: list[Any], start: int, now: int) -> int | None:
+    if params.get("trial_end") == "now":
+        return None
+    end = take_int(params, "trial_end")
+    if end is not None:
+        if end <= now:
+            raise invalid("trial_end", "Invalid timestamp: must be an integer Unix timestamp in the future.")
+        return end
+    days = take_int(params, "trial_period_days", minimum=0)
+    if days is None:
+        days = max((p["recurring"]["trial_period_days"] or 0 for p, _, _ in specs), default=0) or None
+    return start + days * DAY if days else None
+
+
+def _apply_cancel(ctx: Ctx, sub: dict[str, Any], params: dict[str, Any], now: int) -> None:
+    if "cancel_at_period_end" in params:
+        flag = bool(take_bool(params, "cancel_at_period_end"))
+        sub["cancel_at_period_end"] = flag
+        sub["cancel_at"] = current_period(ctx, sub)[1] if flag else None
+        sub["canceled_at"] = now if flag else None
+        if not flag:
+            sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": None}
+        else:
+            sub["cancellation_details"] = {**sub["cancellation_details"], "reason": "cancellation_requested"}
+    if "cancel_at" in params:
+        at = take_int(params, "cancel_at")
+        if at is not None and at <= now:
+            raise invalid("cancel_at", "cancel_at must be in the future.")
+        sub["cancel_at"] = at
+        sub["cancel_at_period_end"] = at is not None and at == current_period(ctx, sub)[1]
+        sub["canceled_at"] = now if at is not None else None
+    details = take_dict(params, "cancellation_details")
+    if details is not None:
+        sub["cancellation_details"] = {
+            **sub["cancellation_details"],
+            "comment": take_str(details, "comment"),
+            "feedback": take_str(details, "feedback", choices=(
+                "customer_service", "low_quality", "missing_features", "other", "switched_service", "too_complex",
+                "too_expensive", "unused")),
+        }
+
+
+def current_period(ctx: Ctx, sub: dict[str, Any]) -> tuple[int, int]:
+    item = ctx.account.objects[sub["_items"][0]]
+    return item["current_period_start"], item["current_period_end"]
+
+
+# --- retrieve / update / cancel / list -----------------------------------------------
+
+
+@route("GET", "/v1/subscriptions/{subscription}")
+def retrieve(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    return ctx.account.require("subscription", subscription)
+
+
+@route("POST", "/v1/subscriptions/{subscription}")
+def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any]:
+    check_known(params, UPDATE_PARAMS)
+    sub = ctx.account.require("subscription", subscription)
+    if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {"metadata", "cancellation_details", "expand"}:
+        raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
+    before = render(ctx, sub)
+    cus = ctx.account.require("customer", sub["customer"])
+    if "default_payment_method" in params:
+        pm_id = take_str(params, "default_payment_method")
+        _check_default_pm(ctx, cus, pm_id)
+        sub["default_payment_method"] = pm_id
+    if "description" in params:
+        sub["description"] = take_str(params, "description")
+    if "collection_method" in params:
+        sub["collection_method"] = take_str(params, "collection_method", required=True,
+                                            choices=("charge_automatically", "send_invoice"))
+    if "days_until_due" in params:
+        sub["days_until_due"] = take_int(params, "days_until_due", minimum=0)
+    if sub["collection_method"] == "send_invoice" and sub["days_until_due"] is None:
+        raise missing("days_until_due")
+    sub["metadata"] = merge_metadata(sub["metadata"], params)
+    _apply_cancel(ctx, sub, params, ctx.now())
+    if "items" in params:
+        _update_items(ctx, sub, take_list(params, "items") or [])
+    after = render(ctx, sub)
+    diff = changed(before, after)
+    if diff:
+        ctx.emit("customer.subscription.updated", sub, diff)
+    return sub
+
+
+def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
+    """Price/quantity changes take effect from the next renewal (no prorations in the emulator)."""
+    start, end = current_period(ctx, sub)
+    interval = price_of(ctx, items_of(ctx, sub)[0])["recurring"]
+    for i, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise invalid(f"items[{i}]", "Invalid hash")
+        item_id = take_str(raw, "id")
+        if item_id is not None:
+            item = ctx.account.require("subscription_item", item_id, param=f"items[{i}][id]")
+            if item["subscription"] != sub["id"]:
+                raise invalid(f"items[{i}][id]", f"Subscription item {item_id} is not on this subscription.")
+            if take_bool(raw, "deleted"):
+                if len(sub["_items"]) == 1:
+                    raise invalid(f"items[{i}][deleted]", "A subscription must have at least one active item.")
+                sub["_items"].remove(item_id)
+                ctx.account.remove(item)
+                continue
+            if "price" in raw:
+                price = _resolve_price(ctx, raw, f"items[{i}]")
+                item["_price"] = price["id"]
+            if "quantity" in raw:
+                item["quantity"] = take_int(raw, "quantity", minimum=0)
+            item["metadata"] = merge_metadata(item["metadata"], raw)
+        else:
+            price = _resolve_price(ctx, raw, f"items[{i}]")
+            sub["_items"].append(_new_item(ctx, sub["id"], price, take_int(raw, "quantity", minimum=1) or 1,
+                                           merge_metadata({}, raw), (start, end), ctx.now())["id"])
+    for item in items_of(ctx, sub):
+        rec = price_of(ctx, item)["recurring"]
+        if (rec["interval"], rec["interval_count"]) != (interval["interval"], interval["interval_count"]):
+            raise invalid("items", "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.")
+
+
+def cancel_now(ctx: Ctx, sub: dict[str, Any], at: int | None = None, reason: str = "cancellation_requested") -> None:
+    now = at if at is not None else ctx.now()
+    previous = sub["status"]
+    sub.update(status="canceled", ended_at=now, canceled_at=sub["canceled_at"] or now)
+    sub["cancellation_details"] = {**sub["cancellation_details"], "reason": reason}
+    for inv in ctx.account.all("invoice"):
+        parent = inv["parent"] or {}
+        if previous == "incomplete" and inv["status"] == "open" and (parent.get("subscription_details") or {}).get("subscription") == sub["id"]:
+            inv["status"] = "void"
+            inv["status_transitions"] = {**inv["status_transitions"], "voided_at": now}
+            ctx.emit("invoice.voided", inv)
+    ctx.emit("customer.subscription.deleted", sub, {"status": previous})
+
+
+@route("DELETE", "/v1/subscriptions/{subscription}")
+def cancel(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any]:
+    check_known(params, frozenset({"invoice_now", "prorate", "cancellation_details"}))
+    sub = ctx.account.require("subscription", subscription)
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        raise StripeError(f"No such subscription: '{subscription}'; it has already been canceled.", status=404,
+                          code="resource_missing", param="id")
+    _apply_cancel(ctx, sub, {k: v for k, v in params.items() if k == "cancellation_details"}, ctx.now())
+    cancel_now(ctx, sub)
+    return sub
+
+
+@route("GET", "/v1/subscriptions")
+def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, frozenset({"customer", "status", "price", "collection_method", "limit", "starting_after",
+                                   "ending_before", "created", "test_clock", "current_period_end",
+                                   "current_period_start", "customer_account"}))
+    customer = take_str(params, "customer")
+    status = take_str(params, "status", choices=_STATUS_FILTERS)
+    price = take_str(params, "price")
+    method = take_str(params, "collection_method", choices=("charge_automatically", "send_invoice"))
+
+    def wanted(sub: dict[str, Any]) -> bool:
+        st = sub["status"]
+        if status is None:
+            ok = st not in ("canceled", "incomplete_expired")
+        elif status == "all":
+            ok = True
+        elif status == "ended":
+            ok = st in ("canceled", "incomplete_expired")
+        else:
+            ok = st == status
+        return (ok and (customer is None or sub["customer"] == customer)
+                and (method is None or sub["collection_method"] == method)
+                and (price is None or any(i["_price"] == price for i in items_of(ctx, sub))))
+
+    return paginate(params, (s for s in ctx.account.all("subscription") if wanted(s)), "/v1/subscriptions")
+
+
+@route("GET", "/v1/subscription_items")
+def list_items(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    check_known(params, frozenset({"subscription", "limit", "starting_after", "ending_before"}))
+    sub = ctx.account.require("subscription", take_str(params, "subscription", required=True), param="subscription")
+    return paginate(params, items_of(ctx, sub), f"/v1/subscription_items?subscription={sub['id']}")
+
+
+@route("GET", "/v1/subscription_items/{item}")
+def retrieve_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]:
+    check_known(params, frozenset())
+    return ctx.account.require("subscription_item", item, kind="subscription item")
+
+
+@route("POST", "/v1/subscription_items/{item}")
+def update_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]:
+    check_known(params, frozenset({"metadata", "quantity", "price", "proration_behavior", "payment_behavior"}))
+    obj = ctx.account.require("subscription_item", item, kind="subscription item")
+    sub = ctx.account.require("subscription", obj["subscription"])
+    update(ctx, {"items": [{**{k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}, "id": item}]},
+           sub["id"])
+    return obj
