@@ -69,35 +69,43 @@ def check_known(params: dict[str, Any], allowed: set[str] | frozenset[str]) -> N
             raise unknown_param(name)
 
 
-def take_str(params: dict[str, Any], name: str, *, required: bool = False, choices: tuple[str, ...] | None = None) -> str | None:
+def take_str(
+    params: dict[str, Any], name: str, *, param: str | None = None, required: bool = False,
+    choices: tuple[str, ...] | None = None,
+) -> str | None:
+    """`param` is the public name for errors when `params` is a nested hash (e.g. `recurring[interval]`)."""
+    label = param or name
     value = params.get(name)
     if value is None or value == "":
         if required:
-            raise missing(name)
+            raise missing(label)
         return None
     if not isinstance(value, str):
-        raise invalid(name, f"Invalid string: {_show(value)}")
+        raise invalid(label, f"Invalid string: {_show(value)}")
     if choices and value not in choices:
-        raise invalid(name, f"Invalid {name}: must be one of {', '.join(choices)}", code="parameter_invalid_string")
+        raise invalid(label, f"Invalid {label}: must be one of {', '.join(choices)}")
     return value
 
 
-def take_int(params: dict[str, Any], name: str, *, required: bool = False, minimum: int | None = None) -> int | None:
+def take_int(
+    params: dict[str, Any], name: str, *, param: str | None = None, required: bool = False, minimum: int | None = None
+) -> int | None:
+    label = param or name
     value = params.get(name)
     if value is None or value == "":
         if required:
-            raise missing(name)
+            raise missing(label)
         return None
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise invalid(name, f"Invalid integer: {_show(value)}", code="parameter_invalid_integer") from None
+        raise invalid(label, f"Invalid integer: {_show(value)}", code="parameter_invalid_integer") from None
     if minimum is not None and number < minimum:
-        raise invalid(name, f"This value must be greater than or equal to {minimum}.", code="parameter_invalid_integer")
+        raise invalid(label, f"This value must be greater than or equal to {minimum}.", code="parameter_invalid_integer")
     return number
 
 
-def take_bool(params: dict[str, Any], name: str) -> bool | None:
+def take_bool(params: dict[str, Any], name: str, *, param: str | None = None) -> bool | None:
     value = params.get(name)
     if value is None or value == "":
         return None
@@ -105,26 +113,26 @@ def take_bool(params: dict[str, Any], name: str) -> bool | None:
         return True
     if value in ("false", "False", "0"):
         return False
-    raise invalid(name, f"Invalid boolean: {_show(value)}", code="parameter_invalid_string")
+    raise invalid(param or name, f"Invalid boolean: {_show(value)}")
 
 
-def take_list(params: dict[str, Any], name: str) -> list[Any] | None:
+def take_list(params: dict[str, Any], name: str, *, param: str | None = None) -> list[Any] | None:
     value = params.get(name)
     if value is None or value == "":
         return None
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        raise invalid(name, f"Invalid array: {name}")
+        raise invalid(param or name, f"Invalid array: {param or name}")
     return value
 
 
-def take_dict(params: dict[str, Any], name: str) -> dict[str, Any] | None:
+def take_dict(params: dict[str, Any], name: str, *, param: str | None = None) -> dict[str, Any] | None:
     value = params.get(name)
     if value is None or value == "":
         return None
     if not isinstance(value, dict):
-        raise invalid(name, f"Invalid object: {name} must be a hash")
+        raise invalid(param or name, f"Invalid object: {param or name} must be a hash")
     return value
 
 

@@ -118,16 +118,15 @@ def new_price(ctx: Ctx, params: dict[str, Any], param_prefix: str = "") -> dict[
     def p(name: str) -> str:
         return f"{param_prefix}[{name}]" if param_prefix else name
 
-    currency = take_str(params, "currency")
-    if currency is None:
-        raise missing(p("currency"))
+    currency = take_str(params, "currency", param=p("currency"), required=True)
+    assert currency is not None
     product_id = take_str(params, "product")
     product_data = take_dict(params, "product_data")
     if product_id is None and product_data is None:
         raise missing(p("product"))
     if product_id is not None:
         ctx.account.require("product", product_id, param=p("product"))
-    unit_amount = take_int(params, "unit_amount", minimum=0)
+    unit_amount = take_int(params, "unit_amount", param=p("unit_amount"), minimum=0)
     if unit_amount is None:
         decimal = take_str(params, "unit_amount_decimal")
         if decimal is None:
@@ -139,10 +138,9 @@ def new_price(ctx: Ctx, params: dict[str, Any], param_prefix: str = "") -> dict[
     recurring_raw = take_dict(params, "recurring")
     recurring = None
     if recurring_raw is not None:
-        interval = take_str(recurring_raw, "interval", choices=_INTERVALS)
-        if interval is None:
-            raise missing(p("recurring[interval]"))
-        count = take_int(recurring_raw, "interval_count", minimum=1) or 1
+        interval = take_str(recurring_raw, "interval", param=p("recurring[interval]"), required=True, choices=_INTERVALS)
+        assert interval is not None
+        count = take_int(recurring_raw, "interval_count", param=p("recurring[interval_count]"), minimum=1) or 1
         limit = {"day": 1095, "week": 156, "month": 36, "year": 3}[interval]
         if count > limit:
             raise invalid(p("recurring[interval_count]"), f"The maximum billing period is 3 years ({limit} {interval}s).")
@@ -150,8 +148,9 @@ def new_price(ctx: Ctx, params: dict[str, Any], param_prefix: str = "") -> dict[
             "interval": interval,
             "interval_count": count,
             "meter": None,
-            "trial_period_days": take_int(recurring_raw, "trial_period_days", minimum=0),
-            "usage_type": take_str(recurring_raw, "usage_type", choices=("licensed", "metered")) or "licensed",
+            "trial_period_days": take_int(recurring_raw, "trial_period_days", param=p("recurring[trial_period_days]"), minimum=0),
+            "usage_type": take_str(recurring_raw, "usage_type", param=p("recurring[usage_type]"),
+                                   choices=("licensed", "metered")) or "licensed",
         }
     if product_id is None:
         assert product_data is not None

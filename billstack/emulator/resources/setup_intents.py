@@ -113,8 +113,8 @@ def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     from billstack.emulator.resources.payment_methods import resolve
 
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
-    if si["status"] in ("succeeded", "canceled"):
-        raise StripeError(f"This SetupIntent has a status of {si['status']} and cannot be updated.",
+    if si["status"] in ("succeeded", "canceled") and set(params) - {"metadata", "description", "expand"}:
+        raise StripeError(f"This SetupIntent has a status of {si['status']}; only its metadata and description can be updated.",
                           code="setup_intent_unexpected_state")
     if "customer" in params:
         si["customer"] = take_str(params, "customer")

@@ -41,9 +41,7 @@ UPDATE_PARAMS = frozenset({
 
 
 def _resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
-    price_id = take_str(raw, "price")
-    if price_id is None:
-        raise missing(f"{param}[price]")
+    price_id = take_str(raw, "price", param=f"{param}[price]", required=True)
     price = ctx.account.require("price", price_id, param=f"{param}[price]")
     if price["recurring"] is None:
         raise invalid(f"{param}[price]", f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.")
@@ -165,7 +163,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise invalid(f"items[{i}]", "Invalid hash")
         price = _resolve_price(ctx, raw, f"items[{i}]")
-        specs.append((price, take_int(raw, "quantity", minimum=1) or 1, merge_metadata({}, raw)))
+        specs.append((price, take_int(raw, "quantity", param=f"items[{i}][quantity]", minimum=1) or 1, merge_metadata({}, raw)))
     intervals = {(p["recurring"]["interval"], p["recurring"]["interval_count"]) for p, _, _ in specs}
     currencies = {p["currency"] for p, _, _ in specs}
     if len(intervals) > 1:
