@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import httpx
 import uvicorn
 
 from billstack.emulator.ids import new_secret_key
-from billstack.emulator.server import create_app
+from billstack.emulator.server import create_app, listening_socket
 
 
 def new_account_key() -> str:
@@ -24,11 +23,7 @@ def new_account_key() -> str:
 @contextmanager
 def running_emulator(latency_ms: int = 0, **app_options: Any) -> Iterator[str]:
     """Start the emulator (uvicorn, background thread) and yield its base URL; stop it on exit."""
-    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
-    # proto says TCP, and without it every response waits ~40 ms (Nagle + delayed ACK).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(latency_ms, **app_options), log_level="warning", access_log=False, lifespan="on"

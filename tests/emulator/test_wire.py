@@ -77,7 +77,7 @@ def test_faults_surface_as_sdk_errors(emulator_url: str) -> None:
 def test_sdk_retries_through_a_transient_500(emulator_url: str) -> None:
     key = new_account_key()
     retrying = stripe.StripeClient(key, base_addresses={"api": emulator_url}, max_network_retries=2)
-    inject_faults(emulator_url, key, status=500, count=2)
+    inject_faults(emulator_url, key, status=500, count=1)
     cus = retrying.v1.customers.create({"email": "retry@example.com"})
     assert [c.id for c in retrying.v1.customers.list().data] == [cus.id]  # created once, despite the retries
 
