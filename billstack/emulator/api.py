@@ -16,7 +16,7 @@ from billstack.emulator.context import API_VERSION, Ctx
 from billstack.emulator.errors import StripeError, unrecognized_url
 from billstack.emulator.ids import new_id
 from billstack.emulator.registry import match
-from billstack.emulator.render import expand, render
+from billstack.emulator.render import copy_json, expand, render
 from billstack.emulator.store import Account, IdempotentRecord, Store
 from billstack.emulator.wire import expand_paths, parse_form
 
@@ -68,6 +68,30 @@ def base_url(request: Request, public_url: str | None) -> str:
     return (public_url or str(request.base_url)).rstrip("/")
 
 
+def _execute(ctx: Ctx, handler: Any, params: dict[str, Any], path_params: dict[str, str], method: str) -> tuple[int, bytes]:
+    """Run one handler atomically: a request that fails (other than a card error, which
+    Stripe records) leaves no trace — new objects are dropped and the target object restored."""
+    account = ctx.account
+    target = account.objects.get(next(iter(path_params.values()))) if method != "GET" and path_params else None
+    snapshot = copy_json(target) if target is not None else None
+    account.journal = []
+    try:
+        result = handler(ctx, params, **path_params)
+        body = expand(ctx, render(ctx, result), expand_paths(params))
+        return 200, json.dumps(body).encode()
+    except StripeError as err:
+        if err.status == 402:
+            return err.status, json.dumps(err.body()).encode()
+        for obj in reversed(account.journal):
+            account.remove(obj)
+        if target is not None and snapshot is not None:
+            target.clear()
+            target.update(snapshot)
+        raise
+    finally:
+        account.journal = None
+
+
 async def handle(request: Request) -> Response:
     app = request.app.state
     store: Store = app.store
@@ -117,14 +141,7 @@ async def handle(request: Request) -> Response:
                     return Response(record.body, status_code=record.status, media_type="application/json",
                                     headers={**headers, "Idempotent-Replayed": "true"})
             ctx = Ctx(store, account, base_url(request, app.public_url), app.webhooks, request_id, idem_key)
-            try:
-                result = handler(ctx, params, **path_params)
-                body = expand(ctx, render(ctx, result), expand_paths(params))
-                status, payload = 200, json.dumps(body).encode()
-            except StripeError as err:
-                if err.status != 402:
-                    raise
-                status, payload = err.status, json.dumps(err.body()).encode()
+            status, payload = _execute(ctx, handler, params, path_params, method)
             if idem_key:
                 account.idempotency[idem_key] = IdempotentRecord(fingerprint, status, payload)
         return Response(payload, status_code=status, media_type="application/json", headers=headers)

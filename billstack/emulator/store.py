@@ -39,11 +39,14 @@ class Account:
     faults: deque[Fault] = field(default_factory=deque)
     idempotency: dict[str, IdempotentRecord] = field(default_factory=dict)
     deliveries: list[Any] = field(default_factory=list)  # webhooks.Delivery, newest last
+    journal: list[dict[str, Any]] | None = None  # objects added by the request in progress
 
     def now(self) -> int:
         return int(time.time()) + self.clock_offset
 
     def add(self, obj: dict[str, Any]) -> dict[str, Any]:
+        if self.journal is not None:
+            self.journal.append(obj)
         self.objects[obj["id"]] = obj
         self.order.setdefault(obj["object"], []).append(obj["id"])
         return obj

@@ -125,6 +125,9 @@ class WebhookDispatcher:
             if endpoint is None or endpoint.get("status") != "enabled":
                 delivery.status = "failed"  # endpoint deleted or disabled meanwhile
                 return
+            if delivery.event_id not in delivery.account.objects:
+                delivery.status = "canceled"  # the request that raised the event was rolled back
+                return
         record: dict[str, Any] = {"at": time.time(), "status": None, "error": None}
         try:
             resp = http.post(

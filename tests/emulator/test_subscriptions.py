@@ -63,6 +63,8 @@ def test_list_by_customer_and_status(client: stripe.StripeClient, catalog: Catal
     assert [s.id for s in client.v1.subscriptions.list({"price": catalog.basic.id}).data] == [s3.id]
     page = client.v1.subscriptions.list({"status": "all", "limit": 2})
     assert page.has_more and len(page.data) == 2
+    expanded = client.v1.subscriptions.list({"customer": a.id, "expand": ["data.latest_invoice", "data.customer"]})
+    assert expanded.data[0].latest_invoice.status == "paid" and expanded.data[0].customer.email == "sub@example.com"
 
 
 def test_cancel_at_period_end_and_resume(client: stripe.StripeClient, catalog: Catalog) -> None:

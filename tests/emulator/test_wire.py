@@ -119,3 +119,14 @@ def test_idempotency_is_per_account_and_covers_errors(emulator_url: str) -> None
     # corrected request with a new key works.
     with pytest.raises(stripe.InvalidRequestError):
         a.v1.customers.create({"bogus": "1"}, {"idempotency_key": "bad-1"})  # type: ignore[typeddict-unknown-key]
+
+
+def test_a_failed_request_changes_nothing(client: stripe.StripeClient) -> None:
+    cus = client.v1.customers.create({"email": "atomic@example.com", "name": "Before"})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.update(cus.id, {"name": "After", "invoice_settings": {"default_payment_method": "pm_nope"}})
+    assert client.v1.customers.retrieve(cus.id).name == "Before"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.create({"name": "Ghost", "expand": ["not_a_field"]})
+    assert [c.id for c in client.v1.customers.list().data] == [cus.id]
+    assert [e.type for e in client.v1.events.list().data] == ["customer.created"]

@@ -15,7 +15,7 @@ from billstack.emulator.ids import new_id
 from billstack.emulator.listing import paginate
 from billstack.emulator.periods import add_interval
 from billstack.emulator.registry import renderer, route
-from billstack.emulator.render import copy_json, render
+from billstack.emulator.render import render
 from billstack.emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
 from billstack.emulator.resources.products import plan_of
 from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_list, take_str
