@@ -61,6 +61,12 @@ def call(fn: Callable[[], T]) -> T:
         raise BillStackError(
             exc.user_message or "Stripe rejected the request.", code=exc.code or "stripe_invalid_request", param=exc.param
         ) from exc
+    except stripe.IdempotencyError as exc:
+        raise BillStackError(
+            "This Idempotency-Key was already used for a different request, or that request is still running.",
+            code="idempotency_error",
+            status=409,
+        ) from exc
     except stripe.CardError as exc:
         raise BillStackError(exc.user_message or "The card was declined.", code=exc.code or "card_declined", type="card_error", status=402) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
@@ -82,3 +88,137 @@ def create_customer(project: Project, *, email: str | None, name: str | None, ke
 def retrieve_customer(project: Project, stripe_customer_id: str) -> stripe.Customer:
     client = client_for(project)
     return call(lambda: client.v1.customers.retrieve(stripe_customer_id))
+
+
+# --- the portal's reads -----------------------------------------------------------------
+# They return plain JSON dicts (as Stripe sent them, and as webhook payloads arrive), so the
+# mirror code has one input shape. Lists are read to the end inside `call`, so a failure
+# on a later page maps like one on the first.
+
+# Product names live on the product, two expansions below each subscription item.
+_SUBSCRIPTION_EXPAND = ["items.data.price.product"]
+_PAGE = 100
+StripeDict = dict[str, Any]
+
+
+def plain(obj: stripe.StripeObject) -> StripeDict:
+    return obj.to_dict()
+
+
+def _current(obj: stripe.StripeObject, retrieve: Callable[[], stripe.StripeObject]) -> StripeDict:
+    """A write's answer as current state. A replayed idempotent request returns the
+    original answer, which may be history by now (e.g. resumed since), so re-read."""
+    response = obj.last_response
+    if response is not None and response.headers.get("idempotent-replayed") == "true":
+        return plain(call(retrieve))
+    return plain(obj)
+
+
+def list_subscriptions(project: Project, stripe_customer_id: str) -> list[StripeDict]:
+    """All of the customer's subscriptions, canceled ones included, products expanded."""
+    client = client_for(project)
+    params: dict[str, Any] = {
+        "customer": stripe_customer_id,
+        "status": "all",
+        "limit": _PAGE,
+        "expand": ["data." + path for path in _SUBSCRIPTION_EXPAND],
+    }
+    subscriptions = client.v1.subscriptions
+    return call(lambda: [plain(o) for o in subscriptions.list(params).auto_paging_iter()])
+
+
+def retrieve_subscription(project: Project, subscription_id: str) -> StripeDict:
+    client = client_for(project)
+    params: dict[str, Any] = {"expand": _SUBSCRIPTION_EXPAND}
+    return plain(call(lambda: client.v1.subscriptions.retrieve(subscription_id, params)))
+
+
+def list_invoices(project: Project, stripe_customer_id: str) -> list[StripeDict]:
+    client = client_for(project)
+    params: dict[str, Any] = {"customer": stripe_customer_id, "limit": _PAGE}
+    return call(lambda: [plain(o) for o in client.v1.invoices.list(params).auto_paging_iter()])
+
+
+def list_card_payment_methods(project: Project, stripe_customer_id: str) -> list[StripeDict]:
+    client = client_for(project)
+    params: dict[str, Any] = {"type": "card", "limit": _PAGE}
+    methods = client.v1.customers.payment_methods
+    return call(lambda: [plain(o) for o in methods.list(stripe_customer_id, params).auto_paging_iter()])
+
+
+def retrieve_customer_data(project: Project, stripe_customer_id: str) -> StripeDict:
+    """The customer as a plain dict (a deleted customer comes back with `deleted: true`)."""
+    return plain(retrieve_customer(project, stripe_customer_id))
+
+
+def retrieve_checkout_session(project: Project, checkout_session_id: str) -> StripeDict:
+    client = client_for(project)
+    params: dict[str, Any] = {"expand": ["setup_intent"]}
+    return plain(call(lambda: client.v1.checkout.sessions.retrieve(checkout_session_id, params)))
+
+
+# --- the portal's writes (each with the caller's idempotency key) -----------------------
+
+
+def set_cancel_at_period_end(
+    project: Project,
+    subscription_id: str,
+    cancel: bool,
+    *,
+    key: str,
+    feedback: str | None = None,
+    comment: str | None = None,
+) -> StripeDict:
+    params: dict[str, Any] = {"cancel_at_period_end": cancel, "expand": _SUBSCRIPTION_EXPAND}
+    details = {k: v for k, v in (("feedback", feedback), ("comment", comment)) if v}
+    if cancel and details:
+        params["cancellation_details"] = details
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def set_subscription_default_payment_method(
+    project: Project, subscription_id: str, payment_method_id: str, *, key: str
+) -> StripeDict:
+    params: dict[str, Any] = {"default_payment_method": payment_method_id, "expand": _SUBSCRIPTION_EXPAND}
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def set_customer_default_payment_method(
+    project: Project, stripe_customer_id: str, payment_method_id: str, *, key: str
+) -> StripeDict:
+    params: dict[str, Any] = {"invoice_settings": {"default_payment_method": payment_method_id}}
+    client = client_for(project)
+    updated = call(lambda: client.v1.customers.update(stripe_customer_id, params, {"idempotency_key": key}))
+    return _current(updated, lambda: client.v1.customers.retrieve(stripe_customer_id))
+
+
+def _update_subscription(
+    project: Project, subscription_id: str, params: dict[str, Any], key: str
+) -> StripeDict:
+    client = client_for(project)
+    updated = call(lambda: client.v1.subscriptions.update(subscription_id, params, {"idempotency_key": key}))
+    expand: dict[str, Any] = {"expand": _SUBSCRIPTION_EXPAND}
+    return _current(updated, lambda: client.v1.subscriptions.retrieve(subscription_id, expand))
+
+
+def create_setup_checkout_session(
+    project: Project,
+    stripe_customer_id: str,
+    *,
+    currency: str,
+    success_url: str,
+    cancel_url: str,
+    key: str,
+) -> StripeDict:
+    """Stripe-hosted card collection (`mode=setup`): card data never reaches BillStack."""
+    params: dict[str, Any] = {
+        "mode": "setup",
+        "customer": stripe_customer_id,
+        "currency": currency,
+        # The portal lists and shows cards; collecting only cards keeps the two consistent.
+        "payment_method_types": ["card"],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    client = client_for(project)
+    return plain(call(lambda: client.v1.checkout.sessions.create(params, {"idempotency_key": key})))

@@ -1,0 +1,146 @@
+"""services/sync.py: the mirror equals Stripe's state for one customer, and only theirs."""
+
+from __future__ import annotations
+
+import pytest
+
+from billstack.clock import from_unix
+from billstack.db import session_scope
+from billstack.errors import StripeUnavailable
+from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
+from billstack.services import sync
+from tests.portal_world import World, mirror, mirror_snapshot, world  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("db_url")
+
+
+def _sync(world: World, customer_id: str) -> None:
+    with session_scope() as db:
+        customer = db.get(Customer, customer_id)
+        sync.sync_customer(db, db.get(Project, world.project_id), customer)
+
+
+def _stripe_invoices(world: World, stripe_customer_id: str) -> list:
+    return list(world.stripe.v1.invoices.list({"customer": stripe_customer_id, "limit": 100}).auto_paging_iter())
+
+
+def test_sync_copies_the_customers_subscriptions_invoices_and_cards(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+
+    subs = {row.stripe_id: row for row in mirror(Subscription, world.alice.customer_id)}
+    assert set(subs) == set(world.alice.seeded["subscriptions"])
+    for sub_id, row in subs.items():
+        stripe_sub = world.stripe.v1.subscriptions.retrieve(sub_id, {"expand": ["items.data.price.product"]})
+        item = stripe_sub["items"].data[0]
+        assert row.status == "active"
+        assert row.product_name == item.price.product.name
+        assert (row.unit_amount, row.currency, row.interval) == (item.price.unit_amount, "usd", "month")
+        # At this API version the period lives on the item, not on the subscription.
+        assert row.current_period_end == from_unix(item.current_period_end)
+        assert row.default_payment_method_id == world.alice.seeded["payment_method"]
+
+    invoices = {row.stripe_id: row for row in mirror(Invoice, world.alice.customer_id)}
+    stripe_invoices = _stripe_invoices(world, world.alice.stripe_customer_id)
+    assert len(stripe_invoices) > 10  # the seed's year of monthly invoices: enough to page
+    assert set(invoices) == {inv.id for inv in stripe_invoices}
+    open_invoice = invoices[world.alice.seeded["open_invoice"]]
+    assert (open_invoice.status, open_invoice.total, open_invoice.amount_due) == ("open", 15000, 15000)
+    assert open_invoice.invoice_pdf and open_invoice.hosted_invoice_url
+    renewal = next(row for row in invoices.values() if row.subscription_stripe_id)
+    assert renewal.subscription_stripe_id in subs
+
+    [card] = mirror(PaymentMethod, world.alice.customer_id)
+    assert (card.stripe_id, card.brand, card.last4) == (world.alice.seeded["payment_method"], "visa", "4242")
+    with session_scope() as db:
+        alice = db.get(Customer, world.alice.customer_id)
+        assert alice.default_payment_method_id == card.stripe_id
+        assert alice.synced_at is not None
+
+
+def test_sync_touches_nothing_of_another_customer(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+
+    for model in (Subscription, Invoice, PaymentMethod):
+        assert mirror(model, world.bob.customer_id) == []
+    with session_scope() as db:
+        assert db.get(Customer, world.bob.customer_id).synced_at is None
+    alice_ids = {row.stripe_id for row in mirror(Invoice, world.alice.customer_id)}
+    assert alice_ids.isdisjoint(world.bob.seeded["invoices"])
+
+
+def test_a_second_sync_follows_changes_and_drops_what_stripe_no_longer_has(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+    first, second = world.alice.seeded["subscriptions"]
+    # Changes made in Stripe directly (the dashboard, another integration):
+    world.stripe.v1.subscriptions.cancel(first)
+    world.stripe.v1.invoices.void_invoice(world.alice.seeded["open_invoice"])
+    new_card = world.stripe.v1.payment_methods.attach("pm_card_mastercard", {"customer": world.alice.stripe_customer_id})
+    world.stripe.v1.payment_methods.detach(world.alice.seeded["payment_method"])
+
+    _sync(world, world.alice.customer_id)
+
+    subs = {row.stripe_id: row.status for row in mirror(Subscription, world.alice.customer_id)}
+    assert subs == {first: "canceled", second: "active"}
+    statuses = {row.stripe_id: row.status for row in mirror(Invoice, world.alice.customer_id)}
+    assert statuses[world.alice.seeded["open_invoice"]] == "void"
+    cards = {row.stripe_id: row.brand for row in mirror(PaymentMethod, world.alice.customer_id)}
+    assert cards == {new_card.id: "mastercard"}
+    with session_scope() as db:
+        # The detached card was the default; Stripe clears it and so does the mirror.
+        assert db.get(Customer, world.alice.customer_id).default_payment_method_id is None
+
+
+def test_syncing_twice_without_changes_leaves_the_same_rows(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+    before = mirror_snapshot(world.alice.customer_id)
+    _sync(world, world.alice.customer_id)
+    after = mirror_snapshot(world.alice.customer_id)
+
+    def without_times(snapshot: dict) -> dict:
+        strip = {"synced_at", "stripe_updated_at"}
+        return {
+            key: ({k: v for k, v in value.items() if k not in strip} if isinstance(value, dict)
+                  else [{k: v for k, v in row.items() if k not in strip} for row in value])
+            for key, value in snapshot.items()
+        }
+
+    assert without_times(after) == without_times(before)
+
+
+def test_a_failed_sync_leaves_the_mirror_as_it_was(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+    before = mirror_snapshot(world.alice.customer_id)
+    world.stripe.v1.subscriptions.cancel(world.alice.seeded["subscriptions"][0])
+
+    with world.stripe_down(), pytest.raises(StripeUnavailable):
+        _sync(world, world.alice.customer_id)
+
+    assert mirror_snapshot(world.alice.customer_id) == before
+
+
+def test_apply_subscription_from_an_unexpanded_payload_keeps_the_product_name(world: World) -> None:
+    """Webhook payloads carry product ids, not names; a status change must not blank the name."""
+    _sync(world, world.alice.customer_id)
+    sub_id = world.alice.seeded["subscriptions"][0]
+    [before] = [row for row in mirror(Subscription, world.alice.customer_id) if row.stripe_id == sub_id]
+    payload = world.stripe.v1.subscriptions.update(sub_id, {"cancel_at_period_end": True}).to_dict()
+    assert isinstance(payload["items"]["data"][0]["price"]["product"], str)
+
+    with session_scope() as db:
+        project, customer = db.get(Project, world.project_id), db.get(Customer, world.alice.customer_id)
+        sync.apply_subscription(db, project, customer, payload)
+
+    [after] = [row for row in mirror(Subscription, world.alice.customer_id) if row.stripe_id == sub_id]
+    assert after.cancel_at_period_end is True
+    assert after.product_name == before.product_name != ""
+
+
+def test_apply_payment_method_drops_a_detached_card(world: World) -> None:
+    _sync(world, world.alice.customer_id)
+    detached = world.stripe.v1.payment_methods.detach(world.alice.seeded["payment_method"]).to_dict()
+
+    with session_scope() as db:
+        project, customer = db.get(Project, world.project_id), db.get(Customer, world.alice.customer_id)
+        sync.apply_payment_method(db, project, customer, detached)
+
+    assert mirror(PaymentMethod, world.alice.customer_id) == []
