@@ -15,23 +15,30 @@ generic message; nothing about the customer is ever in it.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
 import re
+import secrets
+import sqlite3
+import string
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select, update
 
-from billstack import ids
 from billstack.clock import to_iso_z, utcnow
 from billstack.config import get_settings
+from billstack.db import get_engine
 from billstack.errors import BillStackError, forbidden, invalid, not_found, rate_limited, unauthorized
 from billstack.models import ApiKey, Customer, PortalSession, Project
 from billstack.secrets_box import digest, digests_match
@@ -96,14 +103,6 @@ class PortalTokenError(BillStackError):
 
 
 @dataclass(frozen=True)
-class CreatedSession:
-    session: PortalSession
-    token: str
-    portal_url: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
 class PortalContext:
     """What a validated token grants: one session of one customer of one project."""
 
@@ -163,15 +162,84 @@ def authenticate_api_key(
 def _touch_last_used(api_key: ApiKey, now: datetime) -> None:
     if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
         return
-    tick = time.monotonic()
-    with _last_used_lock:
-        if tick - _last_used_written.get(api_key.id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
-            return
-        _last_used_written[api_key.id] = tick
-    api_key.last_used_at = now  # flushed with the caller's unit of work
+    if _last_used_due(api_key.id):
+        api_key.last_used_at = now  # flushed with the caller's unit of work
 
 
 # --- creating sessions -------------------------------------------------------------------
+#
+# The hot path of the session API (benchmarked against a bare one-row insert), so it
+# speaks SQL to the driver directly: one SELECT (key + project + customer), two
+# INSERTs (session, audit), one COMMIT — no ORM objects on the way. Everything else
+# in this module uses the ORM.
+
+_CREATE_SQL = {
+    "by_key": """
+        SELECT k.id, k.project_id, CASE WHEN k.revoked_at IS NULL THEN 0 ELSE 1 END,
+               p.team_id, p.default_return_url, p.allowed_return_origins,
+               p.feature_cancel, p.feature_payment_method_update,
+               c.project_id, CASE WHEN c.removed_at IS NULL THEN 0 ELSE 1 END
+        FROM api_key k
+        JOIN project p ON p.id = k.project_id
+        LEFT JOIN customer c ON c.id = :customer_id
+        WHERE k.key_hash = :key_hash""",
+    "by_project": """
+        SELECT NULL, p.id, 0,
+               p.team_id, p.default_return_url, p.allowed_return_origins,
+               p.feature_cancel, p.feature_payment_method_update,
+               c.project_id, CASE WHEN c.removed_at IS NULL THEN 0 ELSE 1 END
+        FROM project p
+        LEFT JOIN customer c ON c.id = :customer_id
+        WHERE p.id = :project_id""",
+    "insert_session": """
+        INSERT INTO portal_session (id, project_id, customer_id, api_key_id, token_hash, return_url,
+                                    locale, flow, created_at, expires_at)
+        VALUES (:id, :project_id, :customer_id, :api_key_id, :token_hash, :return_url,
+                :locale, :flow, :created_at, :expires_at)""",
+    "insert_audit": """
+        INSERT INTO audit_event (project_id, action, customer_id, session_id, api_key_id, client_ip,
+                                 detail, created_at)
+        VALUES (:project_id, :action, :customer_id, :session_id, :api_key_id, :client_ip,
+                :detail, :created_at)""",
+    "touch_key": "UPDATE api_key SET last_used_at = :now WHERE id = :id",
+}
+_dialect_sql: dict[tuple[str, str], str] = {}
+_datetime_binders: dict[str, Any] = {}
+_sqlite_patience: dict[int, int] = {}  # the busy timeout each pooled connection was opened with
+
+
+class DatabaseBusy(Exception):
+    """SQLite is locked by another writer and the caller asked not to wait (see `wait`)."""
+
+
+@dataclass(frozen=True)
+class _ProjectFacts:
+    """The project settings session creation needs (duck-types `Project` for the checks)."""
+
+    id: str
+    team_id: str
+    default_return_url: str | None
+    allowed_return_origins: str
+    feature_cancel: bool
+    feature_payment_method_update: bool
+
+
+class CreatedSession:
+    """A new session: its token (shown once), portal URL and expiry.
+
+    `session` is the row as stored, built on first access (the API route never needs it).
+    """
+
+    def __init__(self, row: dict[str, Any], token: str, portal_url: str) -> None:
+        self._row = row
+        self.session_id: str = row["id"]
+        self.token = token
+        self.portal_url = portal_url
+        self.expires_at: datetime = row["expires_at"]
+
+    @cached_property
+    def session(self) -> PortalSession:
+        return PortalSession(**self._row)
 
 
 def create_portal_session(
@@ -179,7 +247,65 @@ def create_portal_session(
     *,
     team_id: str,
     project_id: str,
-    api_key: ApiKey | None,
+    api_key: str | ApiKey | None,
+    customer_id: str,
+    ttl_ms: int | None = None,
+    return_url: str | None = None,
+    locale: str | None = None,
+    flow: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+    wait: bool = True,
+) -> CreatedSession:
+    """Mints a session and its token for a customer of the project.
+
+    `api_key`: the plaintext key from `Authorization: Bearer …` (authenticated here, in
+    the same query that loads the project and the customer: unknown or revoked → 401,
+    another project's or team's → 403), an already authenticated `ApiKey`, or None for
+    operator tooling. With a key, creation is rate limited per key (429).
+
+    `wait=False` (SQLite only): if another writer holds the database, raise
+    `DatabaseBusy` at once instead of waiting — for callers on an event loop, which
+    then retry in a worker thread with `wait=True`.
+    """
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # the raw statements below must see the caller's pending work
+    conn = db.connection()
+    return _create_on(
+        conn.connection.driver_connection, conn.dialect, wait=wait, team_id=team_id, project_id=project_id,
+        api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms, return_url=return_url, locale=locale, flow=flow,
+        client_ip=client_ip, now=now,
+    )
+
+
+def create_portal_session_committed(*, wait: bool = True, **kwargs: Any) -> CreatedSession:
+    """`create_portal_session` as its own unit of work, committed before it returns.
+
+    The session API's fast path: a pooled driver connection without an ORM session
+    around it (same arguments as `create_portal_session`, minus `db`).
+    """
+    engine = get_engine()
+    pooled = engine.raw_connection()
+    try:
+        created = _create_on(pooled.driver_connection, engine.dialect, wait=wait, **kwargs)
+        pooled.commit()
+        return created
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pooled.rollback()
+        raise
+    finally:
+        pooled.close()
+
+
+def _create_on(
+    raw: Any,
+    sa_dialect: Any,
+    *,
+    wait: bool,
+    team_id: str,
+    project_id: str,
+    api_key: str | ApiKey | None,
     customer_id: str,
     ttl_ms: int | None = None,
     return_url: str | None = None,
@@ -188,73 +314,189 @@ def create_portal_session(
     client_ip: str | None = None,
     now: datetime | None = None,
 ) -> CreatedSession:
-    """Mints a session and its token for a customer of the project.
+    dialect = sa_dialect.name
+    cursor = raw.cursor()
+    try:
+        if dialect == "sqlite":
+            _begin_sqlite_write(raw, cursor, wait=wait)
+        key_id, facts, customer_project, customer_removed = _load_for_create(
+            cursor, dialect, team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id
+        )
+        if key_id is not None:
+            retry_after = ratelimit.session_creation.hit(key_id)
+            if retry_after:
+                raise rate_limited(retry_after)
 
-    `api_key` is the authenticated key (from `authenticate_api_key`), or None for
-    operator tooling; with a key, creation is rate limited per key.
-    """
-    if api_key is not None:
-        if api_key.project_id != project_id:
-            raise forbidden("This API key does not grant access to this team and project.")
-        wait = ratelimit.session_creation.hit(api_key.id)
-        if wait:
-            raise rate_limited(wait)
-    project = db.get(Project, project_id)  # already in the identity map after authentication
-    if project is None or project.team_id != team_id:
-        raise not_found(f"No such project: {_shown(project_id)}.", param="projectId")
+        ttl = check_ttl_ms(ttl_ms)
+        return_url = check_return_url(return_url, facts)
+        locale = resolve_locale(locale)
+        flow_json = check_flow(flow, facts)
+        if customer_project != facts.id or customer_removed:
+            raise not_found(f"No such customer: {_shown(customer_id)}.", param="customerId")
 
-    ttl = check_ttl_ms(ttl_ms)
-    return_url = check_return_url(return_url, project)
-    locale = resolve_locale(locale)
-    flow_json = check_flow(flow, project)
-
-    customer = db.get(Customer, customer_id) if isinstance(customer_id, str) and customer_id else None
-    if customer is None or customer.project_id != project.id or customer.removed_at is not None:
-        raise not_found(f"No such customer: {_shown(customer_id)}.", param="customerId")
-
-    now = now or utcnow()
-    expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
-    session_id = ids.new_id("portal_sess")
-    token = jwt.encode(
-        {
-            "sid": session_id,
-            "pid": project.id,
-            "cid": customer.id,
-            "aud": TOKEN_AUDIENCE,
-            "iat": int(now.timestamp()),
-            "exp": int(expires_at.timestamp()),
-        },
-        get_settings().signing_keys()[0],
-        algorithm=TOKEN_ALGORITHM,
-    )
-    session = PortalSession(
-        id=session_id,
-        project_id=project.id,
-        customer_id=customer.id,
-        api_key_id=api_key.id if api_key is not None else None,
-        token_hash=digest(token),
-        return_url=return_url,
-        locale=locale,
-        flow=flow_json,
-        created_at=now,
-        expires_at=expires_at,
-    )
-    db.add(session)
-    audit.record(
-        db,
-        AUDIT_CREATED,
-        project_id=project.id,
-        customer_id=customer.id,
-        session_id=session_id,
-        api_key_id=session.api_key_id,
-        client_ip=client_ip,
-        detail={"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
-                "flow": json.loads(flow_json)["type"] if flow_json else None},
-        now=now,
-    )
-    db.flush()
+        now = now or utcnow()
+        expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
+        session_id = _new_session_id()
+        token = encode_token(
+            {
+                "sid": session_id,
+                "pid": facts.id,
+                "cid": customer_id,
+                "aud": TOKEN_AUDIENCE,
+                "iat": int(now.timestamp()),
+                "exp": int(expires_at.timestamp()),
+            },
+            get_settings().signing_keys()[0],
+        )
+        row = {
+            "id": session_id,
+            "project_id": facts.id,
+            "customer_id": customer_id,
+            "api_key_id": key_id,
+            "token_hash": digest(token),
+            "return_url": return_url,
+            "locale": locale,
+            "flow": flow_json,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        stamp = _datetime_binder(sa_dialect)
+        cursor.execute(_sql(dialect, "insert_session"),
+                       {**row, "created_at": stamp(now), "expires_at": stamp(expires_at)})
+        detail = {"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
+                  "flow": flow["type"] if flow_json and flow else None}
+        cursor.execute(_sql(dialect, "insert_audit"), {
+            "project_id": facts.id, "action": AUDIT_CREATED, "customer_id": customer_id,
+            "session_id": session_id, "api_key_id": key_id, "client_ip": (client_ip or None) and client_ip[:64],
+            "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True), "created_at": stamp(now),
+        })
+        if key_id is not None and _last_used_due(key_id):
+            cursor.execute(_sql(dialect, "touch_key"), {"now": stamp(now), "id": key_id})
+    finally:
+        cursor.close()
     portal_url = f"{get_settings().resolved_public_url}/portal/{token}"
-    return CreatedSession(session=session, token=token, portal_url=portal_url, expires_at=expires_at)
+    return CreatedSession(row, token, portal_url)
+
+
+def _load_for_create(
+    cursor: Any, dialect: str, *, team_id: str, project_id: str, api_key: str | ApiKey | None, customer_id: str
+) -> tuple[str | None, _ProjectFacts, str | None, bool]:
+    if not isinstance(customer_id, str):
+        customer_id = ""
+    if isinstance(api_key, str):
+        if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 200:
+            raise unauthorized("Invalid API key provided.", code="invalid_api_key")
+        cursor.execute(_sql(dialect, "by_key"), {"key_hash": digest(api_key), "customer_id": customer_id})
+    else:
+        if api_key is not None and api_key.project_id != project_id:
+            raise forbidden("This API key does not grant access to this team and project.")
+        cursor.execute(_sql(dialect, "by_project"), {"project_id": project_id, "customer_id": customer_id})
+    found = cursor.fetchone()
+    if found is None:
+        if isinstance(api_key, str):
+            raise unauthorized("Invalid API key provided.", code="invalid_api_key")
+        raise not_found(f"No such project: {_shown(project_id)}.", param="projectId")
+    key_id, key_project, revoked, team, default_return, origins, cancel, pm_update, c_project, c_removed = found
+    if revoked:
+        raise unauthorized("This API key has been revoked.", code="api_key_revoked")
+    if key_project != project_id or team != team_id:
+        if isinstance(api_key, str):
+            raise forbidden("This API key does not grant access to this team and project.")
+        raise not_found(f"No such project: {_shown(project_id)}.", param="projectId")
+    if isinstance(api_key, ApiKey):
+        key_id = api_key.id
+    facts = _ProjectFacts(key_project, team, default_return, origins or "", bool(cancel), bool(pm_update))
+    return key_id, facts, c_project, bool(c_removed)
+
+
+def encode_token(claims: dict[str, Any], key: str) -> str:
+    """`jwt.encode(claims, key, algorithm="HS256")`, byte for byte, at a fraction of the cost.
+
+    PyJWT re-serialises the constant header and re-prepares the key on every call; on
+    the hot path we keep both and sign with PyJWT's own HMAC-SHA256. Decoding — the
+    security check — always goes through `jwt.decode` (see `decode_token`).
+    """
+    prepared = _prepared_keys.get(key)
+    if prepared is None:
+        prepared = _HS256.prepare_key(key)
+        if len(_prepared_keys) > 8:
+            _prepared_keys.clear()
+        _prepared_keys[key] = prepared
+    payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=")
+    signing_input = _JWT_HEADER + b"." + payload
+    signature = base64.urlsafe_b64encode(_HS256.sign(signing_input, prepared)).rstrip(b"=")
+    return (signing_input + b"." + signature).decode()
+
+
+_HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
+_JWT_HEADER = base64.urlsafe_b64encode(
+    json.dumps({"alg": TOKEN_ALGORITHM, "typ": "JWT"}, separators=(",", ":"), sort_keys=True).encode()
+).rstrip(b"=")
+_prepared_keys: dict[str, bytes] = {}
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def _new_session_id() -> str:
+    """`portal_sess_` + 20 base62 characters, like `ids.new_id`, from one urandom call
+    (new_id makes one per character). Bytes ≥ 248 are skipped, so there is no modulo bias."""
+    chars: list[str] = []
+    while len(chars) < 20:
+        chars.extend(_ID_ALPHABET[b % 62] for b in secrets.token_bytes(28) if b < 248)
+    return "portal_sess_" + "".join(chars[:20])
+
+
+def _begin_sqlite_write(raw: Any, cursor: Any, *, wait: bool) -> None:
+    """Take SQLite's write lock up front (BEGIN IMMEDIATE), so the unit of work never has
+    to upgrade a read to a write mid-way; with wait=False, fail at once if it is taken."""
+    if raw.in_transaction:  # the caller's transaction is already open: join it
+        return
+    if wait:
+        cursor.execute("BEGIN IMMEDIATE")
+        return
+    patience = _sqlite_patience.get(id(raw))
+    if patience is None:
+        cursor.execute("PRAGMA busy_timeout")
+        patience = int(cursor.fetchone()[0])
+        if len(_sqlite_patience) > 256:
+            _sqlite_patience.clear()
+        _sqlite_patience[id(raw)] = patience
+    cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise DatabaseBusy(str(exc)) from exc
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {patience}")
+
+
+def _sql(dialect: str, name: str) -> str:
+    key = (dialect, name)
+    text = _dialect_sql.get(key)
+    if text is None:
+        text = _CREATE_SQL[name]
+        if dialect != "sqlite":  # psycopg: %(name)s; sqlite3 takes :name as written
+            text = re.sub(r":(\w+)", r"%(\1)s", text)
+        _dialect_sql[key] = text
+    return text
+
+
+def _datetime_binder(dialect: Any) -> Any:
+    """How SQLAlchemy would bind our UTC datetime columns on this dialect."""
+    binder = _datetime_binders.get(dialect.name)
+    if binder is None:
+        processor = PortalSession.__table__.c.created_at.type.bind_processor(dialect)
+        binder = processor or (lambda value: value)
+        _datetime_binders[dialect.name] = binder
+    return binder
+
+
+def _last_used_due(key_id: str) -> bool:
+    tick = time.monotonic()
+    with _last_used_lock:
+        if tick - _last_used_written.get(key_id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
+            return False
+        _last_used_written[key_id] = tick
+        return True
 
 
 def check_ttl_ms(ttl_ms: int | None) -> int:
@@ -269,7 +511,7 @@ def check_ttl_ms(ttl_ms: int | None) -> int:
     return ttl_ms
 
 
-def check_return_url(return_url: str | None, project: Project) -> str | None:
+def check_return_url(return_url: str | None, project: Project | _ProjectFacts) -> str | None:
     """An http(s) URL without credentials, on an allowed origin when the project lists any."""
     if return_url is None:
         return project.default_return_url
@@ -326,7 +568,7 @@ def resolve_locale(locale: str | None) -> str:
     return language if language in SUPPORTED_LOCALES else DEFAULT_LOCALE
 
 
-def check_flow(flow: dict[str, Any] | None, project: Project) -> str | None:
+def check_flow(flow: dict[str, Any] | None, project: Project | _ProjectFacts) -> str | None:
     """The deep link as canonical JSON (`{"type": …, "subscriptionId": …}`), or None."""
     if flow is None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import warnings
 from datetime import datetime, timedelta, timezone
 
@@ -77,6 +78,18 @@ def test_valid_token_gives_the_session_project_and_customer(tenant: Tenant) -> N
     assert ctx.locale == "de" and ctx.return_url == "https://a.example.com/back"
     assert ctx.flow == {"type": "subscription_cancel", "subscriptionId": "sub_42"}
     assert ctx.expires_at == T0 + timedelta(hours=1)
+
+
+def test_fast_encoder_matches_pyjwt_byte_for_byte() -> None:
+    claims = {"sid": "portal_sess_x", "pid": "proj_y", "cid": "pc_z", "aud": "billstack:portal", "iat": 1, "exp": 61}
+    for key in (TEST_SECRET_KEY, "another-secret-key-" + "q" * 40):
+        assert sessions.encode_token(claims, key) == jwt.encode(claims, key, algorithm="HS256")
+
+
+def test_session_ids_look_like_other_ids() -> None:
+    made = {sessions._new_session_id() for _ in range(2000)}
+    assert len(made) == 2000
+    assert all(re.fullmatch(r"portal_sess_[A-Za-z0-9]{20}", i) for i in made)
 
 
 # --- attacks -----------------------------------------------------------------------------
