@@ -79,6 +79,9 @@ async def test_a_retry_with_the_same_idempotency_key_gets_the_same_answer(
     retry = await client.patch(url, json={"cancelAtPeriodEnd": True}, headers=headers)
     assert first.status_code == retry.status_code == 200
     assert first.json() == retry.json()
+    # The same key for a different request is refused, as Stripe refuses it.
+    other = await client.patch(url, json={"cancelAtPeriodEnd": True, "reason": "other"}, headers=headers)
+    assert_error(other, 409, "idempotency_error")
 
 
 async def test_another_customers_ids_are_404(client: httpx.AsyncClient, world: World) -> None:
