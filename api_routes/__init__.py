@@ -44,16 +44,27 @@ def _routers() -> list[APIRouter]:
 
 
 def _document_400_not_422(app: FastAPI) -> None:
-    """Validation errors answer 400 in our error shape; drop FastAPI's default 422 docs."""
+    """Validation errors answer 400 in our error shape; drop FastAPI's default 422 docs.
+
+    Also adds the schemas of request bodies that hot routes parse themselves.
+    """
+    from api_routes.portal_sessions import CreatePortalSessionRequest
+
+    DOCUMENTED_BODIES = (CreatePortalSessionRequest,)  # noqa: N806
 
     def openapi() -> dict:
         schema = FastAPI.openapi(app)  # cached by FastAPI; the stripping below is idempotent
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
-        schemas = schema.get("components", {}).get("schemas", {})
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
+        for model in DOCUMENTED_BODIES:  # bodies parsed in the route rather than by FastAPI
+            if model.__name__ not in schemas:
+                body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(body_schema.pop("$defs", {}))
+                schemas[model.__name__] = body_schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,18 +1,23 @@
-"""Request dependencies: the Bearer API key and the client IP.
+"""Request helpers: the Bearer API key, JSON bodies, the client IP.
 
-`bearer_api_key` only parses the header (async, no database, no thread hop) and
-documents the scheme in OpenAPI; the route then checks the key with
-`sessions.authenticate_api_key` inside the same unit of work as the rest of the
-request — one connection, one transaction, one indexed lookup (DESIGN.md §4.1):
-unknown or revoked key → 401, a valid key of another project or team → 403.
+Header parsing only (no database, no thread hop): the key itself is checked by the
+service inside the request's one unit of work — one indexed lookup by SHA-256 digest
+(DESIGN.md §4.1): unknown or revoked key → 401, a valid key of another project or
+team → 403 (`sessions.create_portal_session`, `sessions.authenticate_api_key`).
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
 from billstack.errors import unauthorized
+
+M = TypeVar("M", bound=BaseModel)
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -24,8 +29,12 @@ _bearer = HTTPBearer(
 async def bearer_api_key(
     request: Request, _documented: HTTPAuthorizationCredentials | None = Security(_bearer)
 ) -> str:
-    """The key from `Authorization: Bearer <key>`; missing or malformed → 401 + WWW-Authenticate."""
-    header = request.headers.get("authorization")
+    """The key from `Authorization: Bearer <key>` (as a dependency; documents the scheme)."""
+    return api_key_from_header(request.headers.get("authorization"))
+
+
+def api_key_from_header(header: str | None) -> str:
+    """Missing or malformed `Authorization: Bearer <key>` → 401 with WWW-Authenticate."""
     if not header:
         raise unauthorized(
             "No API key provided. Send it as `Authorization: Bearer <API key>`.", code="api_key_missing"
@@ -37,6 +46,23 @@ async def bearer_api_key(
             "Malformed Authorization header. Send `Authorization: Bearer <API key>`.", code="api_key_malformed"
         )
     return key
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """A JSON body validated by `model` in one pydantic call; problems → the usual 400s.
+
+    For hot routes that skip FastAPI's body parameter (see portal_sessions): errors are
+    raised as RequestValidationError with FastAPI's locations (`body`, field…), so they
+    are shaped exactly like those of any other route.
+    """
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False, include_input=False)]
+        ) from None
 
 
 def client_ip(request: Request) -> str | None:

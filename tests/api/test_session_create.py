@@ -366,3 +366,36 @@ async def test_session_api_responses_carry_security_headers(client, tenant) -> N
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(client, tenant, db_url, monkeypatch) -> None:
+    """The route runs its unit of work on the event loop; when another writer holds
+    SQLite's lock it must not block the loop but wait in a worker thread."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's database-wide write lock; PostgreSQL locks rows")
+    import sqlite3
+    import threading
+
+    original = sessions.create_portal_session_committed
+    calls: list[bool] = []
+    waiting_in_thread = threading.Event()
+
+    def spy(*, wait: bool, **kwargs):
+        calls.append(wait)
+        if wait:
+            waiting_in_thread.set()
+        return original(wait=wait, **kwargs)
+
+    monkeypatch.setattr(sessions, "create_portal_session_committed", spy)
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    request = asyncio.ensure_future(
+        client.post(tenant.portal_path, headers=tenant.auth, json={"customerId": tenant.customer_id}))
+    # The loop stays free while the request waits: this await completes first.
+    assert await asyncio.to_thread(waiting_in_thread.wait, 10)
+    assert not request.done()
+    holder.execute("COMMIT")
+    holder.close()
+    response = await request
+    assert response.status_code == 200, response.text
+    assert calls == [False, True]
