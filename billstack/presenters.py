@@ -80,7 +80,7 @@ def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, 
     interval = format_interval(sub.interval, sub.interval_count, locale)
     return SubscriptionRow(
         id=sub.id,
-        product=sub.product_name + (f" · {sub.price_nickname}" if sub.price_nickname else ""),
+        product=_product_title(sub),
         price=f"{price} {interval}".strip(),
         quantity=t(locale, "subs.quantity", quantity=sub.quantity) if sub.quantity > 1 else "",
         status_label=t(locale, f"status.{sub.status}"),
@@ -91,6 +91,14 @@ def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, 
         can_cancel=allow_cancel and live and not sub.cancel_at_period_end,
         can_resume=allow_resume and live and sub.cancel_at_period_end,
     )
+
+
+def _product_title(sub: SubscriptionView) -> str:
+    """`Pro` or `Pro · Annual`; a nickname that repeats the product name adds nothing."""
+    nickname = (sub.price_nickname or "").strip()
+    if not nickname or sub.product_name.lower() in nickname.lower():
+        return sub.product_name
+    return f"{sub.product_name} · {nickname}"
 
 
 def invoice_row(invoice: InvoiceView, locale: str) -> InvoiceRow:

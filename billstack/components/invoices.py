@@ -11,22 +11,24 @@ from billstack.state.portal import PortalState as S
 
 def invoice_item(invoice: InvoiceRow) -> rx.Component:
     return rx.el.li(
-        rx.flex(
+        rx.el.div(
             rx.vstack(
                 rx.text(invoice.number, weight="medium", size="2", class_name="invoice-number"),
                 rx.text(invoice.date, size="1", color_scheme="gray", high_contrast=True),
                 spacing="0",
                 align="start",
-                min_width="9rem",
             ),
             rx.text(invoice.amount, size="2", weight="medium", class_name="invoice-amount"),
-            rx.badge(invoice.status_label, color_scheme=invoice.status_color, variant="soft", high_contrast=True),
+            rx.box(
+                rx.badge(invoice.status_label, color_scheme=invoice.status_color, variant="soft", high_contrast=True)
+            ),
             rx.hstack(
                 rx.cond(
                     invoice.pdf_url != "",
                     rx.link(
                         rx.icon("download", size=14, aria_hidden="true"),
                         label("inv.download"),
+                        class_name="icon-link",
                         href=invoice.pdf_url,
                         is_external=True,
                         size="2",
@@ -45,11 +47,10 @@ def invoice_item(invoice: InvoiceRow) -> rx.Component:
                     ),
                 ),
                 spacing="4",
+                justify="end",
+                class_name="invoice-actions",
             ),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            gap="3",
+            class_name="invoice-grid",
         ),
         class_name="invoice-row",
     )

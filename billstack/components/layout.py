@@ -41,7 +41,7 @@ def header() -> rx.Component:
                 href=S.return_url,
                 size="2",
                 weight="medium",
-                class_name="return-link",
+                class_name="icon-link",
             ),
         ),
         spacing="4",

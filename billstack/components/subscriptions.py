@@ -63,6 +63,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
             gap="3",
         ),
         class_name="subscription-card",
+        width="100%",
         data_subscription_id=sub.id,
     )
 
@@ -102,6 +103,7 @@ def cancel_dialog() -> rx.Component:
                     rx.cond(S.pending.to(str).startswith("cancel:"), rx.spinner(size="1"), rx.fragment()),
                     label("subs.confirm_cancel"),
                     color_scheme="red",
+                    high_contrast=True,  # white on Radix red-9 is only 3.9:1
                     disabled=S.pending != "",
                     on_click=S.confirm_cancel,
                 ),
