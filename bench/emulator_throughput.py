@@ -19,9 +19,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -48,9 +49,11 @@ def _cpu_seconds(pid: int | None) -> float | None:
 def _emulator(latency_ms: int, cpu: int | None) -> Iterator[tuple[str, int]]:
     port = _free_port()
     code = f"from billstack.emulator.server import serve; serve(port={port}, latency_ms={latency_ms})"
-    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None and hasattr(os, "sched_setaffinity") else None
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, preexec_fn=pin,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(proc.pid, {cpu})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     try:
@@ -61,7 +64,9 @@ def _emulator(latency_ms: int, cpu: int | None) -> Iterator[tuple[str, int]]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"emulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                raise SystemExit(
+                    f"emulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+                )
             time.sleep(0.05)
         yield url, proc.pid
     finally:
@@ -86,11 +91,15 @@ def _worker(url: str, key: str, method: str, path: str, stop_at: float, out: Any
     out.put((done, errors, done / (time.perf_counter() - started)))
 
 
-def _phase(url: str, key: str, method: str, path: str, seconds: float, concurrency: int) -> tuple[int, int, float]:
+def _phase(
+    url: str, key: str, method: str, path: str, seconds: float, concurrency: int
+) -> tuple[int, int, float]:
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     stop_at = time.time() + seconds
-    procs = [ctx.Process(target=_worker, args=(url, key, method, path, stop_at, out)) for _ in range(concurrency)]
+    procs = [
+        ctx.Process(target=_worker, args=(url, key, method, path, stop_at, out)) for _ in range(concurrency)
+    ]
     for proc in procs:
         proc.start()
     totals = [out.get() for _ in procs]
@@ -100,10 +109,14 @@ def _phase(url: str, key: str, method: str, path: str, seconds: float, concurren
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="run about 2 seconds in all")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each phase")
-    parser.add_argument("--concurrency", type=int, default=2, help="load-generator processes (one connection each)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="load-generator processes (one connection each)"
+    )
     parser.add_argument("--latency-ms", type=int, default=0, help="the emulator's --latency-ms")
     parser.add_argument("--url", help="benchmark an emulator that is already running")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin the emulator to (-1: no pinning)")
@@ -118,13 +131,20 @@ def main() -> None:
     from billstack.emulator.testing import new_account_key
 
     key = new_account_key()
-    with (_emulator(args.latency_ms, None if args.cpu < 0 else args.cpu) if not args.url else _nullctx(args.url)) as (url, pid):
-        cus = httpx.post(f"{url}/v1/customers", data={"email": "bench@example.com"},
-                         headers={"Authorization": f"Bearer {key}"}).json()["id"]
+    with (
+        _emulator(args.latency_ms, None if args.cpu < 0 else args.cpu) if not args.url else _nullctx(args.url)
+    ) as (url, pid):
+        cus = httpx.post(
+            f"{url}/v1/customers",
+            data={"email": "bench@example.com"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()["id"]
         results: dict[str, float] = {}
         capacity: dict[str, float] = {}
-        for label, method, path in (("GET  /v1/customers/{id}", "GET", f"/v1/customers/{cus}"),
-                                    ("POST /v1/customers", "POST", "/v1/customers")):
+        for label, method, path in (
+            ("GET  /v1/customers/{id}", "GET", f"/v1/customers/{cus}"),
+            ("POST /v1/customers", "POST", "/v1/customers"),
+        ):
             cpu_before = _cpu_seconds(pid)
             done, errors, rate = _phase(url, key, method, path, seconds, args.concurrency)
             cpu_after = _cpu_seconds(pid)
@@ -139,7 +159,9 @@ def main() -> None:
     print(f"emulator throughput: {min(results.values()):.0f} requests/s (slowest phase; emulator {pinned})")
     if capacity:
         # Wall-clock rates drop when other work shares the core; CPU per request does not.
-        print(f"emulator capacity: {min(capacity.values()):.0f} requests/s per core (from its CPU time; slowest phase)")
+        print(
+            f"emulator capacity: {min(capacity.values()):.0f} requests/s per core (from its CPU time; slowest phase)"
+        )
 
 
 @contextmanager

@@ -25,7 +25,9 @@ _KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]+$")
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body).encode(), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        json.dumps(body).encode(), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def error_response(err: StripeError, headers: dict[str, str] | None = None) -> Response:
@@ -54,7 +56,11 @@ def authenticate(store: Store, request: Request) -> Account:
         )
     if not _KEY.match(key):
         shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "*" * len(key)
-        hint = " The emulator is test-mode only: use an sk_test_… key." if key.startswith(("sk_live_", "rk_live_")) else ""
+        hint = (
+            " The emulator is test-mode only: use an sk_test_… key."
+            if key.startswith(("sk_live_", "rk_live_"))
+            else ""
+        )
         raise StripeError(
             f"Invalid API Key provided: {shown}.{hint}",
             status=401,
@@ -68,11 +74,15 @@ def base_url(request: Request, public_url: str | None) -> str:
     return (public_url or str(request.base_url)).rstrip("/")
 
 
-def _execute(ctx: Ctx, handler: Any, params: dict[str, Any], path_params: dict[str, str], method: str) -> tuple[int, bytes]:
+def _execute(
+    ctx: Ctx, handler: Any, params: dict[str, Any], path_params: dict[str, str], method: str
+) -> tuple[int, bytes]:
     """Run one handler atomically: a request that fails (other than a card error, which
     Stripe records) leaves no trace — new objects are dropped and the target object restored."""
     account = ctx.account
-    target = account.objects.get(next(iter(path_params.values()))) if method != "GET" and path_params else None
+    target = (
+        account.objects.get(next(iter(path_params.values()))) if method != "GET" and path_params else None
+    )
     snapshot = copy_json(target) if target is not None else None
     account.journal = []
     try:
@@ -110,7 +120,9 @@ async def handle(request: Request) -> Response:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 raise StripeError(
                     "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-                    status=429, code="rate_limit", headers=extra,
+                    status=429,
+                    code="rate_limit",
+                    headers=extra,
                 )
             if fault.status is not None:
                 raise StripeError("An unknown error occurred", status=fault.status, type="api_error")
@@ -138,8 +150,12 @@ async def handle(request: Request) -> Response:
                             f"used with. Try using a key other than '{idem_key}' if you meant to execute a different request.",
                             type="idempotency_error",
                         )
-                    return Response(record.body, status_code=record.status, media_type="application/json",
-                                    headers={**headers, "Idempotent-Replayed": "true"})
+                    return Response(
+                        record.body,
+                        status_code=record.status,
+                        media_type="application/json",
+                        headers={**headers, "Idempotent-Replayed": "true"},
+                    )
             ctx = Ctx(store, account, base_url(request, app.public_url), app.webhooks, request_id, idem_key)
             status, payload = _execute(ctx, handler, params, path_params, method)
             if idem_key:

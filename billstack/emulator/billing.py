@@ -9,7 +9,8 @@ expire the subscription (`incomplete_expired`), as in Stripe.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from billstack.emulator.context import Ctx
 from billstack.emulator.periods import add_interval
@@ -66,7 +67,11 @@ def renew(ctx: Ctx, sub: dict[str, Any], at: int) -> dict[str, Any]:
     for item in items:
         item["current_period_start"], item["current_period_end"] = at, new_end
     inv = bill_period(ctx, sub, (at, new_end), reason="subscription_cycle", at=at, invoice_period=old)
-    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and sub["status"] == "active":
+    if (
+        inv["status"] == "open"
+        and sub["collection_method"] == "charge_automatically"
+        and sub["status"] == "active"
+    ):
         previous.setdefault("status", "active")
         sub["status"] = "past_due"
     ctx.emit("customer.subscription.updated", sub, previous)

@@ -82,11 +82,16 @@ _DECLINES = {
     "stolen_card": ("card_declined", "Your card was declined."),
     "expired_card": ("expired_card", "Your card has expired."),
     "incorrect_cvc": ("incorrect_cvc", "Your card's security code is incorrect."),
-    "processing_error": ("processing_error", "An error occurred while processing your card. Try again in a little bit."),
+    "processing_error": (
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
     "test_mode_live_card": (
         "card_declined",
-        "Your card was declined. Your request was in test mode, but used a non test (live) card. "
-        "For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+        (
+            "Your card was declined. Your request was in test mode, but used a non test (live) card. "
+            "For a list of valid test cards, visit: https://stripe.com/docs/testing."
+        ),
     ),
 }
 _CODE_PARAM = {"incorrect_cvc": "cvc", "expired_card": "exp_month"}

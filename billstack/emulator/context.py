@@ -30,7 +30,9 @@ class Ctx:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def emit(self, event_type: str, obj: dict[str, Any], previous_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    def emit(
+        self, event_type: str, obj: dict[str, Any], previous_attributes: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Record an event (snapshot of `obj` now) and queue it for matching webhook endpoints."""
         data: dict[str, Any] = {"object": render(self, obj)}
         if previous_attributes:
@@ -38,7 +40,8 @@ class Ctx:
         endpoints = [
             we
             for we in self.account.all("webhook_endpoint")
-            if we["status"] == "enabled" and ("*" in we["enabled_events"] or event_type in we["enabled_events"])
+            if we["status"] == "enabled"
+            and ("*" in we["enabled_events"] or event_type in we["enabled_events"])
         ]
         event = {
             "id": new_id("evt"),

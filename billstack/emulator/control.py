@@ -1,12 +1,12 @@
 """Emulator-only control API under `/_emulator/…`, authenticated with the account's key.
 
-    GET    /_emulator/health                  readiness (no auth)
-    GET    /_emulator/clock                   {"now", "offset"}
-    POST   /_emulator/clock/advance           seconds=N → renewals/cancellations due by then
-    POST   /_emulator/faults                  status=500|429, count=N, delay_ms=, retry_after=
-    GET    /_emulator/faults                  queued faults
-    DELETE /_emulator/faults                  clear them
-    GET    /_emulator/webhook_deliveries      delivery attempts, newest last
+GET    /_emulator/health                  readiness (no auth)
+GET    /_emulator/clock                   {"now", "offset"}
+POST   /_emulator/clock/advance           seconds=N → renewals/cancellations due by then
+POST   /_emulator/faults                  status=500|429, count=N, delay_ms=, retry_after=
+GET    /_emulator/faults                  queued faults
+DELETE /_emulator/faults                  clear them
+GET    /_emulator/webhook_deliveries      delivery attempts, newest last
 """
 
 from __future__ import annotations

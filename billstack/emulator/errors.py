@@ -61,7 +61,9 @@ def unrecognized_url(method: str, path: str) -> StripeError:
     )
 
 
-def card_error(code: str, message: str, *, decline_code: str | None = None, param: str | None = None, **extra: Any) -> StripeError:
+def card_error(
+    code: str, message: str, *, decline_code: str | None = None, param: str | None = None, **extra: Any
+) -> StripeError:
     if decline_code is not None:
         extra["decline_code"] = decline_code
     return StripeError(message, status=402, type="card_error", code=code, param=param, **extra)

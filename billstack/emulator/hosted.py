@@ -63,38 +63,92 @@ def _ctx(request: Request, account: Account) -> Ctx:
 # --- card form ------------------------------------------------------------------------
 
 
-def _field(name: str, label: str, value: str, error: str | None, **attrs: str) -> str:
+def _field(name: str, label: str, value: str, error: str | None, focus: bool = False, **attrs: str) -> str:
     err_id = f"{name}-error"
     extra = " ".join(f'{k.replace("_", "-")}="{html.escape(v)}"' for k, v in attrs.items())
     described = f' aria-describedby="{err_id}" aria-invalid="true"' if error else ""
-    out = (f'<label for="{name}">{label}</label>'
-           f'<input id="{name}" name="{name}" value="{html.escape(value)}" {extra}{described}>')
+    if focus:
+        described += " autofocus"
+    out = (
+        f'<label for="{name}">{label}</label>'
+        f'<input id="{name}" name="{name}" value="{html.escape(value)}" {extra}{described}>'
+    )
     if error:
         out += f'<p class="field-error" id="{err_id}">{html.escape(error)}</p>'
     return out
 
 
-def _card_form(action: str, submit: str, values: dict[str, str], errors: dict[str, str], alert: str | None,
-               cancel_url: str | None) -> str:
+def _card_form(
+    action: str,
+    submit: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    alert: str | None,
+    cancel_url: str | None,
+) -> str:
+    first = next(
+        (f for f in ("cardnumber", "exp", "cvc", "name") if f in errors), None
+    )  # focus the first problem
     parts = [f'<form method="post" action="{html.escape(action)}" novalidate>']
     if alert:
         parts.append(f'<p class="alert" role="alert" id="form-error">{html.escape(alert)}</p>')
-    parts.append(_field("cardnumber", "Card number", values.get("cardnumber", ""), errors.get("cardnumber"),
-                        inputmode="numeric", autocomplete="cc-number", placeholder="1234 1234 1234 1234"))
+    parts.append(
+        _field(
+            "cardnumber",
+            "Card number",
+            values.get("cardnumber", ""),
+            errors.get("cardnumber"),
+            first == "cardnumber",
+            inputmode="numeric",
+            autocomplete="cc-number",
+            placeholder="1234 1234 1234 1234",
+        )
+    )
     parts.append('<div class="row"><div>')
-    parts.append(_field("exp", "Expiry", values.get("exp", ""), errors.get("exp"),
-                        inputmode="numeric", autocomplete="cc-exp", placeholder="MM / YY"))
+    parts.append(
+        _field(
+            "exp",
+            "Expiry",
+            values.get("exp", ""),
+            errors.get("exp"),
+            first == "exp",
+            inputmode="numeric",
+            autocomplete="cc-exp",
+            placeholder="MM / YY",
+        )
+    )
     parts.append("</div><div>")
-    parts.append(_field("cvc", "CVC", values.get("cvc", ""), errors.get("cvc"),
-                        inputmode="numeric", autocomplete="cc-csc", placeholder="CVC"))
+    parts.append(
+        _field(
+            "cvc",
+            "CVC",
+            values.get("cvc", ""),
+            errors.get("cvc"),
+            first == "cvc",
+            inputmode="numeric",
+            autocomplete="cc-csc",
+            placeholder="CVC",
+        )
+    )
     parts.append("</div></div>")
-    parts.append(_field("name", "Cardholder name", values.get("name", ""), errors.get("name"),
-                        autocomplete="cc-name", placeholder="Full name on card"))
+    parts.append(
+        _field(
+            "name",
+            "Cardholder name",
+            values.get("name", ""),
+            errors.get("name"),
+            first == "name",
+            autocomplete="cc-name",
+            placeholder="Full name on card",
+        )
+    )
     parts.append(f'<button type="submit">{html.escape(submit)}</button></form>')
     if cancel_url:
         parts.append(f'<a class="cancel" href="{html.escape(cancel_url)}">Cancel and return</a>')
-    parts.append('<p class="hint">Test mode: use 4242 4242 4242 4242 (Visa) or 5555 5555 5555 4444 (Mastercard), '
-                 "any future expiry and any CVC. 4000 0000 0000 0002 is declined.</p>")
+    parts.append(
+        '<p class="hint">Test mode: use 4242 4242 4242 4242 (Visa) or 5555 5555 5555 4444 (Mastercard), '
+        "any future expiry and any CVC. 4000 0000 0000 0002 is declined.</p>"
+    )
     return "".join(parts)
 
 
@@ -113,7 +167,7 @@ def parse_card(form: dict[str, str], now: int) -> tuple[dict[str, Any] | None, d
     else:
         month, year = int(digits[:2]), int(digits[2:])
         year = year + 2000 if year < 100 else year
-        today = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        today = dt.datetime.fromtimestamp(now, dt.UTC)
         if not 1 <= month <= 12:
             errors["exp"] = "Your card's expiration month is invalid."
         elif year < today.year:
@@ -125,7 +179,11 @@ def parse_card(form: dict[str, str], now: int) -> tuple[dict[str, Any] | None, d
     cvc = form.get("cvc", "").strip()
     want = 4 if number[:2] in ("34", "37") else 3
     if not (cvc.isdigit() and len(cvc) == want):
-        errors["cvc"] = "Your card's security code is incomplete." if len(cvc) < want else "Your card's security code is invalid."
+        errors["cvc"] = (
+            "Your card's security code is incomplete."
+            if len(cvc) < want
+            else "Your card's security code is invalid."
+        )
     if errors:
         return None, errors
     name = form.get("name", "").strip() or None
@@ -144,8 +202,10 @@ def _checkout_intro(account: Account, session: dict[str, Any]) -> str:
     cus = account.get("customer", session["customer"]) if session["customer"] else None
     who = (cus or {}).get("email") or session.get("customer_email")
     sub = f"for {html.escape(who)}" if who else "for future payments"
-    return ('<span class="badge">TEST MODE</span><h1>Save your card</h1>'
-            f'<p class="sub">BillStack Emulator will save this card {sub}.</p>')
+    return (
+        '<span class="badge">TEST MODE</span><h1>Save your card</h1>'
+        f'<p class="sub">BillStack Emulator will save this card {sub}.</p>'
+    )
 
 
 def _load_session(request: Request) -> tuple[Account, dict[str, Any]] | None:
@@ -160,7 +220,11 @@ async def checkout_page(request: Request) -> Response:
     with store.lock:
         hit = _load_session(request)
         if hit is None:
-            return _page("Checkout session not found", "<h1>Something went wrong</h1><p>This Checkout Session does not exist.</p>", 404)
+            return _page(
+                "Checkout session not found",
+                "<h1>Something went wrong</h1><p>This Checkout Session does not exist.</p>",
+                404,
+            )
         account, session = hit
         ctx = _ctx(request, account)
         from billstack.emulator.render import render
@@ -180,8 +244,13 @@ async def checkout_page(request: Request) -> Response:
             from billstack.emulator.resources.checkout import complete
             from billstack.emulator.resources.payment_methods import new_card_pm
 
-            pm = new_card_pm(ctx, card["number"], card["exp_month"], card["exp_year"],
-                             billing_details={"name": card["name"]} if card["name"] else None)
+            pm = new_card_pm(
+                ctx,
+                card["number"],
+                card["exp_month"],
+                card["exp_year"],
+                billing_details={"name": card["name"]} if card["name"] else None,
+            )
             try:
                 complete(ctx, session, pm, card["name"])
             except StripeError as err:
@@ -191,20 +260,31 @@ async def checkout_page(request: Request) -> Response:
                 return RedirectResponse(target, status_code=303)
         values = {k: form.get(k, "") for k in ("cardnumber", "exp", "cvc", "name")}
         body = _checkout_intro(account, session) + _card_form(
-            request.url.path, "Save card", values, errors, alert or ("Please correct the highlighted fields." if errors else None),
-            session["cancel_url"])
+            request.url.path,
+            "Save card",
+            values,
+            errors,
+            alert or ("Please correct the highlighted fields." if errors else None),
+            session["cancel_url"],
+        )
         return _page("Save your card – Checkout (test mode)", body, 402 if alert else 422)
 
 
 def _checkout_state_page(account: Account, session: dict[str, Any], state: str) -> Response:
     if state == "open":
         body = _checkout_intro(account, session) + _card_form(
-            f"/c/pay/{session['id']}", "Save card", {}, {}, None, session["cancel_url"])
+            f"/c/pay/{session['id']}", "Save card", {}, {}, None, session["cancel_url"]
+        )
         return _page("Save your card – Checkout (test mode)", body)
     if state == "complete":
         target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
-        return _page("Card saved", f'<h1>Your card has been saved</h1><p><a href="{html.escape(target)}">Continue</a></p>')
-    back = f'<p><a href="{html.escape(session["cancel_url"])}">Return</a></p>' if session["cancel_url"] else ""
+        return _page(
+            "Card saved",
+            f'<h1>Your card has been saved</h1><p><a href="{html.escape(target)}">Continue</a></p>',
+        )
+    back = (
+        f'<p><a href="{html.escape(session["cancel_url"])}">Return</a></p>' if session["cancel_url"] else ""
+    )
     return _page("Checkout session expired", f"<h1>This Checkout Session is no longer active</h1>{back}", 410)
 
 
@@ -225,14 +305,16 @@ def _invoice_body(inv: dict[str, Any], form_html: str = "") -> str:
         f'<td class="num">{format_amount(line["amount"], cur)}</td></tr>'
         for line in inv["_lines"]
     )
-    status = {"paid": "Paid", "open": "Due", "void": "Void", "uncollectible": "Uncollectible"}.get(inv["status"], inv["status"])
+    status = {"paid": "Paid", "open": "Due", "void": "Void", "uncollectible": "Uncollectible"}.get(
+        inv["status"], inv["status"]
+    )
     when = inv["status_transitions"]["paid_at"] if inv["status"] == "paid" else inv["due_date"]
     return (
         f'<span class="badge">TEST MODE</span><h1>Invoice {html.escape(inv["number"] or "")}</h1>'
         f'<p class="sub">{html.escape(inv["account_name"] or "")} · {status}'
-        f'{" " + format_date(when) if when else ""}</p>'
-        f'<p><strong>{format_amount(inv["amount_remaining"] if inv["status"] == "open" else inv["total"], cur)}</strong>'
-        f'{" due" if inv["status"] == "open" else ""}</p>'
+        f"{' ' + format_date(when) if when else ''}</p>"
+        f"<p><strong>{format_amount(inv['amount_remaining'] if inv['status'] == 'open' else inv['total'], cur)}</strong>"
+        f"{' due' if inv['status'] == 'open' else ''}</p>"
         f'<table><thead><tr><th scope="col">Description</th><th scope="col" class="num">Qty</th>'
         f'<th scope="col" class="num">Amount</th></tr></thead><tbody>{rows}</tbody>'
         f'<tfoot><tr><th scope="row" colspan="2">Total</th><td class="num">{format_amount(inv["total"], cur)}</td></tr></tfoot></table>'
@@ -249,8 +331,18 @@ async def invoice_page(request: Request) -> Response:
         account, inv = hit
         payable = inv["status"] == "open" and inv["amount_remaining"] > 0
         if request.method == "GET" or not payable:
-            form = _card_form(request.url.path, f"Pay {format_amount(inv['amount_remaining'], inv['currency'])}",
-                              {}, {}, None, None) if payable else ""
+            form = (
+                _card_form(
+                    request.url.path,
+                    f"Pay {format_amount(inv['amount_remaining'], inv['currency'])}",
+                    {},
+                    {},
+                    None,
+                    None,
+                )
+                if payable
+                else ""
+            )
             return _page(f"Invoice {inv['number']}", _invoice_body(inv, form))
     form_data = await _form(request)
     with store.lock:
@@ -263,15 +355,26 @@ async def invoice_page(request: Request) -> Response:
             from billstack.emulator.resources.invoices import attempt_payment
             from billstack.emulator.resources.payment_methods import new_card_pm
 
-            pm = new_card_pm(ctx, card["number"], card["exp_month"], card["exp_year"],
-                             billing_details={"name": card["name"]} if card["name"] else None)
+            pm = new_card_pm(
+                ctx,
+                card["number"],
+                card["exp_month"],
+                card["exp_year"],
+                billing_details={"name": card["name"]} if card["name"] else None,
+            )
             error = attempt_payment(ctx, inv, pm)
             if error is None:
                 return RedirectResponse(request.url.path, status_code=303)
             alert = error.message
         values = {k: form_data.get(k, "") for k in ("cardnumber", "exp", "cvc", "name")}
-        pay = _card_form(request.url.path, f"Pay {format_amount(inv['amount_remaining'], inv['currency'])}", values,
-                         errors, alert or "Please correct the highlighted fields.", None)
+        pay = _card_form(
+            request.url.path,
+            f"Pay {format_amount(inv['amount_remaining'], inv['currency'])}",
+            values,
+            errors,
+            alert or "Please correct the highlighted fields.",
+            None,
+        )
         return _page(f"Invoice {inv['number']}", _invoice_body(inv, pay), 402 if alert else 422)
 
 
@@ -283,7 +386,9 @@ async def invoice_pdf_file(request: Request) -> Response:
         inv = hit[1]
         body = invoice_pdf(inv)
         name = f"Invoice-{inv['number']}.pdf"
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(
+        body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
 
 
 routes = [

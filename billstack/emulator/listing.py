@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from billstack.emulator.errors import StripeError, invalid
 from billstack.emulator.wire import take_int, take_str
@@ -13,7 +14,9 @@ def paginate(params: dict[str, Any], oldest_first: Iterable[dict[str, Any]], url
     if limit is None:
         limit = 10
     if not 1 <= limit <= 100:
-        raise invalid("limit", "This value must be between 1 and 100 (inclusive).", code="parameter_invalid_integer")
+        raise invalid(
+            "limit", "This value must be between 1 and 100 (inclusive).", code="parameter_invalid_integer"
+        )
     items = [o for o in oldest_first if _created_ok(params, o)]
     # Newest first by `created`; ties keep creation order (the sort is stable).
     items.sort(key=lambda o: o.get("created", 0))
@@ -21,7 +24,10 @@ def paginate(params: dict[str, Any], oldest_first: Iterable[dict[str, Any]], url
     after = take_str(params, "starting_after")
     before = take_str(params, "ending_before")
     if after and before:
-        raise StripeError("You may only specify one of these parameters: ending_before, starting_after.", param="ending_before")
+        raise StripeError(
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            param="ending_before",
+        )
     if after:
         rest = items[_index(items, after, "starting_after") + 1 :]
         page, has_more = rest[:limit], len(rest) > limit
@@ -48,9 +54,11 @@ def _created_ok(params: dict[str, Any], obj: dict[str, Any]) -> bool:
     if isinstance(created, str):
         return stamp == take_int(params, "created")
     ops = {"gt": stamp.__gt__, "gte": stamp.__ge__, "lt": stamp.__lt__, "lte": stamp.__le__}
-    for op, value in created.items():
+    for op in created:
         if op not in ops:
-            raise invalid(f"created[{op}]", f"Received unknown parameter: created[{op}]", code="parameter_unknown")
-        if not ops[op](take_int(created, op)):
+            raise invalid(
+                f"created[{op}]", f"Received unknown parameter: created[{op}]", code="parameter_unknown"
+            )
+        if not ops[op](take_int(created, op, param=f"created[{op}]")):
             return False
     return True

@@ -5,9 +5,35 @@ from __future__ import annotations
 import datetime as dt
 
 ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+    {
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    }
 )
-_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "krw": "₩", "cad": "CA$", "aud": "A$", "chf": "CHF "}
+_SYMBOLS = {
+    "usd": "$",
+    "eur": "€",
+    "gbp": "£",
+    "jpy": "¥",
+    "krw": "₩",
+    "cad": "CA$",
+    "aud": "A$",
+    "chf": "CHF ",
+}
 
 
 def format_amount(amount: int, currency: str) -> str:
@@ -22,4 +48,4 @@ def format_amount(amount: int, currency: str) -> str:
 def format_date(stamp: int | None) -> str:
     if stamp is None:
         return "—"
-    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).strftime("%b %-d, %Y")
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%b %-d, %Y")

@@ -11,13 +11,13 @@ import datetime as dt
 
 
 def add_interval(start: int, interval: str, count: int, anchor: int | None = None) -> int:
-    base = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    base = dt.datetime.fromtimestamp(start, dt.UTC)
     if interval == "day":
         return int((base + dt.timedelta(days=count)).timestamp())
     if interval == "week":
         return int((base + dt.timedelta(weeks=count)).timestamp())
     months = count if interval == "month" else 12 * count
-    anchor_day = dt.datetime.fromtimestamp(anchor if anchor is not None else start, dt.timezone.utc).day
+    anchor_day = dt.datetime.fromtimestamp(anchor if anchor is not None else start, dt.UTC).day
     total = base.month - 1 + months
     year, month = base.year + total // 12, total % 12 + 1
     day = min(anchor_day, calendar.monthrange(year, month)[1])

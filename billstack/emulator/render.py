@@ -13,9 +13,21 @@ if TYPE_CHECKING:
 # Fields that hold an id Stripe lets you expand into the object.
 EXPANDABLE = frozenset(
     {
-        "customer", "default_payment_method", "payment_method", "latest_invoice", "setup_intent",
-        "product", "subscription", "invoice", "default_price", "pending_setup_intent",
-        "test_clock", "default_source", "subscription_item", "invoice_item", "price",
+        "customer",
+        "default_payment_method",
+        "payment_method",
+        "latest_invoice",
+        "setup_intent",
+        "product",
+        "subscription",
+        "invoice",
+        "default_price",
+        "pending_setup_intent",
+        "test_clock",
+        "default_source",
+        "subscription_item",
+        "invoice_item",
+        "price",
     }
 )
 MAX_EXPAND_DEPTH = 4
@@ -48,7 +60,8 @@ def expand(ctx: Ctx, data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
         parts = path.split(".")
         if len([p for p in parts if p != "data"]) > MAX_EXPAND_DEPTH:
             raise StripeError(
-                f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}", param="expand"
+                f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}",
+                param="expand",
             )
         _expand(ctx, data, parts, path)
     return data

@@ -56,7 +56,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     The protocol must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
     `proto` is IPPROTO_TCP, and without it each response waits ~40 ms (Nagle + delayed ACK).
     """
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
@@ -68,7 +70,10 @@ def serve(host: str = "127.0.0.1", port: int = 12111, latency_ms: int = 0) -> No
     sock = listening_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    print(f"Stripe emulator (test mode) on http://{shown}:{bound_port} — any sk_test_… key is its own account", flush=True)
+    print(
+        f"Stripe emulator (test mode) on http://{shown}:{bound_port} — any sk_test_… key is its own account",
+        flush=True,
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(latency_ms), log_level="info", access_log=False))
     try:
         server.run(sockets=[sock])

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from billstack.emulator.errors import no_such
 
@@ -63,10 +64,16 @@ class Account:
         obj = self.objects.get(obj_id)
         return obj if obj is not None and obj["object"] == obj_type else None
 
-    def require(self, obj_type: str, obj_id: Any, *, param: str = "id", kind: str | None = None) -> dict[str, Any]:
+    def require(
+        self, obj_type: str, obj_id: Any, *, param: str = "id", kind: str | None = None
+    ) -> dict[str, Any]:
         obj = self.get(obj_type, obj_id)
         if obj is None:
-            raise no_such(kind or obj_type.replace("_", " ").replace("checkout.session", "checkout.session"), str(obj_id), param)
+            raise no_such(
+                kind or obj_type.replace("_", " ").replace("checkout.session", "checkout.session"),
+                str(obj_id),
+                param,
+            )
         return obj
 
     def all(self, obj_type: str) -> Iterator[dict[str, Any]]:

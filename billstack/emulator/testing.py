@@ -29,7 +29,9 @@ def running_emulator(latency_ms: int = 0, **app_options: Any) -> Iterator[str]:
         create_app(latency_ms, **app_options), log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -47,7 +49,9 @@ def running_emulator(latency_ms: int = 0, **app_options: Any) -> Iterator[str]:
         sock.close()
 
 
-def _control(method: str, base_url: str, secret_key: str, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def _control(
+    method: str, base_url: str, secret_key: str, path: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     resp = httpx.request(
         method,
         f"{base_url.rstrip('/')}/_emulator/{path}",
@@ -78,8 +82,13 @@ def inject_faults(
     retry_after: int | None = None,
 ) -> None:
     """The account's next `count` API requests fail with `status` (500 or 429) and/or wait `delay_ms`."""
-    _control("POST", base_url, secret_key, "faults",
-             {"status": status, "count": count, "delay_ms": delay_ms, "retry_after": retry_after})
+    _control(
+        "POST",
+        base_url,
+        secret_key,
+        "faults",
+        {"status": status, "count": count, "delay_ms": delay_ms, "retry_after": retry_after},
+    )
 
 
 def clear_faults(base_url: str, secret_key: str) -> None:

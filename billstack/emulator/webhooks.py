@@ -56,7 +56,14 @@ class Delivery:
 
 
 class WebhookDispatcher:
-    def __init__(self, store: Store, *, backoff: tuple[float, ...] = DEFAULT_BACKOFF, threads: int = 4, timeout: float = 5.0):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        backoff: tuple[float, ...] = DEFAULT_BACKOFF,
+        threads: int = 4,
+        timeout: float = 5.0,
+    ):
         self.store = store
         self.backoff = backoff
         self.timeout = timeout
@@ -64,7 +71,10 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopping = False
-        self._threads = [threading.Thread(target=self._run, name=f"emulator-webhooks-{i}", daemon=True) for i in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._run, name=f"emulator-webhooks-{i}", daemon=True)
+            for i in range(threads)
+        ]
         self._started = False
 
     # --- called under the store lock by Ctx.emit ---
@@ -155,4 +165,3 @@ class WebhookDispatcher:
                 delivery.status = "failed"
         if not ok and delivery.status == "pending":
             self._push(delivery, time.monotonic() + self.backoff[len(delivery.attempts) - 1])
-

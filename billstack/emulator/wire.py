@@ -70,7 +70,11 @@ def check_known(params: dict[str, Any], allowed: set[str] | frozenset[str]) -> N
 
 
 def take_str(
-    params: dict[str, Any], name: str, *, param: str | None = None, required: bool = False,
+    params: dict[str, Any],
+    name: str,
+    *,
+    param: str | None = None,
+    required: bool = False,
     choices: tuple[str, ...] | None = None,
 ) -> str | None:
     """`param` is the public name for errors when `params` is a nested hash (e.g. `recurring[interval]`)."""
@@ -88,7 +92,12 @@ def take_str(
 
 
 def take_int(
-    params: dict[str, Any], name: str, *, param: str | None = None, required: bool = False, minimum: int | None = None
+    params: dict[str, Any],
+    name: str,
+    *,
+    param: str | None = None,
+    required: bool = False,
+    minimum: int | None = None,
 ) -> int | None:
     label = param or name
     value = params.get(name)
@@ -101,7 +110,9 @@ def take_int(
     except (TypeError, ValueError):
         raise invalid(label, f"Invalid integer: {_show(value)}", code="parameter_invalid_integer") from None
     if minimum is not None and number < minimum:
-        raise invalid(label, f"This value must be greater than or equal to {minimum}.", code="parameter_invalid_integer")
+        raise invalid(
+            label, f"This value must be greater than or equal to {minimum}.", code="parameter_invalid_integer"
+        )
     return number
 
 

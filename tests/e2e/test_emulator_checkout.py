@@ -20,7 +20,7 @@ from billstack.emulator.testing import new_account_key
 class _ReturnPages(BaseHTTPRequestHandler):
     """A stand-in for the portal: /return shows the session id it was sent back with."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         session = parse_qs(url.query).get("session_id", [""])[0]
         text = f"Card saved for {session}" if url.path == "/return" else "Checkout canceled"
@@ -52,13 +52,15 @@ def client(emulator_url: str) -> stripe.StripeClient:
 
 def _session(client: stripe.StripeClient, portal_url: str) -> tuple[stripe.Customer, stripe.checkout.Session]:
     customer = client.v1.customers.create({"email": "browser@example.com", "name": "Bea Browser"})
-    session = client.v1.checkout.sessions.create({
-        "mode": "setup",
-        "customer": customer.id,
-        "currency": "usd",
-        "success_url": f"{portal_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{portal_url}/cancel",
-    })
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "setup",
+            "customer": customer.id,
+            "currency": "usd",
+            "success_url": f"{portal_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
+            "cancel_url": f"{portal_url}/cancel",
+        }
+    )
     return customer, session
 
 
@@ -110,7 +112,9 @@ def test_declined_card_shows_the_error_and_attaches_nothing(
     assert pm.card.brand == "mastercard"
 
 
-def test_invalid_number_is_flagged_on_the_field(page: Page, client: stripe.StripeClient, portal_url: str) -> None:
+def test_invalid_number_is_flagged_on_the_field(
+    page: Page, client: stripe.StripeClient, portal_url: str
+) -> None:
     _, session = _session(client, portal_url)
     page.goto(session.url)
     _fill_card(page, "4242 4242 4242 4241")

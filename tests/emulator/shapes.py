@@ -51,7 +51,11 @@ def _resolve(tp: Any) -> Any:
 
 def nested_class(tp: Any, value: dict[str, Any]) -> type | None | bool:
     """The class describing `value` under annotation `tp`; False when it is a free-form map."""
-    if isinstance(value, dict) and isinstance(value.get("object"), str) and value["object"] not in ("list", "search_result"):
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("object"), str)
+        and value["object"] not in ("list", "search_result")
+    ):
         cls = object_class(value["object"])
         if cls is not None:
             return cls
@@ -60,7 +64,7 @@ def nested_class(tp: Any, value: dict[str, Any]) -> type | None | bool:
         origin = typing.get_origin(t) or t
         if isinstance(origin, type) and issubclass(origin, UntypedStripeObject):
             return False
-        if origin in (dict, typing.Dict):
+        if origin in (dict, dict):
             return False
         if isinstance(origin, type) and issubclass(origin, StripeObject):
             return origin
@@ -70,7 +74,7 @@ def nested_class(tp: Any, value: dict[str, Any]) -> type | None | bool:
 def list_element_type(tp: Any) -> Any:
     for t in _flatten(tp):
         t = _resolve(t)
-        if typing.get_origin(t) in (list, typing.List):
+        if typing.get_origin(t) in (list, list):
             return typing.get_args(t)[0]
     return None
 
@@ -105,7 +109,9 @@ def check_annotations(value: dict[str, Any], cls: type, path: str, problems: lis
 
 
 def check_list(value: dict[str, Any], path: str, problems: list[str]) -> None:
-    expected = {"object", "data", "has_more", "url"} | ({"next_page", "total_count"} if value["object"] == "search_result" else set())
+    expected = {"object", "data", "has_more", "url"} | (
+        {"next_page", "total_count"} if value["object"] == "search_result" else set()
+    )
     if not set(value) <= expected or not {"object", "data", "has_more", "url"} <= set(value):
         problems.append(f"{path}: list keys {sorted(value)}")
     for i, item in enumerate(value["data"]):
@@ -130,8 +136,9 @@ def json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def compare_to_fixture(ours: Any, theirs: Any, cls: type | None, path: str, problems: list[str],
-                       exceptions: dict[str, str]) -> None:
+def compare_to_fixture(
+    ours: Any, theirs: Any, cls: type | None, path: str, problems: list[str], exceptions: dict[str, str]
+) -> None:
     """Same key set and nesting as Stripe's example; null where Stripe shows a value is fine if nullable."""
     if path in exceptions:
         return
@@ -148,8 +155,14 @@ def compare_to_fixture(ours: Any, theirs: Any, cls: type | None, path: str, prob
         if ours.get("object") == "list":
             for i, item in enumerate(ours["data"][:1]):
                 if theirs.get("data"):
-                    compare_to_fixture(item, theirs["data"][0], object_class(item.get("object", "")),
-                                       f"{path}.data[]", problems, exceptions)
+                    compare_to_fixture(
+                        item,
+                        theirs["data"][0],
+                        object_class(item.get("object", "")),
+                        f"{path}.data[]",
+                        problems,
+                        exceptions,
+                    )
             return
         ours_keys, their_keys = set(ours), set(theirs)
         for key in sorted(ours_keys - their_keys):
@@ -160,11 +173,21 @@ def compare_to_fixture(ours: Any, theirs: Any, cls: type | None, path: str, prob
                 problems.append(f"{path}.{key}: in Stripe's example, missing from the emulator")
         fields = declared(cls) if cls else {}
         for key in sorted(ours_keys & their_keys):
-            sub = nested_class(fields.get(key), ours[key]) if key in fields and isinstance(ours[key], dict) else None
+            sub = (
+                nested_class(fields.get(key), ours[key])
+                if key in fields and isinstance(ours[key], dict)
+                else None
+            )
             if isinstance(ours[key], list):
                 elem = list_element_type(fields.get(key)) if key in fields else None
                 if ours[key] and theirs[key] and isinstance(ours[key][0], dict):
-                    compare_to_fixture(ours[key][0], theirs[key][0], nested_class(elem, ours[key][0]) or None,
-                                       f"{path}.{key}[]", problems, exceptions)
+                    compare_to_fixture(
+                        ours[key][0],
+                        theirs[key][0],
+                        nested_class(elem, ours[key][0]) or None,
+                        f"{path}.{key}[]",
+                        problems,
+                        exceptions,
+                    )
                 continue
             compare_to_fixture(ours[key], theirs[key], sub or None, f"{path}.{key}", problems, exceptions)

@@ -20,14 +20,21 @@ def customer(client: stripe.StripeClient) -> stripe.Customer:
 
 
 def _session(client: stripe.StripeClient, customer: stripe.Customer, **extra: str) -> stripe.checkout.Session:
-    return client.v1.checkout.sessions.create({
-        "mode": "setup", "customer": customer.id, "currency": "usd",
-        "success_url": "https://portal.example/return?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": "https://portal.example/cancel", **extra,
-    })
+    return client.v1.checkout.sessions.create(
+        {
+            "mode": "setup",
+            "customer": customer.id,
+            "currency": "usd",
+            "success_url": "https://portal.example/return?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": "https://portal.example/cancel",
+            **extra,
+        }
+    )
 
 
-def test_create_retrieve_list_expire(client: stripe.StripeClient, customer: stripe.Customer, emulator_url: str) -> None:
+def test_create_retrieve_list_expire(
+    client: stripe.StripeClient, customer: stripe.Customer, emulator_url: str
+) -> None:
     cs = _session(client, customer, metadata={"portal": "1"})  # type: ignore[arg-type]
     assert cs.id.startswith("cs_test_") and cs.mode == "setup" and cs.status == "open"
     assert cs.url == f"{emulator_url}/c/pay/{cs.id}"
@@ -43,8 +50,9 @@ def test_create_retrieve_list_expire(client: stripe.StripeClient, customer: stri
 
 
 def _session_idem(client: stripe.StripeClient, customer: stripe.Customer, options: dict) -> str:
-    return client.v1.checkout.sessions.create({"mode": "setup", "customer": customer.id,
-                                               "success_url": "https://x.example/ok"}, options).id  # type: ignore[arg-type]
+    return client.v1.checkout.sessions.create(
+        {"mode": "setup", "customer": customer.id, "success_url": "https://x.example/ok"}, options
+    ).id  # type: ignore[arg-type]
 
 
 def test_create_errors(client: stripe.StripeClient, customer: stripe.Customer) -> None:
@@ -83,7 +91,9 @@ def test_hosted_page_saves_a_card(client: stripe.StripeClient, customer: stripe.
     assert types == ["checkout.session.completed", "setup_intent.succeeded", "payment_method.attached"]
     # A completed session no longer takes cards.
     again = httpx.post(cs.url, data=CARD)
-    assert again.status_code == 200 and len(client.v1.payment_methods.list({"customer": customer.id}).data) == 1
+    assert (
+        again.status_code == 200 and len(client.v1.payment_methods.list({"customer": customer.id}).data) == 1
+    )
 
 
 def test_declined_card_attaches_nothing(client: stripe.StripeClient, customer: stripe.Customer) -> None:
@@ -110,8 +120,9 @@ def test_declined_card_attaches_nothing(client: stripe.StripeClient, customer: s
         ("cvc", "1", "Your card's security code is incomplete."),
     ],
 )
-def test_invalid_input_is_explained_inline(client: stripe.StripeClient, customer: stripe.Customer, field: str,
-                                           value: str, message: str) -> None:
+def test_invalid_input_is_explained_inline(
+    client: stripe.StripeClient, customer: stripe.Customer, field: str, value: str, message: str
+) -> None:
     cs = _session(client, customer)
     resp = httpx.post(cs.url, data={**CARD, field: value})
     assert resp.status_code == 422

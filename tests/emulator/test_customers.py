@@ -67,7 +67,11 @@ def test_error_paths(client: stripe.StripeClient) -> None:
 
     with pytest.raises(stripe.InvalidRequestError) as unknown:
         client.v1.customers.create({"emial": "typo@example.com"})  # type: ignore[typeddict-unknown-key]
-    assert (unknown.value.http_status, unknown.value.code, unknown.value.param) == (400, "parameter_unknown", "emial")
+    assert (unknown.value.http_status, unknown.value.code, unknown.value.param) == (
+        400,
+        "parameter_unknown",
+        "emial",
+    )
 
     with pytest.raises(stripe.InvalidRequestError) as bad_pm:
         client.v1.customers.create({"invoice_settings": {"default_payment_method": "pm_missing"}})

@@ -12,10 +12,23 @@ from tests.emulator.helpers import customer_with_card, make_catalog
 
 
 def _open_invoice(client: stripe.StripeClient, cus_id: str, amount: int = 4200) -> stripe.Invoice:
-    client.v1.invoice_items.create({"customer": cus_id, "amount": amount, "currency": "usd", "description": "Consulting"})
-    draft = client.v1.invoices.create({"customer": cus_id, "collection_method": "send_invoice", "days_until_due": 14,
-                                       "pending_invoice_items_behavior": "include"})
-    assert draft.status == "draft" and draft.number is None and draft.invoice_pdf is None and draft.amount_due == amount
+    client.v1.invoice_items.create(
+        {"customer": cus_id, "amount": amount, "currency": "usd", "description": "Consulting"}
+    )
+    draft = client.v1.invoices.create(
+        {
+            "customer": cus_id,
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+            "pending_invoice_items_behavior": "include",
+        }
+    )
+    assert (
+        draft.status == "draft"
+        and draft.number is None
+        and draft.invoice_pdf is None
+        and draft.amount_due == amount
+    )
     return client.v1.invoices.finalize_invoice(draft.id)
 
 
@@ -69,13 +82,17 @@ def test_list_by_customer_pages_newest_first(client: stripe.StripeClient) -> Non
     cus = customer_with_card(client)
     other = customer_with_card(client, email="o@example.com")
     client.v1.subscriptions.create({"customer": other.id, "items": [{"price": catalog.basic.id}]})
-    ids = [client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": p.id}]}).latest_invoice
-           for p in (catalog.basic, catalog.seats, catalog.yearly)]
+    ids = [
+        client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": p.id}]}).latest_invoice
+        for p in (catalog.basic, catalog.seats, catalog.yearly)
+    ]
     page = client.v1.invoices.list({"customer": cus.id, "limit": 2})
     assert [i.id for i in page.data] == ids[::-1][:2] and page.has_more
     rest = client.v1.invoices.list({"customer": cus.id, "limit": 2, "starting_after": page.data[-1].id})
     assert [i.id for i in rest.data] == [ids[0]] and not rest.has_more
-    assert [i.id for i in client.v1.invoices.list({"customer": cus.id, "status": "paid"}).auto_paging_iter()] == ids[::-1]
+    assert [
+        i.id for i in client.v1.invoices.list({"customer": cus.id, "status": "paid"}).auto_paging_iter()
+    ] == ids[::-1]
     assert client.v1.invoices.list({"customer": cus.id, "status": "open"}).data == []
     with pytest.raises(stripe.InvalidRequestError) as bad:
         client.v1.invoices.list({"customer": cus.id, "status": "bogus"})  # type: ignore[typeddict-item]
@@ -84,7 +101,9 @@ def test_list_by_customer_pages_newest_first(client: stripe.StripeClient) -> Non
 
 def test_invoice_items(client: stripe.StripeClient) -> None:
     cus = client.v1.customers.create({})
-    price = client.v1.prices.create({"product_data": {"name": "Setup"}, "currency": "usd", "unit_amount": 2500})
+    price = client.v1.prices.create(
+        {"product_data": {"name": "Setup"}, "currency": "usd", "unit_amount": 2500}
+    )
     ii = client.v1.invoice_items.create({"customer": cus.id, "pricing": {"price": price.id}, "quantity": 2})
     assert (ii.amount, ii.description, ii.invoice) == (5000, "Setup", None)
     assert [i.id for i in client.v1.invoice_items.list({"customer": cus.id, "pending": True}).data] == [ii.id]
@@ -116,14 +135,21 @@ def test_hosted_invoice_page_and_pdf(client: stripe.StripeClient) -> None:
     pdf = httpx.get(inv.invoice_pdf)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     _pdf_is_well_formed(pdf.content)
-    assert inv.number.encode() in pdf.content and b"Ada Lovelace" in pdf.content and b"$1,234.56" in pdf.content
+    assert (
+        inv.number.encode() in pdf.content and b"Ada Lovelace" in pdf.content and b"$1,234.56" in pdf.content
+    )
     assert httpx.get(inv.invoice_pdf.replace("/invoice/test_", "/invoice/test_x")).status_code == 404
 
     # Paying on the hosted page: a declined card shows Stripe's message; a good card pays.
-    declined = httpx.post(inv.hosted_invoice_url, data={"cardnumber": "4000000000000002", "exp": "12/40", "cvc": "123"})
+    declined = httpx.post(
+        inv.hosted_invoice_url, data={"cardnumber": "4000000000000002", "exp": "12/40", "cvc": "123"}
+    )
     assert declined.status_code == 402 and "Your card was declined." in declined.text
-    ok = httpx.post(inv.hosted_invoice_url, data={"cardnumber": "4242 4242 4242 4242", "exp": "12/40", "cvc": "123"},
-                    follow_redirects=True)
+    ok = httpx.post(
+        inv.hosted_invoice_url,
+        data={"cardnumber": "4242 4242 4242 4242", "exp": "12/40", "cvc": "123"},
+        follow_redirects=True,
+    )
     assert ok.status_code == 200 and "Paid" in ok.text
     assert client.v1.invoices.retrieve(inv.id).status == "paid"
 
@@ -131,7 +157,14 @@ def test_hosted_invoice_page_and_pdf(client: stripe.StripeClient) -> None:
 def test_zero_decimal_currency_formatting(client: stripe.StripeClient) -> None:
     cus = client.v1.customers.create({})
     client.v1.invoice_items.create({"customer": cus.id, "amount": 5000, "currency": "jpy"})
-    draft = client.v1.invoices.create({"customer": cus.id, "currency": "jpy", "collection_method": "send_invoice",
-                                       "days_until_due": 3, "pending_invoice_items_behavior": "include"})
+    draft = client.v1.invoices.create(
+        {
+            "customer": cus.id,
+            "currency": "jpy",
+            "collection_method": "send_invoice",
+            "days_until_due": 3,
+            "pending_invoice_items_behavior": "include",
+        }
+    )
     inv = client.v1.invoices.finalize_invoice(draft.id)
     assert "¥5,000" in httpx.get(inv.hosted_invoice_url).text

@@ -15,15 +15,24 @@ def test_attaching_a_test_id_creates_a_copy(client: stripe.StripeClient, custome
     visa = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
     mc = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": customer.id})
     assert visa.id.startswith("pm_") and visa.id != "pm_card_visa" and visa.customer == customer.id
-    assert (visa.card.brand, visa.card.last4, mc.card.brand, mc.card.last4) == ("visa", "4242", "mastercard", "4444")
+    assert (visa.card.brand, visa.card.last4, mc.card.brand, mc.card.last4) == (
+        "visa",
+        "4242",
+        "mastercard",
+        "4444",
+    )
     again = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
     assert again.id != visa.id and again.card.fingerprint == visa.card.fingerprint
     listed = client.v1.payment_methods.list({"customer": customer.id, "type": "card"})
     assert [p.id for p in listed.data] == [again.id, mc.id, visa.id]
-    assert [p.id for p in client.v1.customers.payment_methods.list(customer.id, {"limit": 1}).data] == [again.id]
+    assert [p.id for p in client.v1.customers.payment_methods.list(customer.id, {"limit": 1}).data] == [
+        again.id
+    ]
     assert client.v1.customers.payment_methods.retrieve(customer.id, visa.id).id == visa.id
     assert client.v1.payment_methods.retrieve(visa.id).customer == customer.id
-    updated = client.v1.payment_methods.update(visa.id, {"billing_details": {"name": "Ada"}, "card": {"exp_year": 2040}})
+    updated = client.v1.payment_methods.update(
+        visa.id, {"billing_details": {"name": "Ada"}, "card": {"exp_year": 2040}}
+    )
     assert (updated.billing_details.name, updated.card.exp_year) == ("Ada", 2040)
 
 
@@ -51,20 +60,48 @@ def test_declining_cards(client: stripe.StripeClient, customer: stripe.Customer)
     assert funds.value.error.decline_code == "insufficient_funds"
     assert client.v1.payment_methods.list({"customer": customer.id}).data == []
     # 4000 0000 0000 0341 attaches; only charges fail.
-    assert client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id}).card.last4 == "0341"
+    assert (
+        client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id}).card.last4
+        == "0341"
+    )
 
 
 def test_create_from_card_details(client: stripe.StripeClient, customer: stripe.Customer) -> None:
-    pm = client.v1.payment_methods.create({"type": "card", "card": {"number": "5555555555554444", "exp_month": 4,  # type: ignore[typeddict-unknown-key]
-                                                                    "exp_year": 2041, "cvc": "123"}})
+    pm = client.v1.payment_methods.create(
+        {
+            "type": "card",
+            "card": {
+                "number": "5555555555554444",
+                "exp_month": 4,  # type: ignore[typeddict-unknown-key]
+                "exp_year": 2041,
+                "cvc": "123",
+            },
+        }
+    )
     assert (pm.card.brand, pm.card.exp_month, pm.customer) == ("mastercard", 4, None)
     with pytest.raises(stripe.CardError) as bad:
-        client.v1.payment_methods.create({"type": "card", "card": {"number": "4242424242424241", "exp_month": 4,  # type: ignore[typeddict-unknown-key]
-                                                                   "exp_year": 2041}})
+        client.v1.payment_methods.create(
+            {
+                "type": "card",
+                "card": {
+                    "number": "4242424242424241",
+                    "exp_month": 4,  # type: ignore[typeddict-unknown-key]
+                    "exp_year": 2041,
+                },
+            }
+        )
     assert bad.value.code == "invalid_number"
     with pytest.raises(stripe.CardError) as expired:
-        client.v1.payment_methods.create({"type": "card", "card": {"number": "4242424242424242", "exp_month": 1,  # type: ignore[typeddict-unknown-key]
-                                                                   "exp_year": 2001}})
+        client.v1.payment_methods.create(
+            {
+                "type": "card",
+                "card": {
+                    "number": "4242424242424242",
+                    "exp_month": 1,  # type: ignore[typeddict-unknown-key]
+                    "exp_year": 2001,
+                },
+            }
+        )
     assert expired.value.code == "invalid_expiry_year"
     tok = client.v1.payment_methods.create({"type": "card", "card": {"token": "tok_visa"}})
     assert tok.card.last4 == "4242"
@@ -95,15 +132,22 @@ def test_setup_intents(client: stripe.StripeClient, customer: stripe.Customer) -
     assert done.status == "succeeded"
     pm = client.v1.payment_methods.retrieve(done.payment_method)
     assert pm.customer == customer.id
-    assert client.v1.setup_intents.retrieve(si.id, {"expand": ["payment_method"]}).payment_method.card.last4 == "4242"
-    assert client.v1.setup_intents.update(si.id, {"metadata": {"why": "", "who": "me"}}).metadata.to_dict() == {"who": "me"}
+    assert (
+        client.v1.setup_intents.retrieve(si.id, {"expand": ["payment_method"]}).payment_method.card.last4
+        == "4242"
+    )
+    assert client.v1.setup_intents.update(
+        si.id, {"metadata": {"why": "", "who": "me"}}
+    ).metadata.to_dict() == {"who": "me"}
 
     failing = client.v1.setup_intents.create({"customer": customer.id})
     with pytest.raises(stripe.CardError) as declined:
         client.v1.setup_intents.confirm(failing.id, {"payment_method": "pm_card_chargeDeclined"})
     assert declined.value.error.setup_intent.id == failing.id
     after = client.v1.setup_intents.retrieve(failing.id)
-    assert after.status == "requires_payment_method" and after.last_setup_error.decline_code == "generic_decline"
+    assert (
+        after.status == "requires_payment_method" and after.last_setup_error.decline_code == "generic_decline"
+    )
     assert [p.id for p in client.v1.payment_methods.list({"customer": customer.id}).data] == [pm.id]
     canceled = client.v1.setup_intents.cancel(failing.id, {"cancellation_reason": "abandoned"})
     assert canceled.status == "canceled"
@@ -111,5 +155,7 @@ def test_setup_intents(client: stripe.StripeClient, customer: stripe.Customer) -
         client.v1.setup_intents.confirm(failing.id, {"payment_method": "pm_card_visa"})
     assert [s.id for s in client.v1.setup_intents.list({"customer": customer.id}).data] == [failing.id, si.id]
     key = {"idempotency_key": "si-1"}
-    assert client.v1.setup_intents.create({"customer": customer.id}, key).id == \
+    assert (
         client.v1.setup_intents.create({"customer": customer.id}, key).id
+        == client.v1.setup_intents.create({"customer": customer.id}, key).id
+    )

@@ -11,12 +11,17 @@ DAY = 86400
 
 def test_seed_demo_customer(client: stripe.StripeClient) -> None:
     ids = seed_demo_customer(client, email="demo@example.com", name="Dana Demo")
-    cus = client.v1.customers.retrieve(ids["customer"], {"expand": ["invoice_settings.default_payment_method"]})
+    cus = client.v1.customers.retrieve(
+        ids["customer"], {"expand": ["invoice_settings.default_payment_method"]}
+    )
     assert (cus.email, cus.name) == ("demo@example.com", "Dana Demo")
     card = cus.invoice_settings.default_payment_method
     assert card.id == ids["payment_method"] and card.card.brand == "visa" and card.card.last4 == "4242"
 
-    subs = [client.v1.subscriptions.retrieve(s, {"expand": ["items.data.price.product"]}) for s in ids["subscriptions"]]
+    subs = [
+        client.v1.subscriptions.retrieve(s, {"expand": ["items.data.price.product"]})
+        for s in ids["subscriptions"]
+    ]
     assert len(subs) == 2 and all(s.status == "active" for s in subs)
     products = {s["items"].data[0].price.product.id for s in subs}
     prices = {s["items"].data[0].price.id for s in subs}
@@ -34,5 +39,7 @@ def test_seed_demo_customer(client: stripe.StripeClient) -> None:
 
     # Seeding a second customer reuses the demo prices instead of duplicating them.
     again = seed_demo_customer(client, email="demo2@example.com", name="Second Demo")
-    again_prices = {client.v1.subscriptions.retrieve(s)["items"].data[0].price.id for s in again["subscriptions"]}
+    again_prices = {
+        client.v1.subscriptions.retrieve(s)["items"].data[0].price.id for s in again["subscriptions"]
+    }
     assert again_prices == prices

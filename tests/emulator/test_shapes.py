@@ -24,8 +24,20 @@ from tests.emulator.shapes import check_annotations, check_list, compare_to_fixt
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "stripe" / "fixtures3.json"
 
 OBJECT_TYPES = {
-    "customer", "product", "price", "plan", "subscription", "subscription_item", "invoice", "line_item",
-    "invoiceitem", "payment_method", "setup_intent", "checkout.session", "event", "webhook_endpoint",
+    "customer",
+    "product",
+    "price",
+    "plan",
+    "subscription",
+    "subscription_item",
+    "invoice",
+    "line_item",
+    "invoiceitem",
+    "payment_method",
+    "setup_intent",
+    "checkout.session",
+    "event",
+    "webhook_endpoint",
 }
 DELETED_TYPES = {"customer", "product", "invoiceitem", "webhook_endpoint", "invoice"}
 
@@ -58,17 +70,34 @@ def _scenario(client: stripe.StripeClient, base: str, key: str) -> list[Any]:
         return obj
 
     product = keep(client.v1.products.create({"name": "Pro", "metadata": {"k": "v"}}))
-    price = keep(client.v1.prices.create({"product": product.id, "currency": "usd", "unit_amount": 1500,
-                                          "recurring": {"interval": "month"}}))
+    price = keep(
+        client.v1.prices.create(
+            {
+                "product": product.id,
+                "currency": "usd",
+                "unit_amount": 1500,
+                "recurring": {"interval": "month"},
+            }
+        )
+    )
     keep(client.v1.prices.list({"product": product.id}))
-    cus = keep(client.v1.customers.create({"email": "shape@example.com", "name": "Shape",
-                                           "address": {"city": "Berlin", "country": "DE"}}))
+    cus = keep(
+        client.v1.customers.create(
+            {"email": "shape@example.com", "name": "Shape", "address": {"city": "Berlin", "country": "DE"}}
+        )
+    )
     pm = keep(client.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id}))
     keep(client.v1.customers.update(cus.id, {"invoice_settings": {"default_payment_method": pm.id}}))
     keep(client.v1.customers.retrieve(cus.id, {"expand": ["invoice_settings.default_payment_method"]}))
-    sub = keep(client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": price.id, "quantity": 2}]}))
-    keep(client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice", "items.data.price.product",
-                                                              "default_payment_method", "customer"]}))
+    sub = keep(
+        client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": price.id, "quantity": 2}]})
+    )
+    keep(
+        client.v1.subscriptions.retrieve(
+            sub.id,
+            {"expand": ["latest_invoice", "items.data.price.product", "default_payment_method", "customer"]},
+        )
+    )
     keep(client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True}))
     keep(client.v1.subscription_items.list({"subscription": sub.id}))
     keep(client.v1.invoices.list({"customer": cus.id}))
@@ -82,14 +111,31 @@ def _scenario(client: stripe.StripeClient, base: str, key: str) -> list[Any]:
     draft2 = keep(client.v1.invoices.create({"customer": cus.id}))
     keep(client.v1.invoices.delete(draft2.id))
     assert ii.id
-    si = keep(client.v1.setup_intents.create({"customer": cus.id, "payment_method": "pm_card_mastercard", "confirm": True}))
+    si = keep(
+        client.v1.setup_intents.create(
+            {"customer": cus.id, "payment_method": "pm_card_mastercard", "confirm": True}
+        )
+    )
     keep(client.v1.setup_intents.retrieve(si.id, {"expand": ["payment_method"]}))
-    cs = keep(client.v1.checkout.sessions.create({"mode": "setup", "customer": cus.id, "currency": "usd",
-                                                  "success_url": "https://example.com/ok", "cancel_url": "https://example.com/no"}))
-    resp = httpx.post(cs.url, data={"cardnumber": "4242424242424242", "exp": "12/40", "cvc": "123", "name": "S"})
+    cs = keep(
+        client.v1.checkout.sessions.create(
+            {
+                "mode": "setup",
+                "customer": cus.id,
+                "currency": "usd",
+                "success_url": "https://example.com/ok",
+                "cancel_url": "https://example.com/no",
+            }
+        )
+    )
+    resp = httpx.post(
+        cs.url, data={"cardnumber": "4242424242424242", "exp": "12/40", "cvc": "123", "name": "S"}
+    )
     assert resp.status_code == 303
     keep(client.v1.checkout.sessions.retrieve(cs.id, {"expand": ["setup_intent"]}))
-    we = keep(client.v1.webhook_endpoints.create({"url": "https://example.com/hook", "enabled_events": ["*"]}))
+    we = keep(
+        client.v1.webhook_endpoints.create({"url": "https://example.com/hook", "enabled_events": ["*"]})
+    )
     keep(client.v1.webhook_endpoints.retrieve(we.id))
     keep(client.v1.webhook_endpoints.delete(we.id))
     keep(client.v1.events.list({"limit": 100}))
@@ -177,10 +223,21 @@ def test_same_keys_and_nesting_as_stripes_example(
 def test_the_checkers_catch_drift() -> None:
     """The checks above can fail: an undeclared key, a missing key and a wrong nesting are reported."""
     problems: list[str] = []
-    check_annotations({"id": "cus_1", "object": "customer", "favourite_colour": "red"}, stripe.Customer, "customer", problems)
-    check_annotations({"id": "cus_1", "object": "customer", "invoice_settings": {"bogus": 1}}, stripe.Customer,
-                      "customer", problems)
-    check_annotations({"id": "cus_1", "object": "customer", "created": None}, stripe.Customer, "customer", problems)
+    check_annotations(
+        {"id": "cus_1", "object": "customer", "favourite_colour": "red"},
+        stripe.Customer,
+        "customer",
+        problems,
+    )
+    check_annotations(
+        {"id": "cus_1", "object": "customer", "invoice_settings": {"bogus": 1}},
+        stripe.Customer,
+        "customer",
+        problems,
+    )
+    check_annotations(
+        {"id": "cus_1", "object": "customer", "created": None}, stripe.Customer, "customer", problems
+    )
     assert problems == [
         "customer.favourite_colour: not declared on Customer",
         "customer.invoice_settings.bogus: not declared on Customer.InvoiceSettings",

@@ -16,8 +16,11 @@ def catalog(client: stripe.StripeClient) -> Catalog:
 def test_create_with_items_pays_the_first_invoice(client: stripe.StripeClient, catalog: Catalog) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create(
-        {"customer": cus.id, "items": [{"price": catalog.basic.id}, {"price": catalog.seats.id, "quantity": 3}],
-         "metadata": {"plan": "team"}}
+        {
+            "customer": cus.id,
+            "items": [{"price": catalog.basic.id}, {"price": catalog.seats.id, "quantity": 3}],
+            "metadata": {"plan": "team"},
+        }
     )
     assert sub.status == "active" and sub.customer == cus.id and sub.currency == "usd"
     items = sub["items"].data
@@ -26,7 +29,12 @@ def test_create_with_items_pays_the_first_invoice(client: stripe.StripeClient, c
         assert item.current_period_start == sub.start_date
         assert 28 * 86400 <= item.current_period_end - item.current_period_start <= 31 * 86400
     inv = client.v1.invoices.retrieve(sub.latest_invoice)
-    assert (inv.status, inv.billing_reason, inv.amount_due, inv.amount_paid) == ("paid", "subscription_create", 2500, 2500)
+    assert (inv.status, inv.billing_reason, inv.amount_due, inv.amount_paid) == (
+        "paid",
+        "subscription_create",
+        2500,
+        2500,
+    )
     assert inv.parent.subscription_details.subscription == sub.id
     assert [line.amount for line in inv.lines.data] == [1000, 1500]
     assert inv.lines.data[1].description == "3 × Seats (at $5.00 / month)"
@@ -38,8 +46,16 @@ def test_create_with_items_pays_the_first_invoice(client: stripe.StripeClient, c
 def test_expand_and_retrieve(client: stripe.StripeClient, catalog: Catalog) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
-    got = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice", "items.data.price.product",
-                                                               "customer.invoice_settings.default_payment_method"]})
+    got = client.v1.subscriptions.retrieve(
+        sub.id,
+        {
+            "expand": [
+                "latest_invoice",
+                "items.data.price.product",
+                "customer.invoice_settings.default_payment_method",
+            ]
+        },
+    )
     assert got.latest_invoice.object == "invoice" and got.latest_invoice.status == "paid"
     assert got["items"].data[0].price.product.name == "Basic"
     assert got.customer.invoice_settings.default_payment_method.card.last4 == "4242"
@@ -48,7 +64,10 @@ def test_expand_and_retrieve(client: stripe.StripeClient, catalog: Catalog) -> N
     assert bad.value.param == "expand"
     items = client.v1.subscription_items.list({"subscription": sub.id})
     assert [i.id for i in items.data] == [sub["items"].data[0].id]
-    assert client.v1.subscription_items.retrieve(items.data[0].id).current_period_end == items.data[0].current_period_end
+    assert (
+        client.v1.subscription_items.retrieve(items.data[0].id).current_period_end
+        == items.data[0].current_period_end
+    )
 
 
 def test_list_by_customer_and_status(client: stripe.StripeClient, catalog: Catalog) -> None:
@@ -58,13 +77,23 @@ def test_list_by_customer_and_status(client: stripe.StripeClient, catalog: Catal
     s3 = client.v1.subscriptions.create({"customer": b.id, "items": [{"price": catalog.basic.id}]})
     client.v1.subscriptions.cancel(s1.id)
     assert [s.id for s in client.v1.subscriptions.list({"customer": a.id}).data] == [s2.id]
-    assert [s.id for s in client.v1.subscriptions.list({"customer": a.id, "status": "all"}).data] == [s2.id, s1.id]
-    assert [s.id for s in client.v1.subscriptions.list({"customer": a.id, "status": "canceled"}).data] == [s1.id]
+    assert [s.id for s in client.v1.subscriptions.list({"customer": a.id, "status": "all"}).data] == [
+        s2.id,
+        s1.id,
+    ]
+    assert [s.id for s in client.v1.subscriptions.list({"customer": a.id, "status": "canceled"}).data] == [
+        s1.id
+    ]
     assert [s.id for s in client.v1.subscriptions.list({"price": catalog.basic.id}).data] == [s3.id]
     page = client.v1.subscriptions.list({"status": "all", "limit": 2})
     assert page.has_more and len(page.data) == 2
-    expanded = client.v1.subscriptions.list({"customer": a.id, "expand": ["data.latest_invoice", "data.customer"]})
-    assert expanded.data[0].latest_invoice.status == "paid" and expanded.data[0].customer.email == "sub@example.com"
+    expanded = client.v1.subscriptions.list(
+        {"customer": a.id, "expand": ["data.latest_invoice", "data.customer"]}
+    )
+    assert (
+        expanded.data[0].latest_invoice.status == "paid"
+        and expanded.data[0].customer.email == "sub@example.com"
+    )
 
 
 def test_cancel_at_period_end_and_resume(client: stripe.StripeClient, catalog: Catalog) -> None:
@@ -85,7 +114,9 @@ def test_default_payment_method_and_metadata(client: stripe.StripeClient, catalo
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     mc = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": cus.id})
-    updated = client.v1.subscriptions.update(sub.id, {"default_payment_method": mc.id, "metadata": {"a": "1"}})
+    updated = client.v1.subscriptions.update(
+        sub.id, {"default_payment_method": mc.id, "metadata": {"a": "1"}}
+    )
     assert updated.default_payment_method == mc.id and updated.metadata.to_dict() == {"a": "1"}
     stranger = client.v1.payment_methods.create({"type": "card", "card": {"token": "tok_visa"}})
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -93,7 +124,10 @@ def test_default_payment_method_and_metadata(client: stripe.StripeClient, catalo
     assert exc.value.param == "default_payment_method"
     key = {"idempotency_key": "upd-1"}
     first = client.v1.subscriptions.update(sub.id, {"metadata": {"b": "2"}}, key)
-    assert client.v1.subscriptions.update(sub.id, {"metadata": {"b": "2"}}, key).metadata.to_dict() == first.metadata.to_dict()
+    assert (
+        client.v1.subscriptions.update(sub.id, {"metadata": {"b": "2"}}, key).metadata.to_dict()
+        == first.metadata.to_dict()
+    )
 
 
 def test_cancel_now(client: stripe.StripeClient, catalog: Catalog) -> None:
@@ -126,8 +160,13 @@ def test_payment_failures(client: stripe.StripeClient, catalog: Catalog) -> None
     inv = client.v1.invoices.retrieve(incomplete.latest_invoice)
     assert (inv.status, inv.attempt_count, inv.amount_paid) == ("open", 1, 0)
     with pytest.raises(stripe.CardError):
-        client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.seats.id}],
-                                        "payment_behavior": "error_if_incomplete"})
+        client.v1.subscriptions.create(
+            {
+                "customer": cus.id,
+                "items": [{"price": catalog.seats.id}],
+                "payment_behavior": "error_if_incomplete",
+            }
+        )
     assert len(client.v1.subscriptions.list({"customer": cus.id, "status": "all"}).data) == 1
     # Paying the open invoice with a good card activates the subscription.
     paid = client.v1.invoices.pay(inv.id, {"payment_method": "pm_card_visa"})
@@ -137,12 +176,20 @@ def test_payment_failures(client: stripe.StripeClient, catalog: Catalog) -> None
 
 def test_trial_and_send_invoice(client: stripe.StripeClient, catalog: Catalog) -> None:
     cus = client.v1.customers.create({"email": "t@example.com"})
-    trial = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}], "trial_period_days": 14})
+    trial = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": catalog.basic.id}], "trial_period_days": 14}
+    )
     assert trial.status == "trialing" and trial.trial_end - trial.trial_start == 14 * 86400
     assert trial["items"].data[0].current_period_end == trial.trial_end
     assert client.v1.invoices.retrieve(trial.latest_invoice).amount_due == 0
-    invoiced = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.seats.id}],
-                                               "collection_method": "send_invoice", "days_until_due": 7})
+    invoiced = client.v1.subscriptions.create(
+        {
+            "customer": cus.id,
+            "items": [{"price": catalog.seats.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 7,
+        }
+    )
     inv = client.v1.invoices.retrieve(invoiced.latest_invoice)
     assert invoiced.status == "active" and inv.status == "open"
     assert inv.due_date - inv.status_transitions.finalized_at == 7 * 86400
@@ -150,7 +197,9 @@ def test_trial_and_send_invoice(client: stripe.StripeClient, catalog: Catalog) -
 
 def test_create_errors(client: stripe.StripeClient, catalog: Catalog) -> None:
     cus = customer_with_card(client)
-    one_time = client.v1.prices.create({"product_data": {"name": "Fee"}, "currency": "usd", "unit_amount": 100})
+    one_time = client.v1.prices.create(
+        {"product_data": {"name": "Fee"}, "currency": "usd", "unit_amount": 100}
+    )
     cases = [
         ({"customer": cus.id}, "items"),
         ({"customer": cus.id, "items": [{"price": one_time.id}]}, "items[0][price]"),
@@ -172,7 +221,11 @@ def test_change_items(client: stripe.StripeClient, catalog: Catalog) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     item = sub["items"].data[0]
-    updated = client.v1.subscriptions.update(sub.id, {"items": [{"id": item.id, "quantity": 4},
-                                                                {"price": catalog.seats.id}]})
-    assert [(i.price.id, i.quantity) for i in updated["items"].data] == [(catalog.basic.id, 4), (catalog.seats.id, 1)]
+    updated = client.v1.subscriptions.update(
+        sub.id, {"items": [{"id": item.id, "quantity": 4}, {"price": catalog.seats.id}]}
+    )
+    assert [(i.price.id, i.quantity) for i in updated["items"].data] == [
+        (catalog.basic.id, 4),
+        (catalog.seats.id, 1),
+    ]
     assert updated["items"].data[1].current_period_end == item.current_period_end

@@ -20,8 +20,9 @@ def _invoices(client: stripe.StripeClient, sub_id: str) -> list[stripe.Invoice]:
     return list(client.v1.invoices.list({"subscription": sub_id, "limit": 100}).data)
 
 
-def test_advance_renews_with_a_new_paid_invoice(client: stripe.StripeClient, catalog: Catalog, emulator_url: str,
-                                                api_key: str) -> None:
+def test_advance_renews_with_a_new_paid_invoice(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     first_end = sub["items"].data[0].current_period_end
@@ -33,7 +34,10 @@ def test_advance_renews_with_a_new_paid_invoice(client: stripe.StripeClient, cat
     assert renewed.status == "active"
     assert item.current_period_start == first_end and item.current_period_end > first_end
     invoices = _invoices(client, sub.id)
-    assert [(i.billing_reason, i.status) for i in invoices] == [("subscription_cycle", "paid"), ("subscription_create", "paid")]
+    assert [(i.billing_reason, i.status) for i in invoices] == [
+        ("subscription_cycle", "paid"),
+        ("subscription_create", "paid"),
+    ]
     assert invoices[0].created == first_end and invoices[0].id == renewed.latest_invoice
     assert invoices[0].number != invoices[1].number
     updated = client.v1.events.list({"type": "customer.subscription.updated", "limit": 1}).data[0]
@@ -43,16 +47,18 @@ def test_advance_renews_with_a_new_paid_invoice(client: stripe.StripeClient, cat
     assert client.v1.customers.create({}).created >= before + 32 * DAY
 
 
-def test_advance_several_periods_at_once(client: stripe.StripeClient, catalog: Catalog, emulator_url: str,
-                                         api_key: str) -> None:
+def test_advance_several_periods_at_once(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     advance_time(emulator_url, api_key, 95 * DAY)
     assert len(_invoices(client, sub.id)) == 4  # create + 3 renewals
 
 
-def test_cancel_at_period_end_ends_the_subscription(client: stripe.StripeClient, catalog: Catalog, emulator_url: str,
-                                                    api_key: str) -> None:
+def test_cancel_at_period_end_ends_the_subscription(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
@@ -68,8 +74,9 @@ def test_cancel_at_period_end_ends_the_subscription(client: stripe.StripeClient,
     assert client.v1.subscriptions.list({"customer": cus.id}).data == []
 
 
-def test_declined_renewal_makes_the_subscription_past_due(client: stripe.StripeClient, catalog: Catalog,
-                                                          emulator_url: str, api_key: str) -> None:
+def test_declined_renewal_makes_the_subscription_past_due(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}]})
     bad = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": cus.id})
@@ -83,31 +90,40 @@ def test_declined_renewal_makes_the_subscription_past_due(client: stripe.StripeC
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
 
 
-def test_trial_converts_to_active(client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str) -> None:
+def test_trial_converts_to_active(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
-    sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}], "trial_period_days": 7})
+    sub = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": catalog.basic.id}], "trial_period_days": 7}
+    )
     advance_time(emulator_url, api_key, 8 * DAY)
     after = client.v1.subscriptions.retrieve(sub.id)
     assert after.status == "active"
     assert client.v1.invoices.retrieve(after.latest_invoice).amount_paid == 1000
 
 
-def test_unpaid_first_invoice_expires(client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str) -> None:
+def test_unpaid_first_invoice_expires(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = client.v1.customers.create({})
-    sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}],
-                                          "payment_behavior": "default_incomplete"})
+    sub = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": catalog.basic.id}], "payment_behavior": "default_incomplete"}
+    )
     assert sub.status == "incomplete"
     advance_time(emulator_url, api_key, DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "incomplete_expired"
     assert client.v1.invoices.retrieve(sub.latest_invoice).status == "void"
 
 
-def test_backdated_subscription_replays_its_history(client: stripe.StripeClient, catalog: Catalog, emulator_url: str,
-                                                    api_key: str) -> None:
+def test_backdated_subscription_replays_its_history(
+    client: stripe.StripeClient, catalog: Catalog, emulator_url: str, api_key: str
+) -> None:
     cus = customer_with_card(client)
     now = emulator_now(emulator_url, api_key)
-    sub = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": catalog.basic.id}],
-                                          "backdate_start_date": now - 100 * DAY})
+    sub = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": catalog.basic.id}], "backdate_start_date": now - 100 * DAY}
+    )
     invoices = _invoices(client, sub.id)
     assert len(invoices) == 4 and all(i.status == "paid" for i in invoices)
     assert invoices[-1].created == now - 100 * DAY
@@ -120,6 +136,9 @@ def test_control_api_needs_the_accounts_key(emulator_url: str) -> None:
 
     resp = httpx.post(f"{emulator_url}/_emulator/clock/advance", data={"seconds": "10"})
     assert resp.status_code == 401
-    resp = httpx.post(f"{emulator_url}/_emulator/clock/advance", data={"seconds": "-5"},
-                      headers={"Authorization": "Bearer sk_test_abc"})
+    resp = httpx.post(
+        f"{emulator_url}/_emulator/clock/advance",
+        data={"seconds": "-5"},
+        headers={"Authorization": "Bearer sk_test_abc"},
+    )
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "seconds"

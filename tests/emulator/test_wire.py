@@ -14,8 +14,10 @@ from billstack.emulator.wire import merge_metadata, parse_form
 
 
 def test_parse_form_bracket_nesting() -> None:
-    body = ("items[0][price]=p1&items[0][quantity]=2&items[1][price]=p2&expand[]=a&expand[]=b.c"
-            "&metadata[k]=v&metadata[empty]=&card[number]=4242&flag=true")
+    body = (
+        "items[0][price]=p1&items[0][quantity]=2&items[1][price]=p2&expand[]=a&expand[]=b.c"
+        "&metadata[k]=v&metadata[empty]=&card[number]=4242&flag=true"
+    )
     assert parse_form(body) == {
         "items": [{"price": "p1", "quantity": "2"}, {"price": "p2"}],
         "expand": ["a", "b.c"],
@@ -37,19 +39,35 @@ def test_metadata_rules() -> None:
 
 def test_headers_and_unknown_urls(emulator_url: str) -> None:
     key = new_account_key()
-    resp = httpx.post(f"{emulator_url}/v1/customers", data={"email": "h@example.com"},
-                      headers={"Authorization": f"Bearer {key}", "Stripe-Version": "2025-01-01.acacia",
-                               "Idempotency-Key": "hdr-1"})
+    resp = httpx.post(
+        f"{emulator_url}/v1/customers",
+        data={"email": "h@example.com"},
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Stripe-Version": "2025-01-01.acacia",
+            "Idempotency-Key": "hdr-1",
+        },
+    )
     assert resp.status_code == 200
-    assert resp.headers["request-id"].startswith("req_") and resp.headers["stripe-version"] == "2025-01-01.acacia"
+    assert (
+        resp.headers["request-id"].startswith("req_")
+        and resp.headers["stripe-version"] == "2025-01-01.acacia"
+    )
     assert resp.headers["idempotency-key"] == "hdr-1"
     basic = httpx.get(f"{emulator_url}/v1/customers", auth=(key, ""))
     assert [c["id"] for c in basic.json()["data"]] == [resp.json()["id"]]
     unknown = httpx.get(f"{emulator_url}/v1/nothing", headers={"Authorization": f"Bearer {key}"})
-    assert unknown.status_code == 404 and "Unrecognized request URL (GET: /v1/nothing)" in unknown.json()["error"]["message"]
-    bad_limit = httpx.get(f"{emulator_url}/v1/customers?limit=500", headers={"Authorization": f"Bearer {key}"})
+    assert (
+        unknown.status_code == 404
+        and "Unrecognized request URL (GET: /v1/nothing)" in unknown.json()["error"]["message"]
+    )
+    bad_limit = httpx.get(
+        f"{emulator_url}/v1/customers?limit=500", headers={"Authorization": f"Bearer {key}"}
+    )
     assert bad_limit.status_code == 400 and bad_limit.json()["error"]["param"] == "limit"
-    bad_cursor = httpx.get(f"{emulator_url}/v1/customers?starting_after=cus_nope", headers={"Authorization": f"Bearer {key}"})
+    bad_cursor = httpx.get(
+        f"{emulator_url}/v1/customers?starting_after=cus_nope", headers={"Authorization": f"Bearer {key}"}
+    )
     assert bad_cursor.status_code == 404 and bad_cursor.json()["error"]["param"] == "starting_after"
 
 
@@ -109,12 +127,17 @@ def test_delay_fault_and_latency(emulator_url: str) -> None:
 def test_idempotency_is_per_account_and_covers_errors(emulator_url: str) -> None:
     a = stripe.StripeClient(new_account_key(), base_addresses={"api": emulator_url}, max_network_retries=0)
     b = stripe.StripeClient(new_account_key(), base_addresses={"api": emulator_url}, max_network_retries=0)
-    assert a.v1.customers.create({}, {"idempotency_key": "same"}).id != b.v1.customers.create({}, {"idempotency_key": "same"}).id
+    assert (
+        a.v1.customers.create({}, {"idempotency_key": "same"}).id
+        != b.v1.customers.create({}, {"idempotency_key": "same"}).id
+    )
     cus = a.v1.customers.create({})
     # A declined attach is a result Stripe stores: the retry replays the same 402.
     for _ in range(2):
         with pytest.raises(stripe.CardError):
-            a.v1.payment_methods.attach("pm_card_chargeDeclined", {"customer": cus.id}, {"idempotency_key": "decline-1"})
+            a.v1.payment_methods.attach(
+                "pm_card_chargeDeclined", {"customer": cus.id}, {"idempotency_key": "decline-1"}
+            )
     # Validation errors are not stored: fixing nothing but retrying gives the same 400, and a
     # corrected request with a new key works.
     with pytest.raises(stripe.InvalidRequestError):
@@ -124,9 +147,41 @@ def test_idempotency_is_per_account_and_covers_errors(emulator_url: str) -> None
 def test_a_failed_request_changes_nothing(client: stripe.StripeClient) -> None:
     cus = client.v1.customers.create({"email": "atomic@example.com", "name": "Before"})
     with pytest.raises(stripe.InvalidRequestError):
-        client.v1.customers.update(cus.id, {"name": "After", "invoice_settings": {"default_payment_method": "pm_nope"}})
+        client.v1.customers.update(
+            cus.id, {"name": "After", "invoice_settings": {"default_payment_method": "pm_nope"}}
+        )
     assert client.v1.customers.retrieve(cus.id).name == "Before"
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.create({"name": "Ghost", "expand": ["not_a_field"]})
     assert [c.id for c in client.v1.customers.list().data] == [cus.id]
     assert [e.type for e in client.v1.events.list().data] == ["customer.created"]
+
+
+def test_serve_binds_any_free_port_and_says_where() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from billstack.emulator.server import serve; serve(port=0)"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        deadline = time.monotonic() + 10
+        while True:  # the URL is printed just before uvicorn starts accepting
+            try:
+                assert httpx.get(f"{url}/_emulator/health").json() == {"status": "ok"}
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)  # polling for readiness, bounded by the deadline
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

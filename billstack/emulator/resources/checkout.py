@@ -14,11 +14,25 @@ from billstack.emulator.resources.setup_intents import new_setup_intent
 from billstack.emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 DAY = 86400
-CREATE_PARAMS = frozenset({
-    "mode", "customer", "success_url", "cancel_url", "currency", "payment_method_types", "metadata",
-    "client_reference_id", "customer_email", "setup_intent_data", "locale", "expires_at", "ui_mode",
-    "billing_address_collection", "payment_method_configuration",
-})
+CREATE_PARAMS = frozenset(
+    {
+        "mode",
+        "customer",
+        "success_url",
+        "cancel_url",
+        "currency",
+        "payment_method_types",
+        "metadata",
+        "client_reference_id",
+        "customer_email",
+        "setup_intent_data",
+        "locale",
+        "expires_at",
+        "ui_mode",
+        "billing_address_collection",
+        "payment_method_configuration",
+    }
+)
 
 
 def _url(params: dict[str, Any], name: str, required: bool) -> str | None:
@@ -52,9 +66,13 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if not now + 1800 <= expires_at <= now + DAY:
         raise invalid("expires_at", "expires_at must be between 30 minutes and 24 hours from now.")
     si_data = take_dict(params, "setup_intent_data") or {}
-    si = new_setup_intent(ctx, customer=cus_id, metadata=merge_metadata({}, si_data),
-                          description=take_str(si_data, "description"),
-                          payment_method_types=take_list(params, "payment_method_types"))
+    si = new_setup_intent(
+        ctx,
+        customer=cus_id,
+        metadata=merge_metadata({}, si_data),
+        description=take_str(si_data, "description"),
+        payment_method_types=take_list(params, "payment_method_types"),
+    )
     cs_id = new_id("cs_test")
     session = {
         "id": cs_id,
@@ -65,7 +83,9 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "amount_subtotal": None,
         "amount_total": None,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
-        "billing_address_collection": take_str(params, "billing_address_collection", choices=("auto", "required")),
+        "billing_address_collection": take_str(
+            params, "billing_address_collection", choices=("auto", "required")
+        ),
         "cancel_url": cancel_url,
         "client_reference_id": take_str(params, "client_reference_id"),
         "client_secret": None,
@@ -76,7 +96,12 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "currency": (take_str(params, "currency") or "").lower() or None,
         "currency_conversion": None,
         "custom_fields": [],
-        "custom_text": {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None},
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
         "customer": cus_id,
         "customer_account": None,
         "customer_creation": None,
@@ -124,8 +149,14 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def _details(cus: dict[str, Any], name: str | None) -> dict[str, Any]:
     return {
-        "address": cus["address"], "business_name": None, "email": cus["email"], "individual_name": None,
-        "name": name or cus["name"], "phone": cus["phone"], "tax_exempt": cus["tax_exempt"], "tax_ids": [],
+        "address": cus["address"],
+        "business_name": None,
+        "email": cus["email"],
+        "individual_name": None,
+        "name": name or cus["name"],
+        "phone": cus["phone"],
+        "tax_exempt": cus["tax_exempt"],
+        "tax_ids": [],
     }
 
 
@@ -137,16 +168,28 @@ def complete(ctx: Ctx, session: dict[str, Any], pm: dict[str, Any], cardholder: 
     confirm(ctx, si, pm)
     cus = ctx.account.get("customer", session["customer"])
     session["status"] = "complete"
-    session["customer_details"] = _details(cus, cardholder) if cus else {
-        "address": None, "business_name": None, "email": session["customer_email"], "individual_name": None,
-        "name": cardholder, "phone": None, "tax_exempt": "none", "tax_ids": [],
-    }
+    session["customer_details"] = (
+        _details(cus, cardholder)
+        if cus
+        else {
+            "address": None,
+            "business_name": None,
+            "email": session["customer_email"],
+            "individual_name": None,
+            "name": cardholder,
+            "phone": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+        }
+    )
     ctx.emit("checkout.session.completed", session)
 
 
 def expire(ctx: Ctx, session: dict[str, Any]) -> dict[str, Any]:
     if session["status"] != "open":
-        raise StripeError(f"Only Checkout Sessions with a status of open can be expired; this one is {session['status']}.")
+        raise StripeError(
+            f"Only Checkout Sessions with a status of open can be expired; this one is {session['status']}."
+        )
     session["status"] = "expired"
     si = ctx.account.get("setup_intent", session["setup_intent"])
     if si is not None and si["status"] not in ("succeeded", "canceled"):
@@ -188,12 +231,32 @@ def update(ctx: Ctx, params: dict[str, Any], session: str) -> dict[str, Any]:
 
 @route("GET", "/v1/checkout/sessions")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "status", "setup_intent", "limit", "starting_after", "ending_before",
-                                   "created", "payment_intent", "subscription", "payment_link", "customer_details"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "status",
+                "setup_intent",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "created",
+                "payment_intent",
+                "subscription",
+                "payment_link",
+                "customer_details",
+            }
+        ),
+    )
     customer = take_str(params, "customer")
     status = take_str(params, "status", choices=("open", "complete", "expired"))
     si = take_str(params, "setup_intent")
-    rows = (s for s in ctx.account.all("checkout.session")
-            if (customer is None or s["customer"] == customer) and (status is None or s["status"] == status)
-            and (si is None or s["setup_intent"] == si))
+    rows = (
+        s
+        for s in ctx.account.all("checkout.session")
+        if (customer is None or s["customer"] == customer)
+        and (status is None or s["status"] == status)
+        and (si is None or s["setup_intent"] == si)
+    )
     return paginate(params, rows, "/v1/checkout/sessions")

@@ -14,8 +14,21 @@ from billstack.emulator.render import copy_json
 from billstack.emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 _FIELDS = frozenset(
-    {"email", "name", "description", "phone", "metadata", "address", "shipping", "preferred_locales",
-     "invoice_settings", "invoice_prefix", "balance", "tax_exempt", "test_clock"}
+    {
+        "email",
+        "name",
+        "description",
+        "phone",
+        "metadata",
+        "address",
+        "shipping",
+        "preferred_locales",
+        "invoice_settings",
+        "invoice_prefix",
+        "balance",
+        "tax_exempt",
+        "test_clock",
+    }
 )
 CREATE_PARAMS = _FIELDS | {"payment_method"}
 UPDATE_PARAMS = _FIELDS - {"test_clock"}
@@ -28,7 +41,9 @@ def address(params: dict[str, Any], name: str) -> dict[str, Any] | None:
         return None
     for key in raw:
         if key not in _ADDRESS_KEYS:
-            raise invalid(f"{name}[{key}]", f"Received unknown parameter: {name}[{key}]", code="parameter_unknown")
+            raise invalid(
+                f"{name}[{key}]", f"Received unknown parameter: {name}[{key}]", code="parameter_unknown"
+            )
     return {k: (raw.get(k) or None) for k in _ADDRESS_KEYS}
 
 
@@ -40,11 +55,15 @@ def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
         cus["address"] = address(params, "address")
     if "shipping" in params:
         ship = take_dict(params, "shipping")
-        cus["shipping"] = None if ship is None else {
-            "address": address(ship, "address") or dict.fromkeys(_ADDRESS_KEYS),
-            "name": take_str(ship, "name", required=True),
-            "phone": take_str(ship, "phone"),
-        }
+        cus["shipping"] = (
+            None
+            if ship is None
+            else {
+                "address": address(ship, "address") or dict.fromkeys(_ADDRESS_KEYS),
+                "name": take_str(ship, "name", required=True),
+                "phone": take_str(ship, "phone"),
+            }
+        )
     if "preferred_locales" in params:
         cus["preferred_locales"] = take_list(params, "preferred_locales") or []
     if "invoice_prefix" in params:
@@ -61,7 +80,11 @@ def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
         settings = take_dict(params, "invoice_settings") or {}
         for key in settings:
             if key not in ("default_payment_method", "footer", "custom_fields", "rendering_options"):
-                raise invalid(f"invoice_settings[{key}]", f"Received unknown parameter: invoice_settings[{key}]", code="parameter_unknown")
+                raise invalid(
+                    f"invoice_settings[{key}]",
+                    f"Received unknown parameter: invoice_settings[{key}]",
+                    code="parameter_unknown",
+                )
         out = dict(cus["invoice_settings"])
         if "default_payment_method" in settings:
             pm_id = take_str(settings, "default_payment_method")
@@ -99,7 +122,12 @@ def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "discount": None,
         "email": None,
         "invoice_prefix": random_text(8).upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None},
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": {},
         "name": None,
@@ -181,8 +209,11 @@ def update(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
 def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
     check_known(params, frozenset())
     cus = live_customer(ctx, customer)
-    live_subs = [s for s in ctx.account.all("subscription")
-                 if s["customer"] == cus["id"] and s["status"] not in ("canceled", "incomplete_expired")]
+    live_subs = [
+        s
+        for s in ctx.account.all("subscription")
+        if s["customer"] == cus["id"] and s["status"] not in ("canceled", "incomplete_expired")
+    ]
     if live_subs:
         from billstack.emulator.resources.subscriptions import cancel_now
 
@@ -197,13 +228,17 @@ def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
 
 @route("GET", "/v1/customers")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"limit", "starting_after", "ending_before", "email", "created", "test_clock"}))
+    check_known(
+        params, frozenset({"limit", "starting_after", "ending_before", "email", "created", "test_clock"})
+    )
     email = take_str(params, "email")
     rows = (c for c in ctx.account.all("customer") if email is None or c["email"] == email)
     return paginate(params, rows, "/v1/customers")
 
 
-_CLAUSE = re.compile(r"""\s*(email|name|phone|description|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"]([^'"]*)['"]\s*""")
+_CLAUSE = re.compile(
+    r"""\s*(email|name|phone|description|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"]([^'"]*)['"]\s*"""
+)
 
 
 @route("GET", "/v1/customers/search")
@@ -215,7 +250,9 @@ def search(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     for part in re.split(r"\s+AND\s+", query.strip()):
         m = _CLAUSE.fullmatch(part)
         if not m:
-            raise invalid("query", f"Invalid query: {query!r} (the emulator supports field:'value' joined by AND)")
+            raise invalid(
+                "query", f"Invalid query: {query!r} (the emulator supports field:'value' joined by AND)"
+            )
         clauses.append(m.groups())
     limit = take_int(params, "limit") or 10
 
@@ -227,5 +264,10 @@ def search(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         return True
 
     rows = [c for c in ctx.account.all("customer") if hit(c)][::-1]
-    return {"object": "search_result", "data": rows[:limit], "has_more": len(rows) > limit, "next_page": None,
-            "url": "/v1/customers/search"}
+    return {
+        "object": "search_result",
+        "data": rows[:limit],
+        "has_more": len(rows) > limit,
+        "next_page": None,
+        "url": "/v1/customers/search",
+    }

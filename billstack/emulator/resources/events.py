@@ -22,12 +22,20 @@ def retrieve_event(ctx: Ctx, params: dict[str, Any], event: str) -> dict[str, An
 
 @route("GET", "/v1/events")
 def list_events(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"type", "types", "limit", "starting_after", "ending_before", "created",
-                                   "delivery_success"}))
+    check_known(
+        params,
+        frozenset(
+            {"type", "types", "limit", "starting_after", "ending_before", "created", "delivery_success"}
+        ),
+    )
     one = take_str(params, "type")
     many = take_list(params, "types")
     patterns = ([one] if one else []) + (many or [])
-    rows = (e for e in ctx.account.all("event") if not patterns or any(fnmatchcase(e["type"], p) for p in patterns))
+    rows = (
+        e
+        for e in ctx.account.all("event")
+        if not patterns or any(fnmatchcase(e["type"], p) for p in patterns)
+    )
     return paginate(params, rows, "/v1/events")
 
 
@@ -45,13 +53,17 @@ def _url_param(params: dict[str, Any]) -> str:
     url = take_str(params, "url", required=True) or ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise invalid("url", f"Invalid URL: {url}. URLs must begin with http:// or https://.", code="url_invalid")
+        raise invalid(
+            "url", f"Invalid URL: {url}. URLs must begin with http:// or https://.", code="url_invalid"
+        )
     return url
 
 
 @route("POST", "/v1/webhook_endpoints")
 def create_endpoint(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"url", "enabled_events", "description", "metadata", "api_version", "connect"}))
+    check_known(
+        params, frozenset({"url", "enabled_events", "description", "metadata", "api_version", "connect"})
+    )
     secret = new_id("whsec")
     endpoint = {
         "id": new_id("we"),
@@ -114,5 +126,3 @@ def delete_endpoint(ctx: Ctx, params: dict[str, Any], endpoint: str) -> dict[str
 def list_endpoints(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, frozenset({"limit", "starting_after", "ending_before"}))
     return paginate(params, ctx.account.all("webhook_endpoint"), "/v1/webhook_endpoints")
-
-

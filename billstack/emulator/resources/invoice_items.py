@@ -17,9 +17,17 @@ def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
     if inv["status"] != "draft":
         raise StripeError("You can only add invoice items to draft invoices.", param="invoice")
     ii["invoice"] = inv["id"]
-    line = new_line(ctx, amount=ii["amount"], currency=ii["currency"], description=ii["description"],
-                    period=(ii["period"]["start"], ii["period"]["end"]), quantity=ii["quantity"],
-                    unit_amount=ii["amount"] // max(ii["quantity"], 1), invoice_item=ii["id"], metadata=dict(ii["metadata"]))
+    line = new_line(
+        ctx,
+        amount=ii["amount"],
+        currency=ii["currency"],
+        description=ii["description"],
+        period=(ii["period"]["start"], ii["period"]["end"]),
+        quantity=ii["quantity"],
+        unit_amount=ii["amount"] // max(ii["quantity"], 1),
+        invoice_item=ii["id"],
+        metadata=dict(ii["metadata"]),
+    )
     line["invoice"] = inv["id"]
     inv["_lines"].append(line)
     _recompute(inv)
@@ -27,8 +35,25 @@ def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
 
 @route("POST", "/v1/invoiceitems")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "amount", "currency", "description", "quantity", "invoice", "metadata",
-                                   "pricing", "period", "unit_amount_decimal", "discountable", "subscription"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "amount",
+                "currency",
+                "description",
+                "quantity",
+                "invoice",
+                "metadata",
+                "pricing",
+                "period",
+                "unit_amount_decimal",
+                "discountable",
+                "subscription",
+            }
+        ),
+    )
     from billstack.emulator.resources.customers import live_customer
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
@@ -38,7 +63,9 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if price_id is not None:
         price = ctx.account.require("price", price_id, param="pricing[price]")
         amount, currency = price["unit_amount"] * quantity, price["currency"]
-        description = take_str(params, "description") or ctx.account.require("product", price["product"])["name"]
+        description = (
+            take_str(params, "description") or ctx.account.require("product", price["product"])["name"]
+        )
     else:
         amount = take_int(params, "amount")
         if amount is None:
@@ -96,8 +123,11 @@ def delete(ctx: Ctx, params: dict[str, Any], invoiceitem: str) -> dict[str, Any]
         inv = ctx.account.require("invoice", ii["invoice"])
         if inv["status"] != "draft":
             raise StripeError("This invoice item is on a finalized invoice and cannot be deleted.")
-        inv["_lines"] = [line for line in inv["_lines"]
-                         if (line["parent"]["invoice_item_details"] or {}).get("invoice_item") != ii["id"]]
+        inv["_lines"] = [
+            line
+            for line in inv["_lines"]
+            if (line["parent"]["invoice_item_details"] or {}).get("invoice_item") != ii["id"]
+        ]
         _recompute(inv)
     ctx.account.remove(ii)
     ctx.emit("invoiceitem.deleted", ii)
@@ -106,12 +136,16 @@ def delete(ctx: Ctx, params: dict[str, Any], invoiceitem: str) -> dict[str, Any]
 
 @route("GET", "/v1/invoiceitems")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "invoice", "pending", "limit", "starting_after", "ending_before", "created"}))
+    check_known(
+        params,
+        frozenset({"customer", "invoice", "pending", "limit", "starting_after", "ending_before", "created"}),
+    )
     customer = take_str(params, "customer")
     invoice = take_str(params, "invoice")
     pending = take_bool(params, "pending")
     rows = (
-        ii for ii in ctx.account.all("invoiceitem")
+        ii
+        for ii in ctx.account.all("invoiceitem")
         if (customer is None or ii["customer"] == customer)
         and (invoice is None or ii["invoice"] == invoice)
         and (pending is None or (ii["invoice"] is None) == pending)

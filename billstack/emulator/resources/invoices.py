@@ -37,15 +37,20 @@ def new_line(
         parent = {
             "invoice_item_details": None,
             "subscription_item_details": {
-                "invoice_item": None, "proration": False, "proration_details": {"credited_items": None},
-                "subscription": subscription, "subscription_item": subscription_item,
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription,
+                "subscription_item": subscription_item,
             },
             "type": "subscription_item_details",
         }
     else:
         parent = {
             "invoice_item_details": {
-                "invoice_item": invoice_item, "proration": False, "proration_details": {"credited_items": None},
+                "invoice_item": invoice_item,
+                "proration": False,
+                "proration_details": {"credited_items": None},
                 "subscription": subscription,
             },
             "subscription_item_details": None,
@@ -66,7 +71,10 @@ def new_line(
         "parent": parent,
         "period": {"end": period[1], "start": period[0]},
         "pretax_credit_amounts": [],
-        "pricing": {"type": "price_details", "unit_amount_decimal": str(unit_amount if unit_amount is not None else amount)},
+        "pricing": {
+            "type": "price_details",
+            "unit_amount_decimal": str(unit_amount if unit_amount is not None else amount),
+        },
         "quantity": quantity,
         "quantity_decimal": str(quantity),
         "subscription": subscription,
@@ -113,7 +121,13 @@ def new_invoice(
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": auto_advance if auto_advance is not None else subscription is not None,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None, "provider": None, "status": None},
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
         "automatically_finalizes_at": None,
         "billing_reason": billing_reason,
         "collection_method": collection_method,
@@ -150,12 +164,21 @@ def new_invoice(
         "next_payment_attempt": None,
         "number": None,
         "on_behalf_of": None,
-        "parent": None if subscription is None else {
+        "parent": None
+        if subscription is None
+        else {
             "quote_details": None,
-            "subscription_details": {"metadata": copy_json(subscription["metadata"]), "subscription": subscription["id"]},
+            "subscription_details": {
+                "metadata": copy_json(subscription["metadata"]),
+                "subscription": subscription["id"],
+            },
             "type": "subscription_details",
         },
-        "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None},
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
         "period_end": end,
         "period_start": start,
         "post_payment_credit_notes_amount": 0,
@@ -167,7 +190,12 @@ def new_invoice(
         "starting_balance": 0,
         "statement_descriptor": None,
         "status": "draft",
-        "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None},
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
         "subtotal": total,
         "subtotal_excluding_tax": total,
         "test_clock": None,
@@ -191,8 +219,14 @@ def new_invoice(
 
 def _recompute(inv: dict[str, Any]) -> None:
     total = sum(line["amount"] for line in inv["_lines"])
-    inv.update(subtotal=total, subtotal_excluding_tax=total, total=total, total_excluding_tax=total,
-               amount_due=total, amount_remaining=total - inv["amount_paid"])
+    inv.update(
+        subtotal=total,
+        subtotal_excluding_tax=total,
+        total=total,
+        total_excluding_tax=total,
+        amount_due=total,
+        amount_remaining=total - inv["amount_paid"],
+    )
 
 
 def finalize(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> dict[str, Any]:
@@ -206,7 +240,11 @@ def finalize(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> dict[str, 
     inv["status"] = "open"
     inv["effective_at"] = now
     inv["status_transitions"] = {**inv["status_transitions"], "finalized_at": now}
-    inv["customer_email"], inv["customer_name"], inv["customer_phone"] = cus["email"], cus["name"], cus["phone"]
+    inv["customer_email"], inv["customer_name"], inv["customer_phone"] = (
+        cus["email"],
+        cus["name"],
+        cus["phone"],
+    )
     if inv["collection_method"] == "send_invoice":
         inv["due_date"] = now + DAY * (inv["_days_until_due"] if inv["_days_until_due"] is not None else 30)
     ctx.emit("invoice.finalized", inv)
@@ -230,7 +268,9 @@ def payment_method_for(ctx: Ctx, inv: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def attempt_payment(ctx: Ctx, inv: dict[str, Any], pm: dict[str, Any] | None = None, at: int | None = None) -> StripeError | None:
+def attempt_payment(
+    ctx: Ctx, inv: dict[str, Any], pm: dict[str, Any] | None = None, at: int | None = None
+) -> StripeError | None:
     """Charge the invoice; returns the card error on failure (after recording the failed attempt)."""
     from billstack.emulator.resources.payment_methods import charge
 
@@ -241,7 +281,9 @@ def attempt_payment(ctx: Ctx, inv: dict[str, Any], pm: dict[str, Any] | None = N
     try:
         charge(pm)
     except StripeError as err:
-        inv["next_payment_attempt"] = now + 3 * DAY if inv["collection_method"] == "charge_automatically" else None
+        inv["next_payment_attempt"] = (
+            now + 3 * DAY if inv["collection_method"] == "charge_automatically" else None
+        )
         ctx.emit("invoice.payment_failed", inv)
         return err
     mark_paid(ctx, inv, at=now)
@@ -267,13 +309,22 @@ def mark_paid(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> None:
 
 def _subscription_id(inv: dict[str, Any]) -> str | None:
     parent = inv["parent"]
-    return parent["subscription_details"]["subscription"] if parent and parent.get("subscription_details") else None
+    return (
+        parent["subscription_details"]["subscription"]
+        if parent and parent.get("subscription_details")
+        else None
+    )
 
 
 @renderer("invoice")
 def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     lines = [copy_json(line) for line in obj["_lines"]]
-    out["lines"] = {"object": "list", "data": lines[:10], "has_more": len(lines) > 10, "url": f"/v1/invoices/{obj['id']}/lines"}
+    out["lines"] = {
+        "object": "list",
+        "data": lines[:10],
+        "has_more": len(lines) > 10,
+        "url": f"/v1/invoices/{obj['id']}/lines",
+    }
     if obj["status"] != "draft":
         out["hosted_invoice_url"] = ctx.url(f"/invoice/{obj['_token']}")
         out["invoice_pdf"] = ctx.url(f"/invoice/{obj['_token']}/pdf")
@@ -282,8 +333,18 @@ def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any
 
 # --- routes ---------------------------------------------------------------------------
 
-_EDITABLE = frozenset({"description", "metadata", "footer", "auto_advance", "days_until_due", "default_payment_method",
-                       "collection_method", "due_date"})
+_EDITABLE = frozenset(
+    {
+        "description",
+        "metadata",
+        "footer",
+        "auto_advance",
+        "days_until_due",
+        "default_payment_method",
+        "collection_method",
+        "due_date",
+    }
+)
 
 
 def _apply(ctx: Ctx, inv: dict[str, Any], params: dict[str, Any]) -> None:
@@ -296,8 +357,9 @@ def _apply(ctx: Ctx, inv: dict[str, Any], params: dict[str, Any]) -> None:
     if "auto_advance" in params:
         inv["auto_advance"] = bool(take_bool(params, "auto_advance"))
     if "collection_method" in params:
-        inv["collection_method"] = take_str(params, "collection_method", required=True,
-                                            choices=("charge_automatically", "send_invoice"))
+        inv["collection_method"] = take_str(
+            params, "collection_method", required=True, choices=("charge_automatically", "send_invoice")
+        )
     if "days_until_due" in params:
         inv["_days_until_due"] = take_int(params, "days_until_due", minimum=0)
     if "default_payment_method" in params:
@@ -310,21 +372,47 @@ def _apply(ctx: Ctx, inv: dict[str, Any], params: dict[str, Any]) -> None:
 
 @route("POST", "/v1/invoices")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, _EDITABLE | {"customer", "currency", "pending_invoice_items_behavior", "subscription"})
+    check_known(
+        params, _EDITABLE | {"customer", "currency", "pending_invoice_items_behavior", "subscription"}
+    )
     from billstack.emulator.resources.customers import live_customer
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
-    method = take_str(params, "collection_method", choices=("charge_automatically", "send_invoice")) or "charge_automatically"
+    method = (
+        take_str(params, "collection_method", choices=("charge_automatically", "send_invoice"))
+        or "charge_automatically"
+    )
     days = take_int(params, "days_until_due", minimum=0)
     if method == "send_invoice" and days is None and "due_date" not in params:
-        raise StripeError("Missing required param: days_until_due.", code="parameter_missing", param="days_until_due")
+        raise StripeError(
+            "Missing required param: days_until_due.", code="parameter_missing", param="days_until_due"
+        )
     behavior = take_str(params, "pending_invoice_items_behavior", choices=("exclude", "include")) or "exclude"
     currency = (take_str(params, "currency") or cus["currency"] or "usd").lower()
-    pending = [ii for ii in ctx.account.all("invoiceitem")
-               if ii["customer"] == cus["id"] and ii["invoice"] is None] if behavior == "include" else []
-    inv = new_invoice(ctx, cus, lines=[], currency=currency, billing_reason="manual", collection_method=method,
-                      days_until_due=days, auto_advance=take_bool(params, "auto_advance") or False)
-    _apply(ctx, inv, {k: v for k, v in params.items() if k in ("description", "footer", "metadata", "default_payment_method")})
+    pending = (
+        [ii for ii in ctx.account.all("invoiceitem") if ii["customer"] == cus["id"] and ii["invoice"] is None]
+        if behavior == "include"
+        else []
+    )
+    inv = new_invoice(
+        ctx,
+        cus,
+        lines=[],
+        currency=currency,
+        billing_reason="manual",
+        collection_method=method,
+        days_until_due=days,
+        auto_advance=take_bool(params, "auto_advance") or False,
+    )
+    _apply(
+        ctx,
+        inv,
+        {
+            k: v
+            for k, v in params.items()
+            if k in ("description", "footer", "metadata", "default_payment_method")
+        },
+    )
     from billstack.emulator.resources.invoice_items import add_to_invoice
 
     for ii in pending:
@@ -363,14 +451,30 @@ def delete(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
 
 @route("GET", "/v1/invoices")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "subscription", "status", "collection_method", "limit", "starting_after",
-                                   "ending_before", "created", "due_date", "customer_account"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "subscription",
+                "status",
+                "collection_method",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "created",
+                "due_date",
+                "customer_account",
+            }
+        ),
+    )
     customer = take_str(params, "customer")
     subscription = take_str(params, "subscription")
     status = take_str(params, "status", choices=("draft", "open", "paid", "uncollectible", "void"))
     method = take_str(params, "collection_method", choices=("charge_automatically", "send_invoice"))
     rows = (
-        i for i in ctx.account.all("invoice")
+        i
+        for i in ctx.account.all("invoice")
         if (customer is None or i["customer"] == customer)
         and (subscription is None or _subscription_id(i) == subscription)
         and (status is None or i["status"] == status)
@@ -399,7 +503,10 @@ def finalize_route(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, 
 
 @route("POST", "/v1/invoices/{invoice}/pay")
 def pay(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
-    check_known(params, frozenset({"payment_method", "paid_out_of_band", "off_session", "forgive", "source", "mandate"}))
+    check_known(
+        params,
+        frozenset({"payment_method", "paid_out_of_band", "off_session", "forgive", "source", "mandate"}),
+    )
     inv = ctx.account.require("invoice", invoice)
     if inv["status"] == "draft":
         finalize(ctx, inv)
@@ -419,8 +526,10 @@ def pay(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
         if pm["customer"] is None:
             attach(ctx, pm, ctx.account.require("customer", inv["customer"]))
     elif payment_method_for(ctx, inv) is None:
-        raise StripeError("This customer has no attached payment source or default payment method. "
-                          "Please consider adding a default payment method.")
+        raise StripeError(
+            "This customer has no attached payment source or default payment method. "
+            "Please consider adding a default payment method."
+        )
     error = attempt_payment(ctx, inv, pm)
     if error is not None:
         raise error
@@ -458,6 +567,8 @@ def send(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
     check_known(params, frozenset())
     inv = ctx.account.require("invoice", invoice)
     if inv["collection_method"] != "send_invoice" or inv["status"] != "open":
-        raise StripeError("You can only manually send an invoice if its collection method is 'send_invoice' and it is open.")
+        raise StripeError(
+            "You can only manually send an invoice if its collection method is 'send_invoice' and it is open."
+        )
     ctx.emit("invoice.sent", inv)
     return inv

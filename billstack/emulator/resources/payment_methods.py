@@ -7,7 +7,8 @@ copy, as Stripe test mode does.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from billstack.emulator import cards
 from billstack.emulator.context import Ctx, changed
@@ -22,9 +23,17 @@ _ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
 def _billing_details(raw: dict[str, Any] | None, current: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = copy_json(current) if current else {
-        "address": dict.fromkeys(_ADDRESS_KEYS), "email": None, "name": None, "phone": None, "tax_id": None,
-    }
+    out = (
+        copy_json(current)
+        if current
+        else {
+            "address": dict.fromkeys(_ADDRESS_KEYS),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        }
+    )
     for key, value in (raw or {}).items():
         if key == "address":
             if not isinstance(value, dict):
@@ -33,38 +42,62 @@ def _billing_details(raw: dict[str, Any] | None, current: dict[str, Any] | None 
         elif key in ("email", "name", "phone", "tax_id"):
             out[key] = value or None
         else:
-            raise invalid(f"billing_details[{key}]", f"Received unknown parameter: billing_details[{key}]", code="parameter_unknown")
+            raise invalid(
+                f"billing_details[{key}]",
+                f"Received unknown parameter: billing_details[{key}]",
+                code="parameter_unknown",
+            )
     return out
 
 
-def validate_card(number: str, exp_month: Any, exp_year: Any, now_year: int, now_month: int) -> tuple[int, int]:
+def validate_card(
+    number: str, exp_month: Any, exp_year: Any, now_year: int, now_month: int
+) -> tuple[int, int]:
     """Tokenisation checks Stripe performs before any network call (402 card_error)."""
     digits = "".join(ch for ch in str(number) if ch.isdigit())
     if len(digits) < 12 or not cards.luhn_ok(digits):
-        raise card_error("invalid_number" if len(digits) >= 12 else "incomplete_number",
-                         "Your card number is invalid." if len(digits) >= 12 else "Your card number is incomplete.",
-                         param="number")
+        raise card_error(
+            "invalid_number" if len(digits) >= 12 else "incomplete_number",
+            "Your card number is invalid." if len(digits) >= 12 else "Your card number is incomplete.",
+            param="number",
+        )
     try:
         month = int(exp_month)
     except (TypeError, ValueError):
-        raise card_error("invalid_expiry_month", "Your card's expiration month is invalid.", param="exp_month") from None
+        raise card_error(
+            "invalid_expiry_month", "Your card's expiration month is invalid.", param="exp_month"
+        ) from None
     if not 1 <= month <= 12:
-        raise card_error("invalid_expiry_month", "Your card's expiration month is invalid.", param="exp_month")
+        raise card_error(
+            "invalid_expiry_month", "Your card's expiration month is invalid.", param="exp_month"
+        )
     try:
         year = int(exp_year)
     except (TypeError, ValueError):
-        raise card_error("invalid_expiry_year", "Your card's expiration year is invalid.", param="exp_year") from None
+        raise card_error(
+            "invalid_expiry_year", "Your card's expiration year is invalid.", param="exp_year"
+        ) from None
     if year < 100:
         year += 2000
     if year < now_year or year > now_year + 50:
         raise card_error("invalid_expiry_year", "Your card's expiration year is invalid.", param="exp_year")
     if (year, month) < (now_year, now_month):
-        raise card_error("invalid_expiry_month", "Your card's expiration date is in the past.", param="exp_month")
+        raise card_error(
+            "invalid_expiry_month", "Your card's expiration date is in the past.", param="exp_month"
+        )
     return month, year
 
 
-def new_card_pm(ctx: Ctx, number: str, exp_month: int, exp_year: int, *, billing_details: dict[str, Any] | None = None,
-                metadata: dict[str, str] | None = None, cvc_provided: bool = True) -> dict[str, Any]:
+def new_card_pm(
+    ctx: Ctx,
+    number: str,
+    exp_month: int,
+    exp_year: int,
+    *,
+    billing_details: dict[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+    cvc_provided: bool = True,
+) -> dict[str, Any]:
     card = cards.lookup(number)
     pm = {
         "id": new_id("pm"),
@@ -73,8 +106,11 @@ def new_card_pm(ctx: Ctx, number: str, exp_month: int, exp_year: int, *, billing
         "billing_details": _billing_details(billing_details),
         "card": {
             "brand": card.brand,
-            "checks": {"address_line1_check": None, "address_postal_code_check": None,
-                       "cvc_check": "unchecked" if cvc_provided else None},
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": None,
+                "cvc_check": "unchecked" if cvc_provided else None,
+            },
             "country": card.country,
             "display_brand": card.brand.replace("amex", "american_express"),
             "exp_month": exp_month,
@@ -100,7 +136,7 @@ def new_card_pm(ctx: Ctx, number: str, exp_month: int, exp_year: int, *, billing
 
 
 def today(ctx: Ctx) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ctx.now(), dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ctx.now(), dt.UTC)
 
 
 def _from_template(ctx: Ctx, number: str) -> dict[str, Any]:
@@ -124,19 +160,28 @@ def verify(pm: dict[str, Any]) -> None:
 
 def charge(pm: dict[str, Any] | None) -> None:
     if pm is None:
-        raise StripeError("This customer has no attached payment source or default payment method.",
-                          code="resource_missing", status=402, type="card_error")
+        raise StripeError(
+            "This customer has no attached payment source or default payment method.",
+            code="resource_missing",
+            status=402,
+            type="card_error",
+        )
     card = cards.lookup(pm["_number"])
     if card.decline:
         raise cards.decline_error(card.decline)
 
 
-def attach(ctx: Ctx, pm: dict[str, Any], cus: dict[str, Any], emit_first: Callable[[], Any] | None = None) -> dict[str, Any]:
+def attach(
+    ctx: Ctx, pm: dict[str, Any], cus: dict[str, Any], emit_first: Callable[[], Any] | None = None
+) -> dict[str, Any]:
     if pm["customer"] == cus["id"]:
         return pm
     if pm["customer"] is not None:
-        raise StripeError("The payment method you provided has already been attached to a customer.",
-                          code="payment_method_unexpected_state", param="payment_method")
+        raise StripeError(
+            "The payment method you provided has already been attached to a customer.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
     verify(pm)
     if emit_first:
         emit_first()
@@ -148,8 +193,10 @@ def attach(ctx: Ctx, pm: dict[str, Any], cus: dict[str, Any], emit_first: Callab
 def detach(ctx: Ctx, pm: dict[str, Any]) -> dict[str, Any]:
     cus_id = pm["customer"]
     if cus_id is None:
-        raise StripeError(f"The payment method {pm['id']} is not attached to a customer.",
-                          code="payment_method_unexpected_state")
+        raise StripeError(
+            f"The payment method {pm['id']} is not attached to a customer.",
+            code="payment_method_unexpected_state",
+        )
     pm["customer"] = None
     cus = ctx.account.get("customer", cus_id)
     if cus is not None and cus["invoice_settings"]["default_payment_method"] == pm["id"]:
@@ -166,7 +213,12 @@ def detach(ctx: Ctx, pm: dict[str, Any]) -> dict[str, Any]:
 
 @route("POST", "/v1/payment_methods")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"type", "card", "billing_details", "metadata", "allow_redisplay", "customer", "payment_method"}))
+    check_known(
+        params,
+        frozenset(
+            {"type", "card", "billing_details", "metadata", "allow_redisplay", "customer", "payment_method"}
+        ),
+    )
     take_str(params, "type", required=True, choices=("card",))
     raw = take_dict(params, "card")
     if raw is None:
@@ -175,7 +227,9 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if token is not None:
         number = cards.TEST_TOKENS.get(token)
         if number is None:
-            raise StripeError(f"No such token: '{token}'", status=404, code="resource_missing", param="card[token]")
+            raise StripeError(
+                f"No such token: '{token}'", status=404, code="resource_missing", param="card[token]"
+            )
         pm = _from_template(ctx, number)
     else:
         now = today(ctx)
@@ -185,7 +239,9 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     pm["billing_details"] = _billing_details(take_dict(params, "billing_details"), pm["billing_details"])
     pm["metadata"] = merge_metadata({}, params)
     if "allow_redisplay" in params:
-        pm["allow_redisplay"] = take_str(params, "allow_redisplay", choices=("always", "limited", "unspecified"))
+        pm["allow_redisplay"] = take_str(
+            params, "allow_redisplay", choices=("always", "limited", "unspecified")
+        )
     return pm
 
 
@@ -206,13 +262,21 @@ def update(ctx: Ctx, params: dict[str, Any], payment_method: str) -> dict[str, A
     if card:
         for key in card:
             if key not in ("exp_month", "exp_year", "networks"):
-                raise invalid(f"card[{key}]", f"Received unknown parameter: card[{key}]", code="parameter_unknown")
+                raise invalid(
+                    f"card[{key}]", f"Received unknown parameter: card[{key}]", code="parameter_unknown"
+                )
         month = take_int(card, "exp_month")
         year = take_int(card, "exp_year")
-        pm["card"] = {**pm["card"], "exp_month": month or pm["card"]["exp_month"], "exp_year": year or pm["card"]["exp_year"]}
+        pm["card"] = {
+            **pm["card"],
+            "exp_month": month or pm["card"]["exp_month"],
+            "exp_year": year or pm["card"]["exp_year"],
+        }
     pm["metadata"] = merge_metadata(pm["metadata"], params)
     if "allow_redisplay" in params:
-        pm["allow_redisplay"] = take_str(params, "allow_redisplay", choices=("always", "limited", "unspecified"))
+        pm["allow_redisplay"] = take_str(
+            params, "allow_redisplay", choices=("always", "limited", "unspecified")
+        )
     diff = changed(before, pm)
     if diff:
         ctx.emit("payment_method.updated", pm, diff)
@@ -239,7 +303,8 @@ def detach_route(ctx: Ctx, params: dict[str, Any], payment_method: str) -> dict[
 def _listed(ctx: Ctx, params: dict[str, Any], customer: str | None, url: str) -> dict[str, Any]:
     pm_type = take_str(params, "type")
     rows = (
-        pm for pm in ctx.account.all("payment_method")
+        pm
+        for pm in ctx.account.all("payment_method")
         if (customer is None or pm["customer"] == customer) and (pm_type is None or pm["type"] == pm_type)
     )
     return paginate(params, rows, url)
@@ -247,7 +312,20 @@ def _listed(ctx: Ctx, params: dict[str, Any], customer: str | None, url: str) ->
 
 @route("GET", "/v1/payment_methods")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "type", "limit", "starting_after", "ending_before", "customer_account", "allow_redisplay"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "type",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "customer_account",
+                "allow_redisplay",
+            }
+        ),
+    )
     customer = take_str(params, "customer")
     if customer is not None:
         from billstack.emulator.resources.customers import live_customer
@@ -270,5 +348,10 @@ def customer_retrieve(ctx: Ctx, params: dict[str, Any], customer: str, payment_m
     check_known(params, frozenset())
     pm = ctx.account.get("payment_method", payment_method)
     if pm is None or pm["customer"] != customer:
-        raise StripeError(f"No such PaymentMethod: '{payment_method}'", status=404, code="resource_missing", param="payment_method")
+        raise StripeError(
+            f"No such PaymentMethod: '{payment_method}'",
+            status=404,
+            code="resource_missing",
+            param="payment_method",
+        )
     return pm

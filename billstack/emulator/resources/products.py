@@ -10,10 +10,31 @@ from billstack.emulator.ids import new_id
 from billstack.emulator.listing import paginate
 from billstack.emulator.registry import route
 from billstack.emulator.render import copy_json
-from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_list, take_str
+from billstack.emulator.wire import (
+    check_known,
+    merge_metadata,
+    take_bool,
+    take_dict,
+    take_int,
+    take_list,
+    take_str,
+)
 
-_PRODUCT_FIELDS = frozenset({"name", "active", "description", "metadata", "images", "url", "unit_label",
-                             "statement_descriptor", "tax_code", "shippable", "marketing_features"})
+_PRODUCT_FIELDS = frozenset(
+    {
+        "name",
+        "active",
+        "description",
+        "metadata",
+        "images",
+        "url",
+        "unit_label",
+        "statement_descriptor",
+        "tax_code",
+        "shippable",
+        "marketing_features",
+    }
+)
 
 
 def _apply_product(prod: dict[str, Any], params: dict[str, Any]) -> None:
@@ -29,7 +50,9 @@ def _apply_product(prod: dict[str, Any], params: dict[str, Any]) -> None:
     if "images" in params:
         prod["images"] = take_list(params, "images") or []
     if "marketing_features" in params:
-        prod["marketing_features"] = [{"name": f.get("name")} for f in take_list(params, "marketing_features") or []]
+        prod["marketing_features"] = [
+            {"name": f.get("name")} for f in take_list(params, "marketing_features") or []
+        ]
     prod["metadata"] = merge_metadata(prod["metadata"], params)
 
 
@@ -39,10 +62,25 @@ def new_product(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise StripeError("Product already exists.", code="resource_already_exists", param="id")
     now = ctx.now()
     prod: dict[str, Any] = {
-        "id": prod_id, "object": "product", "active": True, "created": now, "default_price": None,
-        "description": None, "images": [], "livemode": False, "marketing_features": [], "metadata": {},
-        "name": None, "package_dimensions": None, "shippable": None, "statement_descriptor": None,
-        "tax_code": None, "type": "service", "unit_label": None, "updated": now, "url": None,
+        "id": prod_id,
+        "object": "product",
+        "active": True,
+        "created": now,
+        "default_price": None,
+        "description": None,
+        "images": [],
+        "livemode": False,
+        "marketing_features": [],
+        "metadata": {},
+        "name": None,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": now,
+        "url": None,
     }
     if take_str(params, "name") is None:
         raise missing("name")
@@ -101,11 +139,19 @@ def delete_product(ctx: Ctx, params: dict[str, Any], product: str) -> dict[str, 
 
 @route("GET", "/v1/products")
 def list_products(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"active", "limit", "starting_after", "ending_before", "created", "ids", "shippable", "url"}))
+    check_known(
+        params,
+        frozenset(
+            {"active", "limit", "starting_after", "ending_before", "created", "ids", "shippable", "url"}
+        ),
+    )
     active = take_bool(params, "active")
     ids = take_list(params, "ids")
-    rows = (p for p in ctx.account.all("product")
-            if (active is None or p["active"] == active) and (ids is None or p["id"] in ids))
+    rows = (
+        p
+        for p in ctx.account.all("product")
+        if (active is None or p["active"] == active) and (ids is None or p["id"] in ids)
+    )
     return paginate(params, rows, "/v1/products")
 
 
@@ -138,19 +184,30 @@ def new_price(ctx: Ctx, params: dict[str, Any], param_prefix: str = "") -> dict[
     recurring_raw = take_dict(params, "recurring")
     recurring = None
     if recurring_raw is not None:
-        interval = take_str(recurring_raw, "interval", param=p("recurring[interval]"), required=True, choices=_INTERVALS)
+        interval = take_str(
+            recurring_raw, "interval", param=p("recurring[interval]"), required=True, choices=_INTERVALS
+        )
         assert interval is not None
-        count = take_int(recurring_raw, "interval_count", param=p("recurring[interval_count]"), minimum=1) or 1
+        count = (
+            take_int(recurring_raw, "interval_count", param=p("recurring[interval_count]"), minimum=1) or 1
+        )
         limit = {"day": 1095, "week": 156, "month": 36, "year": 3}[interval]
         if count > limit:
-            raise invalid(p("recurring[interval_count]"), f"The maximum billing period is 3 years ({limit} {interval}s).")
+            raise invalid(
+                p("recurring[interval_count]"),
+                f"The maximum billing period is 3 years ({limit} {interval}s).",
+            )
         recurring = {
             "interval": interval,
             "interval_count": count,
             "meter": None,
-            "trial_period_days": take_int(recurring_raw, "trial_period_days", param=p("recurring[trial_period_days]"), minimum=0),
-            "usage_type": take_str(recurring_raw, "usage_type", param=p("recurring[usage_type]"),
-                                   choices=("licensed", "metered")) or "licensed",
+            "trial_period_days": take_int(
+                recurring_raw, "trial_period_days", param=p("recurring[trial_period_days]"), minimum=0
+            ),
+            "usage_type": take_str(
+                recurring_raw, "usage_type", param=p("recurring[usage_type]"), choices=("licensed", "metered")
+            )
+            or "licensed",
         }
     if product_id is None:
         assert product_data is not None
@@ -172,7 +229,8 @@ def new_price(ctx: Ctx, params: dict[str, Any], param_prefix: str = "") -> dict[
         "nickname": take_str(params, "nickname"),
         "product": product_id,
         "recurring": recurring,
-        "tax_behavior": take_str(params, "tax_behavior", choices=("inclusive", "exclusive", "unspecified")) or "unspecified",
+        "tax_behavior": take_str(params, "tax_behavior", choices=("inclusive", "exclusive", "unspecified"))
+        or "unspecified",
         "tiers_mode": None,
         "transform_quantity": None,
         "type": "recurring" if recurring else "one_time",
@@ -188,13 +246,29 @@ def _claim_lookup_key(ctx: Ctx, key: str, transfer: bool | None) -> None:
     for other in ctx.account.all("price"):
         if other["lookup_key"] == key:
             if not transfer:
-                raise StripeError(f"A price (`{other['id']}`) already uses that lookup key.", param="lookup_key")
+                raise StripeError(
+                    f"A price (`{other['id']}`) already uses that lookup key.", param="lookup_key"
+                )
             other["lookup_key"] = None
 
 
-_PRICE_CREATE = frozenset({"currency", "product", "product_data", "unit_amount", "unit_amount_decimal", "recurring",
-                           "nickname", "lookup_key", "metadata", "active", "tax_behavior", "billing_scheme",
-                           "transfer_lookup_key"})
+_PRICE_CREATE = frozenset(
+    {
+        "currency",
+        "product",
+        "product_data",
+        "unit_amount",
+        "unit_amount_decimal",
+        "recurring",
+        "nickname",
+        "lookup_key",
+        "metadata",
+        "active",
+        "tax_behavior",
+        "billing_scheme",
+        "transfer_lookup_key",
+    }
+)
 
 
 @route("POST", "/v1/prices")
@@ -212,7 +286,10 @@ def retrieve_price(ctx: Ctx, params: dict[str, Any], price: str) -> dict[str, An
 
 @route("POST", "/v1/prices/{price}")
 def update_price(ctx: Ctx, params: dict[str, Any], price: str) -> dict[str, Any]:
-    check_known(params, frozenset({"active", "nickname", "metadata", "lookup_key", "tax_behavior", "transfer_lookup_key"}))
+    check_known(
+        params,
+        frozenset({"active", "nickname", "metadata", "lookup_key", "tax_behavior", "transfer_lookup_key"}),
+    )
     obj = ctx.account.require("price", price)
     before = copy_json(obj)
     if "active" in params:
@@ -220,7 +297,9 @@ def update_price(ctx: Ctx, params: dict[str, Any], price: str) -> dict[str, Any]
     if "nickname" in params:
         obj["nickname"] = take_str(params, "nickname")
     if "tax_behavior" in params:
-        obj["tax_behavior"] = take_str(params, "tax_behavior", choices=("inclusive", "exclusive", "unspecified"))
+        obj["tax_behavior"] = take_str(
+            params, "tax_behavior", choices=("inclusive", "exclusive", "unspecified")
+        )
     if "lookup_key" in params:
         key = take_str(params, "lookup_key")
         if key is not None and key != obj["lookup_key"]:
@@ -235,8 +314,23 @@ def update_price(ctx: Ctx, params: dict[str, Any], price: str) -> dict[str, Any]
 
 @route("GET", "/v1/prices")
 def list_prices(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"active", "currency", "product", "type", "lookup_keys", "recurring", "limit",
-                                   "starting_after", "ending_before", "created"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "active",
+                "currency",
+                "product",
+                "type",
+                "lookup_keys",
+                "recurring",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "created",
+            }
+        ),
+    )
     active = take_bool(params, "active")
     product = take_str(params, "product")
     currency = take_str(params, "currency")
@@ -244,7 +338,8 @@ def list_prices(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     keys = take_list(params, "lookup_keys")
     interval = (take_dict(params, "recurring") or {}).get("interval")
     rows = (
-        p for p in ctx.account.all("price")
+        p
+        for p in ctx.account.all("price")
         if (active is None or p["active"] == active)
         and (product is None or p["product"] == product)
         and (currency is None or p["currency"] == currency.lower())
@@ -259,11 +354,23 @@ def plan_of(price: dict[str, Any]) -> dict[str, Any]:
     """The legacy `plan` Stripe still embeds beside `price` on subscription items."""
     rec = price["recurring"] or {}
     return {
-        "id": price["id"], "object": "plan", "active": price["active"], "amount": price["unit_amount"],
-        "amount_decimal": price["unit_amount_decimal"], "billing_scheme": price["billing_scheme"],
-        "created": price["created"], "currency": price["currency"], "interval": rec.get("interval"),
-        "interval_count": rec.get("interval_count"), "livemode": False, "metadata": copy_json(price["metadata"]),
-        "meter": None, "nickname": price["nickname"], "product": price["product"], "tiers_mode": None,
-        "transform_usage": None, "trial_period_days": rec.get("trial_period_days"),
+        "id": price["id"],
+        "object": "plan",
+        "active": price["active"],
+        "amount": price["unit_amount"],
+        "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": price["billing_scheme"],
+        "created": price["created"],
+        "currency": price["currency"],
+        "interval": rec.get("interval"),
+        "interval_count": rec.get("interval_count"),
+        "livemode": False,
+        "metadata": copy_json(price["metadata"]),
+        "meter": None,
+        "nickname": price["nickname"],
+        "product": price["product"],
+        "tiers_mode": None,
+        "transform_usage": None,
+        "trial_period_days": rec.get("trial_period_days"),
         "usage_type": rec.get("usage_type", "licensed"),
     }

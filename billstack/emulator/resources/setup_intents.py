@@ -12,12 +12,32 @@ from billstack.emulator.registry import route
 from billstack.emulator.render import render
 from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
 
-CREATE_PARAMS = frozenset({"customer", "payment_method", "payment_method_types", "usage", "confirm", "metadata",
-                           "description", "automatic_payment_methods", "return_url", "attach_to_self", "flow_directions"})
+CREATE_PARAMS = frozenset(
+    {
+        "customer",
+        "payment_method",
+        "payment_method_types",
+        "usage",
+        "confirm",
+        "metadata",
+        "description",
+        "automatic_payment_methods",
+        "return_url",
+        "attach_to_self",
+        "flow_directions",
+    }
+)
 
 
-def new_setup_intent(ctx: Ctx, *, customer: str | None, usage: str = "off_session", metadata: dict[str, str] | None = None,
-                     description: str | None = None, payment_method_types: list[str] | None = None) -> dict[str, Any]:
+def new_setup_intent(
+    ctx: Ctx,
+    *,
+    customer: str | None,
+    usage: str = "off_session",
+    metadata: dict[str, str] | None = None,
+    description: str | None = None,
+    payment_method_types: list[str] | None = None,
+) -> dict[str, Any]:
     si_id = new_id("seti")
     si = {
         "id": si_id,
@@ -40,7 +60,9 @@ def new_setup_intent(ctx: Ctx, *, customer: str | None, usage: str = "off_sessio
         "on_behalf_of": None,
         "payment_method": None,
         "payment_method_configuration_details": None,
-        "payment_method_options": {"card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}},
+        "payment_method_options": {
+            "card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+        },
         "payment_method_types": payment_method_types or ["card"],
         "single_use_mandate": None,
         "status": "requires_payment_method",
@@ -56,8 +78,10 @@ def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
     from billstack.emulator.resources.payment_methods import attach, verify
 
     if si["status"] in ("succeeded", "canceled"):
-        raise StripeError(f"You cannot confirm this SetupIntent because it has a status of {si['status']}.",
-                          code="setup_intent_unexpected_state")
+        raise StripeError(
+            f"You cannot confirm this SetupIntent because it has a status of {si['status']}.",
+            code="setup_intent_unexpected_state",
+        )
     si["payment_method"] = pm["id"]
     try:
         verify(pm)
@@ -65,9 +89,14 @@ def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
             attach(ctx, pm, ctx.account.require("customer", si["customer"]))
     except StripeError as err:
         body = err.body()["error"]
-        si.update(status="requires_payment_method", payment_method=None, last_setup_error={
-            k: body.get(k) for k in ("code", "decline_code", "doc_url", "message", "param", "type")
-        } | {"payment_method": render(ctx, pm)})
+        si.update(
+            status="requires_payment_method",
+            payment_method=None,
+            last_setup_error={
+                k: body.get(k) for k in ("code", "decline_code", "doc_url", "message", "param", "type")
+            }
+            | {"payment_method": render(ctx, pm)},
+        )
         ctx.emit("setup_intent.setup_failed", si)
         err.extra["setup_intent"] = render(ctx, si)
         err.extra["payment_method"] = render(ctx, pm)
@@ -89,8 +118,11 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     pm_id = take_str(params, "payment_method")
     pm = resolve(ctx, pm_id, "payment_method") if pm_id else None
     si = new_setup_intent(
-        ctx, customer=cus_id, usage=take_str(params, "usage", choices=("off_session", "on_session")) or "off_session",
-        metadata=merge_metadata({}, params), description=take_str(params, "description"),
+        ctx,
+        customer=cus_id,
+        usage=take_str(params, "usage", choices=("off_session", "on_session")) or "off_session",
+        metadata=merge_metadata({}, params),
+        description=take_str(params, "description"),
         payment_method_types=take_list(params, "payment_method_types"),
     )
     if pm is not None:
@@ -109,13 +141,17 @@ def retrieve(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
 
 @route("POST", "/v1/setup_intents/{intent}")
 def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "payment_method", "metadata", "description", "payment_method_types"}))
+    check_known(
+        params, frozenset({"customer", "payment_method", "metadata", "description", "payment_method_types"})
+    )
     from billstack.emulator.resources.payment_methods import resolve
 
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     if si["status"] in ("succeeded", "canceled") and set(params) - {"metadata", "description", "expand"}:
-        raise StripeError(f"This SetupIntent has a status of {si['status']}; only its metadata and description can be updated.",
-                          code="setup_intent_unexpected_state")
+        raise StripeError(
+            f"This SetupIntent has a status of {si['status']}; only its metadata and description can be updated.",
+            code="setup_intent_unexpected_state",
+        )
     if "customer" in params:
         si["customer"] = take_str(params, "customer")
     if "description" in params:
@@ -136,9 +172,11 @@ def confirm_route(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, An
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     pm_id = take_str(params, "payment_method") or si["payment_method"]
     if pm_id is None:
-        raise StripeError("You cannot confirm this SetupIntent because it's missing a payment method. "
-                          "Update the SetupIntent with a payment method and then confirm it again.",
-                          code="setup_intent_unexpected_state")
+        raise StripeError(
+            "You cannot confirm this SetupIntent because it's missing a payment method. "
+            "Update the SetupIntent with a payment method and then confirm it again.",
+            code="setup_intent_unexpected_state",
+        )
     return confirm(ctx, si, resolve(ctx, pm_id, "payment_method"))
 
 
@@ -147,20 +185,39 @@ def cancel(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     check_known(params, frozenset({"cancellation_reason"}))
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     if si["status"] in ("succeeded", "canceled"):
-        raise StripeError(f"You cannot cancel this SetupIntent because it has a status of {si['status']}.",
-                          code="setup_intent_unexpected_state")
+        raise StripeError(
+            f"You cannot cancel this SetupIntent because it has a status of {si['status']}.",
+            code="setup_intent_unexpected_state",
+        )
     si["status"] = "canceled"
-    si["cancellation_reason"] = take_str(params, "cancellation_reason", choices=("abandoned", "duplicate", "requested_by_customer"))
+    si["cancellation_reason"] = take_str(
+        params, "cancellation_reason", choices=("abandoned", "duplicate", "requested_by_customer")
+    )
     ctx.emit("setup_intent.canceled", si)
     return si
 
 
 @route("GET", "/v1/setup_intents")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "payment_method", "limit", "starting_after", "ending_before", "created",
-                                   "attach_to_self"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "payment_method",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "created",
+                "attach_to_self",
+            }
+        ),
+    )
     customer = take_str(params, "customer")
     pm = take_str(params, "payment_method")
-    rows = (s for s in ctx.account.all("setup_intent")
-            if (customer is None or s["customer"] == customer) and (pm is None or s["payment_method"] == pm))
+    rows = (
+        s
+        for s in ctx.account.all("setup_intent")
+        if (customer is None or s["customer"] == customer) and (pm is None or s["payment_method"] == pm)
+    )
     return paginate(params, rows, "/v1/setup_intents")

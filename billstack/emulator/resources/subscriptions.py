@@ -18,23 +18,70 @@ from billstack.emulator.registry import renderer, route
 from billstack.emulator.render import render
 from billstack.emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
 from billstack.emulator.resources.products import plan_of
-from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_list, take_str
+from billstack.emulator.wire import (
+    check_known,
+    merge_metadata,
+    take_bool,
+    take_dict,
+    take_int,
+    take_list,
+    take_str,
+)
 
 DAY = 86400
 LIVE_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
-_STATUS_FILTERS = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused",
-                   "trialing", "unpaid")
+_STATUS_FILTERS = (
+    "active",
+    "all",
+    "canceled",
+    "ended",
+    "incomplete",
+    "incomplete_expired",
+    "past_due",
+    "paused",
+    "trialing",
+    "unpaid",
+)
 
-CREATE_PARAMS = frozenset({
-    "customer", "items", "default_payment_method", "metadata", "cancel_at_period_end", "cancel_at", "collection_method",
-    "days_until_due", "backdate_start_date", "trial_period_days", "trial_end", "payment_behavior", "description",
-    "off_session", "proration_behavior", "currency", "payment_settings",
-})
-UPDATE_PARAMS = frozenset({
-    "items", "default_payment_method", "metadata", "cancel_at_period_end", "cancel_at", "collection_method",
-    "days_until_due", "description", "payment_behavior", "proration_behavior", "cancellation_details", "off_session",
-    "proration_date", "payment_settings",
-})
+CREATE_PARAMS = frozenset(
+    {
+        "customer",
+        "items",
+        "default_payment_method",
+        "metadata",
+        "cancel_at_period_end",
+        "cancel_at",
+        "collection_method",
+        "days_until_due",
+        "backdate_start_date",
+        "trial_period_days",
+        "trial_end",
+        "payment_behavior",
+        "description",
+        "off_session",
+        "proration_behavior",
+        "currency",
+        "payment_settings",
+    }
+)
+UPDATE_PARAMS = frozenset(
+    {
+        "items",
+        "default_payment_method",
+        "metadata",
+        "cancel_at_period_end",
+        "cancel_at",
+        "collection_method",
+        "days_until_due",
+        "description",
+        "payment_behavior",
+        "proration_behavior",
+        "cancellation_details",
+        "off_session",
+        "proration_date",
+        "payment_settings",
+    }
+)
 
 
 # --- items ----------------------------------------------------------------------------
@@ -44,14 +91,24 @@ def _resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
     price_id = take_str(raw, "price", param=f"{param}[price]", required=True)
     price = ctx.account.require("price", price_id, param=f"{param}[price]")
     if price["recurring"] is None:
-        raise invalid(f"{param}[price]", f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.")
+        raise invalid(
+            f"{param}[price]",
+            f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.",
+        )
     if not price["active"]:
         raise invalid(f"{param}[price]", f"The price specified ({price_id}) is inactive.")
     return price
 
 
-def _new_item(ctx: Ctx, sub_id: str, price: dict[str, Any], quantity: int, metadata: dict[str, str],
-              period: tuple[int, int], at: int) -> dict[str, Any]:
+def _new_item(
+    ctx: Ctx,
+    sub_id: str,
+    price: dict[str, Any],
+    quantity: int,
+    metadata: dict[str, str],
+    period: tuple[int, int],
+    at: int,
+) -> dict[str, Any]:
     item = {
         "id": new_id("si"),
         "object": "subscription_item",
@@ -98,7 +155,9 @@ def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def _cycle_lines(ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False) -> list[dict[str, Any]]:
+def _cycle_lines(
+    ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False
+) -> list[dict[str, Any]]:
     lines = []
     for item in items_of(ctx, sub):
         price = price_of(ctx, item)
@@ -106,9 +165,19 @@ def _cycle_lines(ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: 
         qty = item["quantity"]
         amount = 0 if trial else price["unit_amount"] * qty
         text = f"Trial period for {product}" if trial else f"{qty} × {product} (at {_price_text(price)})"
-        lines.append(new_line(ctx, amount=amount, currency=price["currency"], description=text, period=period,
-                              quantity=qty, unit_amount=0 if trial else price["unit_amount"],
-                              subscription=sub["id"], subscription_item=item["id"]))
+        lines.append(
+            new_line(
+                ctx,
+                amount=amount,
+                currency=price["currency"],
+                description=text,
+                period=period,
+                quantity=qty,
+                unit_amount=0 if trial else price["unit_amount"],
+                subscription=sub["id"],
+                subscription_item=item["id"],
+            )
+        )
     return lines
 
 
@@ -120,14 +189,30 @@ def _price_text(price: dict[str, Any]) -> str:
     return f"{format_amount(price['unit_amount'], price['currency'])} / {every}"
 
 
-def bill_period(ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], *, reason: str, at: int,
-                invoice_period: tuple[int, int], trial: bool = False, attempt: bool = True) -> dict[str, Any]:
+def bill_period(
+    ctx: Ctx,
+    sub: dict[str, Any],
+    period: tuple[int, int],
+    *,
+    reason: str,
+    at: int,
+    invoice_period: tuple[int, int],
+    trial: bool = False,
+    attempt: bool = True,
+) -> dict[str, Any]:
     """Create, finalize and (when collected automatically) charge the invoice for one period."""
     cus = ctx.account.require("customer", sub["customer"])
     inv = new_invoice(
-        ctx, cus, lines=_cycle_lines(ctx, sub, period, trial), currency=sub["currency"], billing_reason=reason,
-        collection_method=sub["collection_method"], days_until_due=sub["days_until_due"], subscription=sub,
-        period=invoice_period, at=at,
+        ctx,
+        cus,
+        lines=_cycle_lines(ctx, sub, period, trial),
+        currency=sub["currency"],
+        billing_reason=reason,
+        collection_method=sub["collection_method"],
+        days_until_due=sub["days_until_due"],
+        subscription=sub,
+        period=invoice_period,
+        at=at,
     )
     sub["latest_invoice"] = inv["id"]
     finalize(ctx, inv, at=at)
@@ -163,23 +248,46 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise invalid(f"items[{i}]", "Invalid hash")
         price = _resolve_price(ctx, raw, f"items[{i}]")
-        specs.append((price, take_int(raw, "quantity", param=f"items[{i}][quantity]", minimum=1) or 1, merge_metadata({}, raw)))
+        specs.append(
+            (
+                price,
+                take_int(raw, "quantity", param=f"items[{i}][quantity]", minimum=1) or 1,
+                merge_metadata({}, raw),
+            )
+        )
     intervals = {(p["recurring"]["interval"], p["recurring"]["interval_count"]) for p, _, _ in specs}
     currencies = {p["currency"] for p, _, _ in specs}
     if len(intervals) > 1:
-        raise invalid("items", "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.")
+        raise invalid(
+            "items",
+            "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
+        )
     if len(currencies) > 1:
         raise invalid("items", "All prices on a subscription must have the same currency.")
     if len({p["id"] for p, _, _ in specs}) < len(specs):
         raise invalid("items", "Cannot add multiple subscription items with the same price.")
     dpm = take_str(params, "default_payment_method")
     _check_default_pm(ctx, cus, dpm)
-    method = take_str(params, "collection_method", choices=("charge_automatically", "send_invoice")) or "charge_automatically"
+    method = (
+        take_str(params, "collection_method", choices=("charge_automatically", "send_invoice"))
+        or "charge_automatically"
+    )
     days = take_int(params, "days_until_due", minimum=0)
     if method == "send_invoice" and days is None:
         raise missing("days_until_due")
-    behavior = take_str(params, "payment_behavior", choices=(
-        "allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")) or "allow_incomplete"
+    behavior = (
+        take_str(
+            params,
+            "payment_behavior",
+            choices=(
+                "allow_incomplete",
+                "default_incomplete",
+                "error_if_incomplete",
+                "pending_if_incomplete",
+            ),
+        )
+        or "allow_incomplete"
+    )
 
     now = ctx.now()
     start = take_int(params, "backdate_start_date")
@@ -221,8 +329,13 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "description": take_str(params, "description"),
         "discounts": [],
         "ended_at": None,
-        "invoice_settings": {"account_tax_ids": None, "custom_fields": None, "description": None, "footer": None,
-                             "issuer": {"type": "self"}},
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": {"type": "self"},
+        },
         "latest_invoice": None,
         "livemode": False,
         "managed_payments": None,
@@ -230,8 +343,11 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "next_pending_invoice_item_invoice": None,
         "on_behalf_of": None,
         "pause_collection": None,
-        "payment_settings": {"payment_method_options": None, "payment_method_types": None,
-                             "save_default_payment_method": "off"},
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
         "pending_update": None,
@@ -250,11 +366,26 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     for price, qty, meta in specs:
         sub["_items"].append(_new_item(ctx, sub_id, price, qty, meta, (start, period_end), start)["id"])
     if trial_end:
-        bill_period(ctx, sub, (start, period_end), reason="subscription_create", at=start, invoice_period=(start, start), trial=True)
+        bill_period(
+            ctx,
+            sub,
+            (start, period_end),
+            reason="subscription_create",
+            at=start,
+            invoice_period=(start, start),
+            trial=True,
+        )
         sub["status"] = "trialing"
     else:
-        inv = bill_period(ctx, sub, (start, period_end), reason="subscription_create", at=start,
-                          invoice_period=(start, start), attempt=behavior != "default_incomplete")
+        inv = bill_period(
+            ctx,
+            sub,
+            (start, period_end),
+            reason="subscription_create",
+            at=start,
+            invoice_period=(start, start),
+            attempt=behavior != "default_incomplete",
+        )
         if inv["status"] == "paid" or method == "send_invoice":
             sub["status"] = "active"
     _apply_cancel(ctx, sub, params, now)
@@ -263,7 +394,9 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if start < now and sub["status"] in ("active", "trialing"):
         from billstack.emulator.billing import run_due
 
-        run_due(ctx, [sub])  # emulator extension: replay the periods a backdated subscription has lived through
+        run_due(
+            ctx, [sub]
+        )  # emulator extension: replay the periods a backdated subscription has lived through
     return sub
 
 
@@ -303,9 +436,20 @@ def _apply_cancel(ctx: Ctx, sub: dict[str, Any], params: dict[str, Any], now: in
         sub["cancellation_details"] = {
             **sub["cancellation_details"],
             "comment": take_str(details, "comment"),
-            "feedback": take_str(details, "feedback", choices=(
-                "customer_service", "low_quality", "missing_features", "other", "switched_service", "too_complex",
-                "too_expensive", "unused")),
+            "feedback": take_str(
+                details,
+                "feedback",
+                choices=(
+                    "customer_service",
+                    "low_quality",
+                    "missing_features",
+                    "other",
+                    "switched_service",
+                    "too_complex",
+                    "too_expensive",
+                    "unused",
+                ),
+            ),
         }
 
 
@@ -327,7 +471,11 @@ def retrieve(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, A
 def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any]:
     check_known(params, UPDATE_PARAMS)
     sub = ctx.account.require("subscription", subscription)
-    if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {"metadata", "cancellation_details", "expand"}:
+    if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {
+        "metadata",
+        "cancellation_details",
+        "expand",
+    }:
         raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
     before = render(ctx, sub)
     cus = ctx.account.require("customer", sub["customer"])
@@ -338,8 +486,9 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
     if "description" in params:
         sub["description"] = take_str(params, "description")
     if "collection_method" in params:
-        sub["collection_method"] = take_str(params, "collection_method", required=True,
-                                            choices=("charge_automatically", "send_invoice"))
+        sub["collection_method"] = take_str(
+            params, "collection_method", required=True, choices=("charge_automatically", "send_invoice")
+        )
     if "days_until_due" in params:
         sub["days_until_due"] = take_int(params, "days_until_due", minimum=0)
     if sub["collection_method"] == "send_invoice" and sub["days_until_due"] is None:
@@ -369,7 +518,9 @@ def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
                 raise invalid(f"items[{i}][id]", f"Subscription item {item_id} is not on this subscription.")
             if take_bool(raw, "deleted"):
                 if len(sub["_items"]) == 1:
-                    raise invalid(f"items[{i}][deleted]", "A subscription must have at least one active item.")
+                    raise invalid(
+                        f"items[{i}][deleted]", "A subscription must have at least one active item."
+                    )
                 sub["_items"].remove(item_id)
                 ctx.account.remove(item)
                 continue
@@ -381,22 +532,40 @@ def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
             item["metadata"] = merge_metadata(item["metadata"], raw)
         else:
             price = _resolve_price(ctx, raw, f"items[{i}]")
-            sub["_items"].append(_new_item(ctx, sub["id"], price, take_int(raw, "quantity", minimum=1) or 1,
-                                           merge_metadata({}, raw), (start, end), ctx.now())["id"])
+            sub["_items"].append(
+                _new_item(
+                    ctx,
+                    sub["id"],
+                    price,
+                    take_int(raw, "quantity", minimum=1) or 1,
+                    merge_metadata({}, raw),
+                    (start, end),
+                    ctx.now(),
+                )["id"]
+            )
     for item in items_of(ctx, sub):
         rec = price_of(ctx, item)["recurring"]
         if (rec["interval"], rec["interval_count"]) != (interval["interval"], interval["interval_count"]):
-            raise invalid("items", "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.")
+            raise invalid(
+                "items",
+                "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
+            )
 
 
-def cancel_now(ctx: Ctx, sub: dict[str, Any], at: int | None = None, reason: str = "cancellation_requested") -> None:
+def cancel_now(
+    ctx: Ctx, sub: dict[str, Any], at: int | None = None, reason: str = "cancellation_requested"
+) -> None:
     now = at if at is not None else ctx.now()
     previous = sub["status"]
     sub.update(status="canceled", ended_at=now, canceled_at=sub["canceled_at"] or now)
     sub["cancellation_details"] = {**sub["cancellation_details"], "reason": reason}
     for inv in ctx.account.all("invoice"):
         parent = inv["parent"] or {}
-        if previous == "incomplete" and inv["status"] == "open" and (parent.get("subscription_details") or {}).get("subscription") == sub["id"]:
+        if (
+            previous == "incomplete"
+            and inv["status"] == "open"
+            and (parent.get("subscription_details") or {}).get("subscription") == sub["id"]
+        ):
             inv["status"] = "void"
             inv["status_transitions"] = {**inv["status_transitions"], "voided_at": now}
             ctx.emit("invoice.voided", inv)
@@ -408,8 +577,12 @@ def cancel(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
     check_known(params, frozenset({"invoice_now", "prorate", "cancellation_details"}))
     sub = ctx.account.require("subscription", subscription)
     if sub["status"] in ("canceled", "incomplete_expired"):
-        raise StripeError(f"No such subscription: '{subscription}'; it has already been canceled.", status=404,
-                          code="resource_missing", param="id")
+        raise StripeError(
+            f"No such subscription: '{subscription}'; it has already been canceled.",
+            status=404,
+            code="resource_missing",
+            param="id",
+        )
     _apply_cancel(ctx, sub, {k: v for k, v in params.items() if k == "cancellation_details"}, ctx.now())
     cancel_now(ctx, sub)
     return sub
@@ -417,9 +590,25 @@ def cancel(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
 
 @route("GET", "/v1/subscriptions")
 def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    check_known(params, frozenset({"customer", "status", "price", "collection_method", "limit", "starting_after",
-                                   "ending_before", "created", "test_clock", "current_period_end",
-                                   "current_period_start", "customer_account"}))
+    check_known(
+        params,
+        frozenset(
+            {
+                "customer",
+                "status",
+                "price",
+                "collection_method",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "created",
+                "test_clock",
+                "current_period_end",
+                "current_period_start",
+                "customer_account",
+            }
+        ),
+    )
     customer = take_str(params, "customer")
     status = take_str(params, "status", choices=_STATUS_FILTERS)
     price = take_str(params, "price")
@@ -435,9 +624,12 @@ def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             ok = st in ("canceled", "incomplete_expired")
         else:
             ok = st == status
-        return (ok and (customer is None or sub["customer"] == customer)
-                and (method is None or sub["collection_method"] == method)
-                and (price is None or any(i["_price"] == price for i in items_of(ctx, sub))))
+        return (
+            ok
+            and (customer is None or sub["customer"] == customer)
+            and (method is None or sub["collection_method"] == method)
+            and (price is None or any(i["_price"] == price for i in items_of(ctx, sub)))
+        )
 
     return paginate(params, (s for s in ctx.account.all("subscription") if wanted(s)), "/v1/subscriptions")
 
@@ -445,7 +637,9 @@ def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 @route("GET", "/v1/subscription_items")
 def list_items(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, frozenset({"subscription", "limit", "starting_after", "ending_before"}))
-    sub = ctx.account.require("subscription", take_str(params, "subscription", required=True), param="subscription")
+    sub = ctx.account.require(
+        "subscription", take_str(params, "subscription", required=True), param="subscription"
+    )
     return paginate(params, items_of(ctx, sub), f"/v1/subscription_items?subscription={sub['id']}")
 
 
@@ -457,9 +651,18 @@ def retrieve_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]
 
 @route("POST", "/v1/subscription_items/{item}")
 def update_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]:
-    check_known(params, frozenset({"metadata", "quantity", "price", "proration_behavior", "payment_behavior"}))
+    check_known(
+        params, frozenset({"metadata", "quantity", "price", "proration_behavior", "payment_behavior"})
+    )
     obj = ctx.account.require("subscription_item", item, kind="subscription item")
     sub = ctx.account.require("subscription", obj["subscription"])
-    update(ctx, {"items": [{**{k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}, "id": item}]},
-           sub["id"])
+    update(
+        ctx,
+        {
+            "items": [
+                {**{k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}, "id": item}
+            ]
+        },
+        sub["id"],
+    )
     return obj
