@@ -147,10 +147,10 @@ async def create_portal_session(
 ) -> Response:
     # The hot path of the API, kept close to a bare Starlette endpoint: the header and
     # the body are parsed here (pydantic validates the body in one call; the model is
-    # still what OpenAPI documents), and the unit of work — one SELECT, two INSERTs, a
-    # commit — runs on the event loop, cheaper than a hop to a worker thread. If
-    # another writer holds SQLite's lock, the service says so at once and we wait in a
-    # thread instead.
+    # still what OpenAPI documents). On SQLite the unit of work — one SELECT, two
+    # INSERTs, a commit — runs on the event loop, cheaper than a hop to a worker thread;
+    # if another writer holds the lock, the service says so at once and we wait in a
+    # thread instead. A networked database (PostgreSQL) always runs in a thread.
     api_key = api_key_from_header(request.headers.get("authorization"))
     body = parse_body(CreatePortalSessionRequest, await request.body())
     args = {
@@ -164,10 +164,14 @@ async def create_portal_session(
         "flow": body.flow.model_dump(by_alias=True) if body.flow is not None else None,
         "client_ip": client_ip(request),
     }
-    try:
-        created = sessions.create_portal_session_committed(wait=False, **args)
-    except sessions.DatabaseBusy:
-        created = await run_in_threadpool(partial(sessions.create_portal_session_committed, wait=True, **args))
+    create = partial(sessions.create_portal_session_committed, **args)
+    if sessions.runs_inline():
+        try:
+            created = create(wait=False)
+        except sessions.DatabaseBusy:
+            created = await run_in_threadpool(create, wait=True)
+    else:
+        created = await run_in_threadpool(create)
     payload = {
         "sessionId": created.session_id,
         "token": created.token,
