@@ -1,0 +1,99 @@
+"""`billstack demo` (what `make demo` runs), tried as a newcomer: it prints a portal URL that works."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import E2E_PORT, REPO
+
+DEMO_TIMEOUT_S = 600
+
+
+def _read_output(process: subprocess.Popen, lines: list[str], listening: threading.Event) -> None:
+    """Keep draining the demo's output (a full pipe would stall it); flag the banner."""
+    for line in process.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+        if "listening on" in line:
+            listening.set()
+
+
+def _wait_for_ping(url: str, process: subprocess.Popen) -> None:
+    """The banner prints just before Granian binds: poll until the server answers."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            try:
+                process.wait(timeout=0.2)  # bounded pause between polls
+            except subprocess.TimeoutExpired:
+                pass
+    pytest.fail("the demo server never answered /ping")
+
+
+def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path: Path) -> None:
+    # Same public URL as the live server so the frontend bundle is shared, not rebuilt.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLSTACK_")} | {
+        "BILLSTACK_DATA_DIR": str(tmp_path / "demo"),
+        "BILLSTACK_PORT": str(E2E_PORT),
+        "BILLSTACK_PUBLIC_URL": f"http://localhost:{E2E_PORT}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billstack", "demo"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    listening = threading.Event()
+    threading.Thread(target=_read_output, args=(process, lines, listening), daemon=True).start()
+    try:
+        if not listening.wait(timeout=DEMO_TIMEOUT_S) or process.poll() is not None:
+            pytest.fail(f"billstack demo did not start serving:\n{''.join(lines)[-4000:]}")
+        output = "".join(lines)
+        _wait_for_ping(f"http://localhost:{E2E_PORT}", process)
+        portal_url = re.search(r"Portal \(.*\): (\S+)", output).group(1)
+        api_key = re.search(r"API key:\s+(bsk_\S+)", output).group(1)
+        team = re.search(r"Team:\s+(team_\S+)", output).group(1)
+        project = re.search(r"Project:\s+(proj_\S+)", output).group(1)
+        customer = re.search(r"Customer:\s+(pc_\S+)", output).group(1)
+        assert f"curl -s -X POST http://localhost:{E2E_PORT}/api/billstack/teams/{team}/projects/{project}/portal" in output
+
+        page.goto(portal_url)
+        try:
+            expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=60_000)
+        except AssertionError:
+            print("".join(lines)[-6000:])
+            raise
+        expect(page.get_by_text(re.compile(r"^Renews on "))).to_have_count(2)
+        expect(page.get_by_role("link", name=re.compile(r"^Pay invoice "))).to_have_count(1)
+        expect(page.get_by_text("Visa ending in 4242")).to_be_visible()
+
+        # The printed curl's request works against the running demo.
+        minted = httpx.post(
+            f"http://localhost:{E2E_PORT}/api/billstack/teams/{team}/projects/{project}/portal",
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            json={"customerId": customer, "ttlMs": 3600000},
+        )
+        assert minted.status_code == 200, minted.text
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
