@@ -17,9 +17,9 @@ from babel.numbers import format_currency, get_currency_precision
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_LOCALE = "en"
-SUPPORTED_LOCALES = ("en", "de")
+SUPPORTED_LOCALES = ("en", "de", "fr")
 # Babel locales used for numbers and dates, per portal language.
-_BABEL_LOCALE = {"en": "en_US", "de": "de_DE"}
+_BABEL_LOCALE = {"en": "en_US", "de": "de_DE", "fr": "fr_FR"}
 
 
 def normalise_locale(locale: str | None) -> str:

@@ -28,7 +28,7 @@ def test_every_translation_keeps_the_placeholders_of_english() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "expected"),
-    [("en", "en"), ("de", "de"), ("de-AT", "de"), ("DE_de", "de"), ("fr", "en"), (None, "en"), ("", "en")],
+    [("en", "en"), ("de", "de"), ("de-AT", "de"), ("DE_de", "de"), ("fr-CA", "fr"), ("es", "en"), (None, "en"), ("", "en")],
 )
 def test_locale_normalisation_falls_back_to_english(locale: str | None, expected: str) -> None:
     assert i18n.normalise_locale(locale) == expected
