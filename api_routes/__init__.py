@@ -50,7 +50,7 @@ def _document_400_not_422(app: FastAPI) -> None:
     """
     from api_routes.portal_sessions import CreatePortalSessionRequest
 
-    DOCUMENTED_BODIES = (CreatePortalSessionRequest,)  # noqa: N806
+    documented_bodies = (CreatePortalSessionRequest,)
 
     def openapi() -> dict:
         schema = FastAPI.openapi(app)  # cached by FastAPI; the stripping below is idempotent
@@ -60,7 +60,7 @@ def _document_400_not_422(app: FastAPI) -> None:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
-        for model in DOCUMENTED_BODIES:  # bodies parsed in the route rather than by FastAPI
+        for model in documented_bodies:  # bodies parsed in the route rather than by FastAPI
             if model.__name__ not in schemas:
                 body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 schemas.update(body_schema.pop("$defs", {}))

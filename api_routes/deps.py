@@ -8,7 +8,7 @@ team → 403 (`sessions.create_portal_session`, `sessions.authenticate_api_key`)
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +27,7 @@ _bearer = HTTPBearer(
 
 
 async def bearer_api_key(
-    request: Request, _documented: HTTPAuthorizationCredentials | None = Security(_bearer)
+    request: Request, _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> str:
     """The key from `Authorization: Bearer <key>` (as a dependency; documents the scheme)."""
     return api_key_from_header(request.headers.get("authorization"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -141,8 +141,8 @@ them to. Only `customerId` is required.
     },
 )
 async def create_portal_session(
-    teamId: str,  # noqa: N803 - path names as in the public contract
-    projectId: str,  # noqa: N803
+    teamId: str,
+    projectId: str,
     request: Request,
 ) -> Response:
     # The hot path of the API, kept close to a bare Starlette endpoint: the header and
@@ -191,9 +191,9 @@ async def create_portal_session(
     operation_id="revokePortalSession",
 )
 def revoke_portal_session(
-    teamId: str,  # noqa: N803
-    projectId: str,  # noqa: N803
-    sessionId: str,  # noqa: N803
+    teamId: str,
+    projectId: str,
+    sessionId: str,
     request: Request,
     api_key: str = Depends(bearer_api_key),
 ) -> PortalSessionRevoked:

@@ -83,7 +83,7 @@ async def frame_ancestors_for_path(path: str) -> str:
 
 
 def is_covered(path: str) -> bool:
-    return path.startswith("/api/") or path.startswith("/portal/") or path == "/portal"
+    return path.startswith(("/api/", "/portal/")) or path == "/portal"
 
 
 class SecurityHeaders:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -24,21 +24,21 @@ ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 async def test_spec_example_gets_the_four_keys(client: httpx.AsyncClient, tenant: Tenant, db_url: str) -> None:
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     # The specification's fetch() translated literally.
     response = await client.post(
         tenant.portal_path,
         headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"},
         json={"customerId": tenant.customer_id, "ttlMs": 3600000},
     )
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     assert response.status_code == 200, response.text
     body = response.json()
     assert list(body) == ["sessionId", "token", "portalUrl", "expiresAt"]
     assert re.fullmatch(r"portal_sess_[A-Za-z0-9]+", body["sessionId"])
     assert body["portalUrl"] == f"http://localhost:8000/portal/{body['token']}"
     assert ISO_Z.match(body["expiresAt"])
-    expires = datetime.strptime(body["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    expires = datetime.strptime(body["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert before + timedelta(hours=1) - timedelta(seconds=2) <= expires <= after + timedelta(hours=1)
 
     claims = jwt.decode(body["token"], TEST_SECRET_KEY, algorithms=["HS256"], audience="billstack:portal")
@@ -67,11 +67,11 @@ async def test_public_url_setting_shapes_portal_url(client, tenant, monkeypatch)
 
 @pytest.mark.parametrize("ttl_ms", [60_000, 86_400_000, 90_000])
 async def test_ttl_bounds_accepted(client, tenant, ttl_ms: int) -> None:
-    start = datetime.now(timezone.utc).replace(microsecond=0)
+    start = datetime.now(UTC).replace(microsecond=0)
     response = await client.post(tenant.portal_path, headers=tenant.auth,
                                  json={"customerId": tenant.customer_id, "ttlMs": ttl_ms})
     assert response.status_code == 200, response.text
-    expires = datetime.strptime(response.json()["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    expires = datetime.strptime(response.json()["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs((expires - start).total_seconds() - ttl_ms // 1000) <= 2
 
 

@@ -11,7 +11,7 @@ import base64
 import json
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -28,10 +28,10 @@ from billstack.models import AuditEvent, PortalSession
 from billstack.services import sessions
 from billstack.services.customers import remove_customer
 from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
-from tests.api.conftest import Tenant, assert_error, make_tenant
+from tests.api.conftest import Tenant, assert_error
 from tests.conftest import TEST_SECRET_KEY
 
-T0 = datetime(2026, 3, 30, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 30, 12, 0, 0, tzinfo=UTC)
 
 
 def mint(tenant: Tenant, *, now: datetime = T0, ttl_ms: int = 3_600_000, **kwargs) -> sessions.CreatedSession:
@@ -246,11 +246,11 @@ async def probe(db_url: str):
 async def test_over_http_failures_are_401_without_customer_data(probe, tenant: Tenant, monkeypatch) -> None:
     monkeypatch.setenv("BILLSTACK_RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE", "4")
     reset_settings()
-    good = mint(tenant, now=datetime.now(timezone.utc)).token
+    good = mint(tenant, now=datetime.now(UTC)).token
     assert (await probe.get(f"/api/probe/{good}")).json() == {"email": tenant.customer_email}
 
-    expired = mint(tenant, now=datetime.now(timezone.utc) - timedelta(hours=2)).token
-    revoked = mint(tenant, now=datetime.now(timezone.utc))
+    expired = mint(tenant, now=datetime.now(UTC) - timedelta(hours=2)).token
+    revoked = mint(tenant, now=datetime.now(UTC))
     with session_scope() as db:
         sessions.revoke_portal_session(db, revoked.session.id)
     header, payload, signature = good.split(".")
