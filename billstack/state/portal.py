@@ -19,7 +19,7 @@ from billstack import presenters, routes
 from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError
-from billstack.i18n import DEFAULT_LOCALE, catalogue, normalise_locale, t
+from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
 from billstack.services import portal as portal_service
 from billstack.services import sessions
 from billstack.services.views import PortalView
@@ -81,7 +81,7 @@ class PortalState(rx.State):
         try:
             if query.get("setup") == "success" and query.get("session_id"):
                 await self._run(lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]))
-            view = await self._run(lambda db, ctx: portal_service.load_portal_view(db, ctx))
+            view, refresh_later = await self._run(_load_view_from_mirror)
         except BillStackError as exc:
             self._show_error(exc)
             return
@@ -97,6 +97,24 @@ class PortalState(rx.State):
             # Drop ?setup=… so a reload doesn't repeat the confirmation.
             yield rx.call_script("window.history.replaceState(null, '', window.location.pathname)")
         self._open_flow(view.flow)
+        if refresh_later:
+            yield PortalState.refresh_from_stripe
+
+    @rx.event(background=True)
+    async def refresh_from_stripe(self) -> None:
+        """Saved data is on screen; fetch Stripe's current state and update the open page."""
+        async with self:
+            token, client_ip = self._token(), self.router.session.client_ip or None
+        try:
+            view = await asyncio.to_thread(
+                _with_context, token, client_ip, lambda db, ctx: portal_service.load_portal_view(db, ctx, refresh="always")
+            )
+        except BillStackError:
+            return  # the token expired meanwhile: the next action shows the right page
+        async with self:
+            # An action in flight owns the rows it changes; the next load brings the rest.
+            if self.page_status == "ready" and not self.pending and token == self._token():
+                self._apply_view(view)
 
     @rx.event
     async def retry(self) -> AsyncIterator[Any]:
@@ -215,15 +233,7 @@ class PortalState(rx.State):
 
     async def _run(self, action: Callable[[Any, sessions.PortalContext], T]) -> T:
         """Validate the token and run one service call, in a worker thread."""
-        token = self._token()
-        client_ip = self.router.session.client_ip or None
-
-        def work() -> T:
-            with session_scope() as db:
-                ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
-                return action(db, ctx)
-
-        return await asyncio.to_thread(work)
+        return await asyncio.to_thread(_with_context, self._token(), self.router.session.client_ip or None, action)
 
     def _apply_view(self, view: PortalView) -> None:
         locale = normalise_locale(view.locale)
@@ -262,8 +272,6 @@ class PortalState(rx.State):
         default = next((m for m in view.payment_methods if m.is_default), None)
         if default is None:
             return ""
-        from billstack.i18n import card_brand_label
-
         return t(self.locale, "pm.updated_notice", brand=card_brand_label(default.brand), last4=default.last4 or "")
 
     def _set_notice(self, text: str, tone: str) -> None:
@@ -292,6 +300,19 @@ class PortalState(rx.State):
         self.customer_email = ""
         self.notice, self.pending = "", ""
         self.cancel_dialog_open = self.pm_dialog_open = False
+
+
+def _with_context(token: str, client_ip: str | None, action: Callable[[Any, sessions.PortalContext], T]) -> T:
+    """One unit of work: re-validate the token, then run the action with its context."""
+    with session_scope() as db:
+        ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
+        return action(db, ctx)
+
+
+def _load_view_from_mirror(db: Any, ctx: sessions.PortalContext) -> tuple[PortalView, bool]:
+    """The view from the mirror (synced first if it never was), and whether it is old."""
+    refresh_later = ctx.customer.synced_at is not None and portal_service.mirror_is_old(ctx)
+    return portal_service.load_portal_view(db, ctx), refresh_later
 
 
 def _invalid_kind(exc: BillStackError) -> str:

@@ -290,3 +290,28 @@ def test_dark_color_scheme_is_honoured(page: Page, live_db: LiveServer, tenant: 
     background = page.evaluate("getComputedStyle(document.querySelector('.radix-themes')).backgroundColor")
     channels = [int(c) for c in re.findall(r"\d+", background)[:3]]
     assert sum(channels) / 3 < 80, f"dark scheme should give a dark background, got {background}"
+
+
+def test_page_renders_the_mirror_and_refreshes_an_old_one_live(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
+    from billstack.models import Customer
+
+    client = stripe_client(live_db, tenant)
+    session = new_portal_session(live_db.url, tenant)
+    open_portal(page, session["portalUrl"])
+    sub_id = page.locator("[data-subscription-id]").first.get_attribute("data-subscription-id")
+    card = page.locator(f'[data-subscription-id="{sub_id}"]')
+    # A change made in Stripe directly (dashboard, another integration)…
+    client.v1.subscriptions.update(sub_id, {"cancel_at_period_end": True})
+
+    # …is not on a fresh mirror: the page renders from BillStack's database.
+    page.reload()
+    expect(card.get_by_text(re.compile(r"^Renews on "))).to_be_visible(timeout=30_000)
+
+    # Once the mirror is older than BILLSTACK_SYNC_MAX_AGE, the page refreshes it in the
+    # background and updates itself: no second reload.
+    with session_scope() as db:
+        customer = db.get(Customer, tenant.customer_id)
+        customer.synced_at = utcnow() - timedelta(hours=1)
+        db.add(customer)
+    page.reload()
+    expect(card.get_by_text(re.compile(r"^Cancels on "))).to_be_visible(timeout=30_000)
