@@ -20,8 +20,6 @@ from pathlib import Path
 from billstack.config import ConfigError, Settings, get_settings, resolve_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB_DIR = ROOT / ".web"
-STAMP_FILE = WEB_DIR / "billstack-build.json"
 BUN_BIN_DIR = ROOT / "tools" / "node_modules" / ".bin"
 # What the frontend bundle is built from: a change to any of these means rebuild.
 BUILD_INPUTS = ("billstack", "assets", "rxconfig.py", "reflex.lock", "requirements.txt")
@@ -53,11 +51,20 @@ def build_stamp(public_url: str) -> str:
     return digest.hexdigest()
 
 
+def web_dir() -> Path:
+    """Reflex's build folder; REFLEX_WEB_WORKDIR lets two servers with different URLs coexist."""
+    return ROOT / os.environ.get("REFLEX_WEB_WORKDIR", ".web")
+
+
+def stamp_file() -> Path:
+    return web_dir() / "billstack-build.json"
+
+
 def frontend_is_current(public_url: str) -> bool:
-    if not (WEB_DIR / "build" / "client" / "index.html").exists() or not STAMP_FILE.exists():
+    if not (web_dir() / "build" / "client" / "index.html").exists() or not stamp_file().exists():
         return False
     try:
-        return json.loads(STAMP_FILE.read_text()).get("stamp") == build_stamp(public_url)
+        return json.loads(stamp_file().read_text()).get("stamp") == build_stamp(public_url)
     except (OSError, ValueError):
         return False
 
@@ -75,8 +82,7 @@ def build_frontend(public_url: str, *, force: bool = False) -> None:
     result = subprocess.run(command, cwd=ROOT, env=reflex_env(public_url), check=False)
     if result.returncode != 0:
         raise ConfigError(f"Frontend build failed (exit {result.returncode}); see the output above.")
-    WEB_DIR.mkdir(exist_ok=True)
-    STAMP_FILE.write_text(json.dumps({"stamp": build_stamp(public_url), "publicUrl": public_url}))
+    stamp_file().write_text(json.dumps({"stamp": build_stamp(public_url), "publicUrl": public_url}))
     print(f"Frontend built in {time.monotonic() - started:.0f} s.", flush=True)
 
 
