@@ -40,41 +40,30 @@ def invalid_link() -> rx.Component:
         ("rate_limited", label("invalid.rate_limited_body")),
         label("invalid.invalid_body"),
     )
-    return rx.el.main(
-        rx.card(
-            rx.vstack(
-                rx.icon("link-2-off", size=32, aria_hidden="true"),
-                rx.heading(title, as_="h1", size="6"),
-                rx.text(body, size="3"),
-                rx.cond(
-                    S.return_url != "",
-                    rx.link(rx.button(label("invalid.back"), size="3"), href=S.return_url),
-                ),
-                spacing="4",
-                align="start",
-            ),
-            size="4",
-            max_width="560px",
-            width="100%",
+    return message_page(
+        rx.icon("link-2-off", size=32, aria_hidden="true"),
+        rx.heading(title, as_="h1", size="6"),
+        rx.text(body, size="3"),
+        rx.cond(
+            S.return_url != "",
+            rx.link(rx.button(label("invalid.back"), size="3"), href=S.return_url),
         ),
-        class_name="invalid-page",
         data_invalid_kind=S.invalid_kind,
     )
 
 
 def load_error() -> rx.Component:
+    return message_page(
+        rx.heading(label("portal.title"), as_="h1", size="6"),
+        rx.text(S.notice, role="alert"),
+        rx.button(label("portal.retry"), on_click=S.retry, size="3"),
+    )
+
+
+def message_page(*children: rx.Component, **props) -> rx.Component:
+    """A centred card with nothing but a message and one way onward."""
     return rx.el.main(
-        rx.card(
-            rx.vstack(
-                rx.heading(label("portal.title"), as_="h1", size="6"),
-                rx.text(S.notice, role="alert"),
-                rx.button(label("portal.retry"), on_click=S.retry, size="3"),
-                spacing="4",
-                align="start",
-            ),
-            size="4",
-            max_width="560px",
-            width="100%",
-        ),
-        class_name="invalid-page",
+        rx.card(rx.vstack(*children, spacing="4", align="start"), size="4", max_width="560px", width="100%"),
+        class_name="message-page",
+        **props,
     )

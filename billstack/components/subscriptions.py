@@ -77,7 +77,9 @@ def cancel_dialog() -> rx.Component:
             )
             for reason in CANCEL_REASONS
         ],
-        value=S.cancel_reason,
+        # Uncontrolled: the choice shows at once, without a server round trip; the dialog's
+        # content unmounts on close, so each opening starts with nothing chosen.
+        default_value="",
         on_change=S.set_cancel_reason,
         direction="column",
         spacing="2",

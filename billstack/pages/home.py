@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import reflex as rx
 
+from billstack.components.states import message_page
+
 
 def page() -> rx.Component:
-    return rx.el.main(
-        rx.card(
-            rx.vstack(
-                rx.heading("BillStack Portal", as_="h1", size="7"),
-                rx.text(
-                    "This server hosts self-service billing portals. Customers arrive here through "
-                    "a link from their app; there is nothing to sign in to.",
-                    size="3",
-                ),
-                rx.text(
-                    "Integrators: create a portal session with ",
-                    rx.code("POST /api/billstack/teams/{teamId}/projects/{projectId}/portal"),
-                    " (see ",
-                    rx.link("the API description", href="/api/openapi.json"),
-                    ").",
-                    size="2",
-                ),
-                spacing="4",
-                align="start",
-            ),
-            size="4",
-            max_width="640px",
+    return message_page(
+        rx.heading("BillStack Portal", as_="h1", size="7"),
+        rx.text(
+            "This server hosts self-service billing portals. Customers arrive here through "
+            "a link from their app; there is nothing to sign in to.",
+            size="3",
         ),
-        class_name="invalid-page",
+        rx.text(
+            "Integrators: create a portal session with ",
+            rx.code("POST /api/billstack/teams/{teamId}/projects/{projectId}/portal"),
+            " (see ",
+            rx.link("the API description", href="/api/openapi.json"),
+            ").",
+            size="2",
+        ),
     )

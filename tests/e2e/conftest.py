@@ -51,7 +51,7 @@ import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import httpx  # noqa: E402
@@ -77,22 +77,31 @@ def _port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+def wait_until_up(url: str, process: subprocess.Popen, output: Callable[[], str], timeout_s: float) -> None:
+    """Poll `/ping` until the server answers; fail with its output if it dies or stalls."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"billstack serve exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
+            pytest.fail(f"server exited with {process.returncode}:\n{output()[-4000:]}")
         try:
             if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        process_wait = 0.25
         try:
-            process.wait(timeout=process_wait)  # doubles as a bounded pause between polls
+            process.wait(timeout=0.25)  # doubles as a bounded pause between polls
         except subprocess.TimeoutExpired:
             pass
-    pytest.fail(f"billstack serve did not answer within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}")
+    pytest.fail(f"server did not answer within {timeout_s} s:\n{output()[-4000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -123,15 +132,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> 
             start_new_session=True,
         )
     try:
-        _wait_until_up(url, process, log_path)
+        wait_until_up(url, process, log_path.read_text, SERVER_START_TIMEOUT_S)
         yield LiveServer(url=url, db_url=db_url, emulator_url=emulator_url, log_path=log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture

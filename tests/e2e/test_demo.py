@@ -7,14 +7,13 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import E2E_PORT, REPO
+from tests.e2e.conftest import E2E_PORT, REPO, stop, wait_until_up
 
 DEMO_TIMEOUT_S = 600
 
@@ -25,21 +24,6 @@ def _read_output(process: subprocess.Popen, lines: list[str], listening: threadi
         lines.append(line)
         if "listening on" in line:
             listening.set()
-
-
-def _wait_for_ping(url: str, process: subprocess.Popen) -> None:
-    """The banner prints just before Granian binds: poll until the server answers."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            try:
-                process.wait(timeout=0.2)  # bounded pause between polls
-            except subprocess.TimeoutExpired:
-                pass
-    pytest.fail("the demo server never answered /ping")
 
 
 def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path: Path) -> None:
@@ -65,7 +49,8 @@ def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path:
         if not listening.wait(timeout=DEMO_TIMEOUT_S) or process.poll() is not None:
             pytest.fail(f"billstack demo did not start serving:\n{''.join(lines)[-4000:]}")
         output = "".join(lines)
-        _wait_for_ping(f"http://localhost:{E2E_PORT}", process)
+        # The banner prints just before Granian binds the port.
+        wait_until_up(f"http://localhost:{E2E_PORT}", process, lambda: "".join(lines), 60)
         portal_url = re.search(r"Portal \(.*\): (\S+)", output).group(1)
         api_key = re.search(r"API key:\s+(bsk_\S+)", output).group(1)
         team = re.search(r"Team:\s+(team_\S+)", output).group(1)
@@ -91,9 +76,4 @@ def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path:
         )
         assert minted.status_code == 200, minted.text
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -79,7 +79,9 @@ def test_cancel_at_period_end_then_resume_survives_reload(page: Page, live_db: L
     card = page.locator(f'[data-subscription-id="{sub_id}"]')
     expect(card.get_by_text(re.compile(r"^Cancels on "))).to_be_visible()
     expect(page.get_by_role("status").filter(has_text=f"{product} will be canceled on")).to_be_visible()
-    assert client.v1.subscriptions.retrieve(sub_id).cancel_at_period_end is True
+    in_stripe = client.v1.subscriptions.retrieve(sub_id)
+    assert in_stripe.cancel_at_period_end is True
+    assert in_stripe.cancellation_details.feedback == "too_expensive"
 
     page.reload()
     expect(card.get_by_text(re.compile(r"^Cancels on "))).to_be_visible(timeout=30_000)
