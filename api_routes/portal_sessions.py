@@ -7,11 +7,9 @@ request: one query for key + project + customer, the session and audit inserts, 
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -147,10 +145,8 @@ async def create_portal_session(
 ) -> Response:
     # The hot path of the API, kept close to a bare Starlette endpoint: the header and
     # the body are parsed here (pydantic validates the body in one call; the model is
-    # still what OpenAPI documents). On SQLite the unit of work — one SELECT, two
-    # INSERTs, a commit — runs on the event loop, cheaper than a hop to a worker thread;
-    # if another writer holds the lock, the service says so at once and we wait in a
-    # thread instead. A networked database (PostgreSQL) always runs in a thread.
+    # still what OpenAPI documents). Where the unit of work runs (event loop or worker
+    # thread) is the service's call, see `create_portal_session_async`.
     api_key = api_key_from_header(request.headers.get("authorization"))
     body = parse_body(CreatePortalSessionRequest, await request.body())
     args = {
@@ -164,14 +160,7 @@ async def create_portal_session(
         "flow": body.flow.model_dump(by_alias=True) if body.flow is not None else None,
         "client_ip": client_ip(request),
     }
-    create = partial(sessions.create_portal_session_committed, **args)
-    if sessions.runs_inline():
-        try:
-            created = create(wait=False)
-        except sessions.DatabaseBusy:
-            created = await run_in_threadpool(create, wait=True)
-    else:
-        created = await run_in_threadpool(create)
+    created = await sessions.create_portal_session_async(**args)
     payload = {
         "sessionId": created.session_id,
         "token": created.token,

@@ -15,6 +15,7 @@ generic message; nothing about the customer is ever in it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -25,12 +26,14 @@ import sqlite3
 import string
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import jwt
 from jwt.algorithms import HMACAlgorithm
 from sqlalchemy.orm.attributes import set_committed_value
@@ -221,15 +224,6 @@ _datetime_binders: dict[str, Any] = {}
 _sqlite_patience: dict[int, int] = {}  # the busy timeout each pooled connection was opened with
 
 
-def runs_inline() -> bool:
-    """Whether session creation is cheap enough to run on the event loop.
-
-    SQLite is in-process (a unit of work is ~0.1 ms of CPU, less than a hop to a worker
-    thread); a database over the network is not — there the waits belong in threads.
-    """
-    return get_engine().dialect.name == "sqlite"
-
-
 class DatabaseBusy(Exception):
     """SQLite is locked by another writer and the caller asked not to wait (see `wait`)."""
 
@@ -331,11 +325,115 @@ def create_portal_session_committed(*, wait: bool = True, **kwargs: Any) -> Crea
         pooled.close()
 
 
-def _create_on(
-    raw: Any,
+async def create_portal_session_async(**kwargs: Any) -> CreatedSession:
+    """`create_portal_session_committed` for callers on an event loop (the session API).
+
+    SQLite: run on the loop itself — a unit of work is a fraction of a millisecond of
+    CPU, less than a hop to a worker thread — and share the transaction with the other
+    creations that arrived in the same loop iteration (group commit: the BEGIN and the
+    COMMIT are the dearest part of a SQLite write). If another writer holds the lock,
+    nothing waits on the loop: the request is redone in a worker thread, which waits.
+    A networked database (PostgreSQL) always runs in a worker thread.
+    """
+    if get_engine().dialect.name != "sqlite":
+        return await anyio.to_thread.run_sync(partial(create_portal_session_committed, **kwargs))
+    loop = asyncio.get_running_loop()
+    group = _group_commits.get(loop)
+    if group is None:
+        group = _group_commits[loop] = _SqliteGroupCommit(loop)
+    try:
+        return await group.submit(kwargs)
+    except DatabaseBusy:
+        return await anyio.to_thread.run_sync(partial(create_portal_session_committed, wait=True, **kwargs))
+
+
+class _SqliteGroupCommit:
+    """Session creations queued on one event loop, written in one SQLite transaction.
+
+    Each creation keeps its own checks, its own savepoint and its own answer; a batch is
+    whatever is queued when the loop gets to it (no request waits for others to come).
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[CreatedSession]]] = []
+        self._scheduled = False
+
+    def submit(self, kwargs: dict[str, Any]) -> asyncio.Future[CreatedSession]:
+        future: asyncio.Future[CreatedSession] = self._loop.create_future()
+        self._queue.append((kwargs, future))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :]
+        self._scheduled = bool(self._queue)
+        if self._queue:
+            self._loop.call_soon(self._flush)
+        written: list[tuple[asyncio.Future[CreatedSession], CreatedSession]] = []
+        try:
+            engine = get_engine()
+            pooled = engine.raw_connection()
+            try:
+                cursor = pooled.driver_connection.cursor()
+                _begin_sqlite_write(pooled.driver_connection, cursor, wait=False)
+                for kwargs, future in batch:
+                    cursor.execute("SAVEPOINT portal_session")
+                    try:
+                        created = _create_with(cursor, engine.dialect, **kwargs)
+                    except Exception as exc:  # noqa: BLE001 - this request's answer (400…500), not the batch's
+                        cursor.execute("ROLLBACK TO portal_session")
+                        _settle(future, exc=exc)
+                    else:
+                        written.append((future, created))
+                    cursor.execute("RELEASE portal_session")
+                pooled.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pooled.rollback()
+                raise
+            finally:
+                pooled.close()
+        except BaseException as exc:  # noqa: BLE001 - every waiter gets the batch's failure
+            for _kwargs, future in batch:
+                _settle(future, exc=exc)
+            return
+        for future, created in written:
+            _settle(future, result=created)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    if future.done():  # the client went away; its session (if written) simply expires
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SqliteGroupCommit] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _create_on(raw: Any, sa_dialect: Any, *, wait: bool, **kwargs: Any) -> CreatedSession:
+    cursor = raw.cursor()
+    try:
+        if sa_dialect.name == "sqlite":
+            _begin_sqlite_write(raw, cursor, wait=wait)
+        return _create_with(cursor, sa_dialect, **kwargs)
+    finally:
+        cursor.close()
+
+
+def _create_with(
+    cursor: Any,
     sa_dialect: Any,
     *,
-    wait: bool,
     team_id: str,
     project_id: str,
     api_key: str | ApiKey | None,
@@ -347,72 +445,67 @@ def _create_on(
     client_ip: str | None = None,
     now: datetime | None = None,
 ) -> CreatedSession:
+    """Checks and writes of one session creation, inside the caller's transaction."""
     dialect = sa_dialect.name
-    cursor = raw.cursor()
-    try:
-        if dialect == "sqlite":
-            _begin_sqlite_write(raw, cursor, wait=wait)
-        key_id, facts, customer_project, customer_removed = _load_for_create(
-            cursor, dialect, team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id
-        )
-        if key_id is not None:
-            retry_after = ratelimit.session_creation.hit(key_id)
-            if retry_after:
-                raise rate_limited(retry_after)
+    key_id, facts, customer_project, customer_removed = _load_for_create(
+        cursor, dialect, team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id
+    )
+    if key_id is not None:
+        retry_after = ratelimit.session_creation.hit(key_id)
+        if retry_after:
+            raise rate_limited(retry_after)
 
-        ttl = check_ttl_ms(ttl_ms)
-        return_url = check_return_url(return_url, facts)
-        locale = resolve_locale(locale)
-        flow_json = check_flow(flow, facts)
-        if customer_project != facts.id or customer_removed:
-            raise not_found(f"No such customer: {_shown(customer_id)}.", param="customerId")
+    ttl = check_ttl_ms(ttl_ms)
+    return_url = check_return_url(return_url, facts)
+    locale = resolve_locale(locale)
+    flow_json = check_flow(flow, facts)
+    if customer_project != facts.id or customer_removed:
+        raise not_found(f"No such customer: {_shown(customer_id)}.", param="customerId")
 
-        now = now or utcnow()
-        expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
-        session_id = _new_session_id()
-        token = encode_token(
-            {
-                "sid": session_id,
-                "pid": facts.id,
-                "cid": customer_id,
-                "aud": TOKEN_AUDIENCE,
-                "iat": int(now.timestamp()),
-                "exp": int(expires_at.timestamp()),
-            },
-            get_settings().signing_keys()[0],
-        )
-        row = {
-            "id": session_id,
-            "project_id": facts.id,
-            "customer_id": customer_id,
-            "api_key_id": key_id,
-            "token_hash": digest(token),
-            "return_url": return_url,
-            "locale": locale,
-            "flow": flow_json,
-            "created_at": now,
-            "expires_at": expires_at,
-        }
-        stamp = _datetime_binder(sa_dialect)
-        session_params = {**row, "created_at": stamp(now), "expires_at": stamp(expires_at)}
-        detail = {"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
-                  "flow": flow["type"] if flow_json and flow else None}
-        audit_params = {
-            "project_id": facts.id, "action": AUDIT_CREATED, "customer_id": customer_id,
-            "session_id": session_id, "api_key_id": key_id, "client_ip": (client_ip or None) and client_ip[:64],
-            "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True), "created_at": stamp(now),
-        }
-        touch = key_id is not None and _last_used_due(key_id)
-        if dialect == "sqlite":  # in-process: separate statements cost nothing extra
-            cursor.execute(_sql(dialect, "insert_session"), session_params)
-            cursor.execute(_sql(dialect, "insert_audit"), audit_params)
-            if touch:
-                cursor.execute(_sql(dialect, "touch_key"), {"now": stamp(now), "id": key_id})
-        else:
-            cursor.execute(_sql(dialect, "insert_all"),
-                           {**audit_params, **session_params, "touch_key_id": key_id if touch else None})
-    finally:
-        cursor.close()
+    now = now or utcnow()
+    expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
+    session_id = _new_session_id()
+    token = encode_token(
+        {
+            "sid": session_id,
+            "pid": facts.id,
+            "cid": customer_id,
+            "aud": TOKEN_AUDIENCE,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        },
+        get_settings().signing_keys()[0],
+    )
+    row = {
+        "id": session_id,
+        "project_id": facts.id,
+        "customer_id": customer_id,
+        "api_key_id": key_id,
+        "token_hash": digest(token),
+        "return_url": return_url,
+        "locale": locale,
+        "flow": flow_json,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    stamp = _datetime_binder(sa_dialect)
+    session_params = {**row, "created_at": stamp(now), "expires_at": stamp(expires_at)}
+    detail = {"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
+              "flow": flow["type"] if flow_json and flow else None}
+    audit_params = {
+        "project_id": facts.id, "action": AUDIT_CREATED, "customer_id": customer_id,
+        "session_id": session_id, "api_key_id": key_id, "client_ip": (client_ip or None) and client_ip[:64],
+        "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True), "created_at": stamp(now),
+    }
+    touch = key_id is not None and _last_used_due(key_id)
+    if dialect == "sqlite":  # in-process: separate statements cost nothing extra
+        cursor.execute(_sql(dialect, "insert_session"), session_params)
+        cursor.execute(_sql(dialect, "insert_audit"), audit_params)
+        if touch:
+            cursor.execute(_sql(dialect, "touch_key"), {"now": stamp(now), "id": key_id})
+    else:
+        cursor.execute(_sql(dialect, "insert_all"),
+                       {**audit_params, **session_params, "touch_key_id": key_id if touch else None})
     portal_url = f"{get_settings().resolved_public_url}/portal/{token}"
     return CreatedSession(row, token, portal_url)
 

@@ -267,10 +267,10 @@ async def test_unknown_api_path_and_wrong_method_use_the_error_shape(client, ten
 
 
 async def test_unexpected_error_is_a_generic_500(client, tenant, monkeypatch, caplog) -> None:
-    def explode(*args, **kwargs):
+    async def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(sessions, "create_portal_session_committed", explode)
+    monkeypatch.setattr(sessions, "create_portal_session_async", explode)
     response = await client.post(tenant.portal_path, headers=tenant.auth, json={"customerId": tenant.customer_id})
     error = assert_error(response, 500, "internal_error")
     assert error["type"] == "api_error"
@@ -398,4 +398,23 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(client,
     holder.close()
     response = await request
     assert response.status_code == 200, response.text
-    assert calls == [False, True]
+    assert calls == [True]  # the loop's attempt found the lock taken; the thread waited
+
+
+async def test_requests_arriving_together_keep_their_own_answers(client, tenant, other_tenant, db_url) -> None:
+    """Creations that share a transaction (SQLite group commit) still succeed or fail alone."""
+    good = {"customerId": tenant.customer_id}
+    cases = [
+        (tenant.auth, good, 200),
+        (tenant.auth, {"customerId": "pc_missing"}, 404),
+        ({"Authorization": "Bearer bsk_unknown"}, good, 401),
+        (other_tenant.auth, good, 403),
+        (tenant.auth, {**good, "returnUrl": "ftp://x"}, 400),
+    ] * 8
+    responses = await asyncio.gather(*(client.post(tenant.portal_path, headers=h, json=b) for h, b, _ in cases))
+    assert [r.status_code for r in responses] == [status for _, _, status in cases]
+    created = {r.json()["sessionId"] for r in responses if r.status_code == 200}
+    with Session(engine_for(db_url)) as db:
+        assert set(db.exec(select(PortalSession.id)).all()) == created
+        audited = db.exec(select(AuditEvent.session_id).where(AuditEvent.action == "portal_session.created")).all()
+        assert set(audited) == created and len(audited) == 8
