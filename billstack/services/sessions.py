@@ -378,8 +378,8 @@ class _SqliteGroupCommit:
         try:
             engine = get_engine()
             pooled = engine.raw_connection()
+            cursor = pooled.driver_connection.cursor()
             try:
-                cursor = pooled.driver_connection.cursor()
                 _begin_sqlite_write(pooled.driver_connection, cursor, wait=False)
                 for kwargs, future in batch:
                     cursor.execute("SAVEPOINT portal_session")
@@ -397,10 +397,13 @@ class _SqliteGroupCommit:
                     pooled.rollback()
                 raise
             finally:
+                cursor.close()
                 pooled.close()
-        except BaseException as exc:  # noqa: BLE001 - every waiter gets the batch's failure
+        except BaseException as exc:  # every waiter gets the batch's failure
             for _kwargs, future in batch:
                 _settle(future, exc=exc)
+            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not ours to keep
+                raise
             return
         for future, created in written:
             _settle(future, result=created)
