@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ProjectApiKey",
-    description="A project API key (`bsk_…`), created with `billstack key create`.",
+    description="A project API key (`bsk_…`), created with `billstack apikey create`.",
 )
 
 

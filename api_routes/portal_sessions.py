@@ -191,5 +191,4 @@ def revoke_portal_session(
         session = sessions.revoke_portal_session(
             db, sessionId, project_id=projectId, api_key_id=key.id, actor="api", client_ip=client_ip(request)
         )
-    assert session.revoked_at is not None
-    return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))
+    return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))  # type: ignore[arg-type]
