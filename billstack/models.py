@@ -46,6 +46,8 @@ class Project(SQLModel, table=True):
     stripe_secret_key_sealed: str = Field(max_length=2000)
     stripe_api_base: str | None = Field(default=None, max_length=2000)
     webhook_secret_sealed: str | None = Field(default=None, max_length=2000)
+    # The Stripe webhook endpoint `billstack webhooks register` created (replaced on re-register).
+    webhook_endpoint_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -74,6 +76,8 @@ class Customer(SQLModel, table=True):
     default_payment_method_id: str | None = Field(default=None, max_length=255)
     # When the mirror of this customer was last refreshed from Stripe.
     synced_at: datetime | None = None
+    # Bumped whenever this customer's mirror changes; open portal pages watch it for live updates.
+    mirror_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Removed from the project: its portal sessions stop working at once.
     removed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -169,9 +173,17 @@ class PaymentMethod(SQLModel, table=True):
 
 
 class WebhookEvent(SQLModel, table=True):
+    """A verified Stripe event: persisted on receipt, processed later (services/webhooks.py).
+
+    Unprocessed: `processed_at` is NULL and `next_attempt_at` says when it is due (a
+    worker that claims it pushes that forward by a lease). Given up: both NULL, `error` set.
+    """
+
     __tablename__ = "webhook_event"
     __table_args__ = (
         sa.UniqueConstraint("project_id", "stripe_event_id", name="uq_webhook_event_project_event"),
+        sa.Index("ix_webhook_event_due", "next_attempt_at"),
+        sa.Index("ix_webhook_event_project_received", "project_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -179,9 +191,34 @@ class WebhookEvent(SQLModel, table=True):
     stripe_event_id: str = Field(max_length=255)
     type: str = Field(max_length=100)
     stripe_created: datetime | None = None
+    # What the event is about; the object itself is re-fetched from Stripe when processed.
+    object_id: str | None = Field(default=None, max_length=255)
+    stripe_customer_id: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime | None = None
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     processed_at: datetime | None = None
+    # applied | unchanged | ignored_customer | ignored_type (set when processed).
+    outcome: str | None = Field(default=None, max_length=40)
     error: str | None = Field(default=None, max_length=2000)
+
+
+class SyncRun(SQLModel, table=True):
+    """One `billstack sync` run; `--resume` continues the latest unfinished one."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (sa.Index("ix_sync_run_project_started", "project_id", "started_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(foreign_key="project.id", max_length=40)
+    customer_id: str | None = Field(default=None, max_length=40)  # a one-customer run (`--customer`)
+    import_customers: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    customers_total: int = 0
+    customers_done: int = 0
+    customers_imported: int = 0
+    rows_written: int = 0
 
 
 class AuditEvent(SQLModel, table=True):

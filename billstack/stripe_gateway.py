@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import stripe
 
@@ -114,41 +115,72 @@ def _current(obj: stripe.StripeObject, retrieve: Callable[[], stripe.StripeObjec
     return plain(obj)
 
 
+def _get(project: Project, path: str, params: dict[str, Any] | None = None) -> StripeDict:
+    """GET as Stripe's JSON. The mirror only reads plain dicts, so building SDK objects just
+    to turn them back into dicts would be wasted (it was most of a backfill's CPU time)."""
+    client = client_for(project)
+    return call(lambda: client.raw_request("get", path, **(params or {}))).data
+
+
+def _get_all(project: Project, path: str, params: dict[str, Any]) -> list[StripeDict]:
+    """Every item of a list endpoint, 100 per page."""
+    client = client_for(project)
+
+    def read_all() -> list[StripeDict]:
+        items: list[StripeDict] = []
+        query = {**params, "limit": _PAGE}
+        while True:
+            page = client.raw_request("get", path, **query).data
+            items += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return items
+            query["starting_after"] = page["data"][-1]["id"]
+
+    return call(read_all)
+
+
+def _path(*parts: str) -> str:
+    return "/v1/" + "/".join(quote(part, safe="") for part in parts)
+
+
 def list_subscriptions(project: Project, stripe_customer_id: str) -> list[StripeDict]:
     """All of the customer's subscriptions, canceled ones included, products expanded."""
-    client = client_for(project)
     params: dict[str, Any] = {
         "customer": stripe_customer_id,
         "status": "all",
-        "limit": _PAGE,
         "expand": ["data." + path for path in _SUBSCRIPTION_EXPAND],
     }
-    subscriptions = client.v1.subscriptions
-    return call(lambda: [plain(o) for o in subscriptions.list(params).auto_paging_iter()])
+    return _get_all(project, _path("subscriptions"), params)
 
 
 def retrieve_subscription(project: Project, subscription_id: str) -> StripeDict:
-    client = client_for(project)
-    params: dict[str, Any] = {"expand": _SUBSCRIPTION_EXPAND}
-    return plain(call(lambda: client.v1.subscriptions.retrieve(subscription_id, params)))
+    return _get(project, _path("subscriptions", subscription_id), {"expand": _SUBSCRIPTION_EXPAND})
 
 
 def list_invoices(project: Project, stripe_customer_id: str) -> list[StripeDict]:
-    client = client_for(project)
-    params: dict[str, Any] = {"customer": stripe_customer_id, "limit": _PAGE}
-    return call(lambda: [plain(o) for o in client.v1.invoices.list(params).auto_paging_iter()])
+    return _get_all(project, _path("invoices"), {"customer": stripe_customer_id})
 
 
 def list_card_payment_methods(project: Project, stripe_customer_id: str) -> list[StripeDict]:
-    client = client_for(project)
-    params: dict[str, Any] = {"type": "card", "limit": _PAGE}
-    methods = client.v1.customers.payment_methods
-    return call(lambda: [plain(o) for o in methods.list(stripe_customer_id, params).auto_paging_iter()])
+    return _get_all(project, _path("customers", stripe_customer_id, "payment_methods"), {"type": "card"})
 
 
 def retrieve_customer_data(project: Project, stripe_customer_id: str) -> StripeDict:
     """The customer as a plain dict (a deleted customer comes back with `deleted: true`)."""
-    return plain(retrieve_customer(project, stripe_customer_id))
+    return _get(project, _path("customers", stripe_customer_id))
+
+
+def retrieve_invoice(project: Project, invoice_id: str) -> StripeDict:
+    return _get(project, _path("invoices", invoice_id))
+
+
+def list_customers_page(project: Project, *, starting_after: str | None = None) -> tuple[list[StripeDict], bool]:
+    """One page (up to 100) of the account's customers, newest first; and whether more follow."""
+    params: dict[str, Any] = {"limit": _PAGE}
+    if starting_after:
+        params["starting_after"] = starting_after
+    page = _get(project, _path("customers"), params)
+    return list(page["data"]), bool(page.get("has_more"))
 
 
 def retrieve_checkout_session(project: Project, checkout_session_id: str) -> StripeDict:
@@ -222,3 +254,23 @@ def create_setup_checkout_session(
     }
     client = client_for(project)
     return plain(call(lambda: client.v1.checkout.sessions.create(params, {"idempotency_key": key})))
+
+
+# --- webhook endpoints (operator setup) ---------------------------------------------------
+
+
+def create_webhook_endpoint(project: Project, *, url: str, events: list[str], key: str) -> StripeDict:
+    """Creates the endpoint; Stripe returns its signing `secret` in this answer only."""
+    params: dict[str, Any] = {
+        "url": url,
+        "enabled_events": events,
+        "description": f"BillStack Portal ({project.id})",
+        "metadata": {"billstack_project": project.id},
+    }
+    client = client_for(project)
+    return plain(call(lambda: client.v1.webhook_endpoints.create(params, {"idempotency_key": key})))
+
+
+def delete_webhook_endpoint(project: Project, endpoint_id: str) -> None:
+    client = client_for(project)
+    call(lambda: client.v1.webhook_endpoints.delete(endpoint_id))

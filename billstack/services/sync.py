@@ -5,12 +5,21 @@ always a plain Stripe JSON dict (what `stripe_gateway` returns and what webhook
 payloads carry), so the full sync and the per-object `apply_*` helpers (reused by
 webhooks) share one mapping. Writes are set-based upserts keyed on
 (project_id, stripe_id), which also makes two concurrent syncs safe.
+
+Only rows whose content differs from Stripe's are written, so a sync of an unchanged
+customer writes nothing but `customer.synced_at` (when it was last checked), and every
+write that changes something bumps `customer.mirror_version`, which open portal pages
+watch for live updates (services/live.py). Writers lock the customer row first
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises writers anyway), so a fetch
+and the write that follows it cannot interleave with another worker's for the same
+customer, and locks are always taken in one order: customer, then its mirror rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,77 +37,192 @@ LIVE_STATUSES = ("active", "trialing", "past_due")
 # Rows per INSERT: keeps each statement well below SQLite's bound-parameter limit.
 _CHUNK = 200
 _MIRROR_MODELS = (Subscription, Invoice, PaymentMethod)
+# Bookkeeping columns: when we wrote a row, not what Stripe says; never a reason to write.
+_BOOKKEEPING = frozenset({"synced_at", "stripe_updated_at"})
 
 
-def sync_customer(db: Session, project: Project, customer: Customer, *, now: datetime | None = None) -> None:
+@dataclass(frozen=True)
+class CustomerState:
+    """Everything the portal shows for one customer, as Stripe has it now."""
+
+    customer: StripeDict
+    subscriptions: list[StripeDict]
+    invoices: list[StripeDict]
+    payment_methods: list[StripeDict]
+
+
+def sync_customer(
+    db: Session,
+    project: Project,
+    customer: Customer,
+    *,
+    now: datetime | None = None,
+    stripe_customer: StripeDict | None = None,
+) -> int:
     """Refresh everything the portal shows for one customer from Stripe.
 
     Every read happens before the first write, so a Stripe failure part-way leaves
-    the mirror exactly as it was (and raises StripeUnavailable).
+    the mirror exactly as it was (and raises StripeUnavailable). Returns the number of
+    rows written (0 when the mirror already matched Stripe). `stripe_customer` saves
+    the customer read when the caller already has it (e.g. from a customer list).
     """
-    stripe_customer = stripe_gateway.retrieve_customer_data(project, customer.stripe_customer_id)
+    lock_customer(db, customer)
+    state = fetch_customer_state(project, customer.stripe_customer_id, stripe_customer=stripe_customer)
+    return write_customer_state(db, project, customer, state, now=now)
+
+
+def fetch_customer_state(
+    project: Project, stripe_customer_id: str, *, stripe_customer: StripeDict | None = None
+) -> CustomerState:
+    """Stripe reads only (no database): the customer, their subscriptions, invoices and cards."""
+    if stripe_customer is None:
+        stripe_customer = stripe_gateway.retrieve_customer_data(project, stripe_customer_id)
     if stripe_customer.get("deleted"):
-        subscriptions: list[StripeDict] = []
-        invoices: list[StripeDict] = []
-        methods: list[StripeDict] = []
-    else:
-        subscriptions = stripe_gateway.list_subscriptions(project, customer.stripe_customer_id)
-        invoices = stripe_gateway.list_invoices(project, customer.stripe_customer_id)
-        methods = stripe_gateway.list_card_payment_methods(project, customer.stripe_customer_id)
+        return CustomerState(stripe_customer, [], [], [])
+    return CustomerState(
+        stripe_customer,
+        stripe_gateway.list_subscriptions(project, stripe_customer_id),
+        stripe_gateway.list_invoices(project, stripe_customer_id),
+        stripe_gateway.list_card_payment_methods(project, stripe_customer_id),
+    )
+
+
+def write_customer_state(
+    db: Session, project: Project, customer: Customer, state: CustomerState, *, now: datetime | None = None
+) -> int:
+    """Make the customer's mirror equal to `state`; returns the number of rows written."""
     now = now or utcnow()
-    apply_customer(db, customer, stripe_customer)
-    _replace(db, Subscription, customer, [subscription_row(project, customer, s, now) for s in subscriptions])
-    _replace(db, Invoice, customer, [invoice_row(project, customer, i, now) for i in invoices])
-    _replace(db, PaymentMethod, customer, [payment_method_row(project, customer, m, now) for m in methods])
+    lock_customer(db, customer)
+    written = int(_apply_customer_fields(customer, state.customer))
+    written += _replace(db, Subscription, customer, [subscription_row(project, customer, s, now) for s in state.subscriptions])
+    written += _replace(db, Invoice, customer, [invoice_row(project, customer, i, now) for i in state.invoices])
+    written += _replace(
+        db, PaymentMethod, customer, [payment_method_row(project, customer, m, now) for m in state.payment_methods]
+    )
     customer.synced_at = now
     db.add(customer)
+    if written:
+        bump_mirror_version(db, customer)
     db.flush()
+    return written
+
+
+def replace_payment_methods(
+    db: Session, project: Project, customer: Customer, stripe_customer: StripeDict, methods: list[StripeDict],
+    *, now: datetime | None = None,
+) -> int:
+    """The customer's cards and default card, as Stripe lists them now (webhooks about cards)."""
+    now = now or utcnow()
+    lock_customer(db, customer)
+    written = int(_apply_customer_fields(customer, stripe_customer))
+    written += _replace(db, PaymentMethod, customer, [payment_method_row(project, customer, m, now) for m in methods])
+    db.add(customer)
+    if written:
+        bump_mirror_version(db, customer)
+    db.flush()
+    return written
 
 
 # --- single objects (also what webhook handlers call) ---------------------------------
+# Each returns True when it changed the mirror.
 
 
-def apply_customer(db: Session, customer: Customer, stripe_customer: StripeDict) -> None:
-    if stripe_customer.get("deleted"):
-        customer.default_payment_method_id = None
-    else:
-        customer.email = _clip(stripe_customer.get("email"), 320)
-        customer.name = _clip(stripe_customer.get("name"), 200)
-        settings = stripe_customer.get("invoice_settings") or {}
-        customer.default_payment_method_id = id_of(settings.get("default_payment_method"))
+def apply_customer(db: Session, customer: Customer, stripe_customer: StripeDict) -> bool:
+    lock_customer(db, customer)
+    changed = _apply_customer_fields(customer, stripe_customer)
     db.add(customer)
+    if changed:
+        bump_mirror_version(db, customer)
+    return changed
 
 
 def apply_subscription(
     db: Session, project: Project, customer: Customer, stripe_sub: StripeDict, *, now: datetime | None = None
-) -> None:
-    _upsert(db, Subscription, [subscription_row(project, customer, stripe_sub, now or utcnow())])
+) -> bool:
+    lock_customer(db, customer)
+    return _changed_mirror(db, customer, _upsert(db, Subscription, [subscription_row(project, customer, stripe_sub, now or utcnow())]))
 
 
 def apply_invoice(
     db: Session, project: Project, customer: Customer, stripe_invoice: StripeDict, *,
     now: datetime | None = None,
-) -> None:
+) -> bool:
+    lock_customer(db, customer)
     if stripe_invoice.get("deleted"):  # deleted drafts
-        remove(db, Invoice, project, stripe_invoice["id"])
-        return
-    _upsert(db, Invoice, [invoice_row(project, customer, stripe_invoice, now or utcnow())])
+        return _changed_mirror(db, customer, remove(db, Invoice, project, stripe_invoice["id"]))
+    return _changed_mirror(db, customer, _upsert(db, Invoice, [invoice_row(project, customer, stripe_invoice, now or utcnow())]))
 
 
 def apply_payment_method(
     db: Session, project: Project, customer: Customer, stripe_pm: StripeDict, *, now: datetime | None = None
-) -> None:
+) -> bool:
     """Upserts a card that is attached to this customer; a detached one leaves the mirror."""
+    lock_customer(db, customer)
     if stripe_pm.get("type") != "card" or id_of(stripe_pm.get("customer")) != customer.stripe_customer_id:
-        remove(db, PaymentMethod, project, stripe_pm["id"])
-        return
-    _upsert(db, PaymentMethod, [payment_method_row(project, customer, stripe_pm, now or utcnow())])
+        return _changed_mirror(db, customer, remove(db, PaymentMethod, project, stripe_pm["id"]))
+    rows = [payment_method_row(project, customer, stripe_pm, now or utcnow())]
+    return _changed_mirror(db, customer, _upsert(db, PaymentMethod, rows))
 
 
-def remove(db: Session, model: type[SQLModel], project: Project, stripe_id: str) -> None:
+def remove(db: Session, model: type[SQLModel], project: Project, stripe_id: str) -> int:
+    """Deletes one mirror row by its Stripe id; returns how many rows went (0 or 1)."""
     table = model.__table__
-    db.execute(sa.delete(table).where(table.c.project_id == project.id, table.c.stripe_id == stripe_id))
+    result = db.execute(sa.delete(table).where(table.c.project_id == project.id, table.c.stripe_id == stripe_id))
     _expire_mirror_objects(db)
+    return result.rowcount or 0
+
+
+def forget(db: Session, project: Project, customer: Customer, model: type[SQLModel], stripe_id: str) -> bool:
+    """Drop one of the customer's mirror rows (Stripe no longer has the object); True if it was there."""
+    lock_customer(db, customer)
+    table = model.__table__
+    result = db.execute(
+        sa.delete(table).where(
+            table.c.project_id == project.id, table.c.customer_id == customer.id, table.c.stripe_id == stripe_id
+        )
+    )
+    _expire_mirror_objects(db)
+    return _changed_mirror(db, customer, result.rowcount or 0)
+
+
+def lock_customer(db: Session, customer: Customer) -> None:
+    """Serialise mirror writers per customer (PostgreSQL row lock; a no-op on SQLite)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+
+
+def bump_mirror_version(db: Session, customer: Customer) -> None:
+    """Tell open portal pages of this customer that their data changed (atomic across workers)."""
+    db.execute(
+        sa.update(Customer.__table__)
+        .where(Customer.__table__.c.id == customer.id)
+        .values(mirror_version=Customer.__table__.c.mirror_version + 1)
+    )
+    db.expire(customer, ["mirror_version"])
+
+
+def _changed_mirror(db: Session, customer: Customer, written: int) -> bool:
+    if written:
+        bump_mirror_version(db, customer)
+    return bool(written)
+
+
+def _apply_customer_fields(customer: Customer, stripe_customer: StripeDict) -> bool:
+    if stripe_customer.get("deleted"):
+        fields = {"default_payment_method_id": None}
+    else:
+        settings = stripe_customer.get("invoice_settings") or {}
+        fields = {
+            "email": _clip(stripe_customer.get("email"), 320),
+            "name": _clip(stripe_customer.get("name"), 200),
+            "default_payment_method_id": id_of(settings.get("default_payment_method")),
+        }
+    changed = False
+    for name, value in fields.items():
+        if getattr(customer, name) != value:
+            setattr(customer, name, value)
+            changed = True
+    return changed
 
 
 # --- Stripe JSON → mirror rows ---------------------------------------------------------
@@ -213,17 +337,23 @@ def _clip(text: str | None, limit: int) -> str | None:
 # --- set-based writes ------------------------------------------------------------------
 
 
-def _replace(db: Session, model: type[SQLModel], customer: Customer, rows: list[dict[str, Any]]) -> None:
+def _replace(db: Session, model: type[SQLModel], customer: Customer, rows: list[dict[str, Any]]) -> int:
     """Make the customer's rows equal to `rows`: upsert them, delete what Stripe no longer has."""
     table = model.__table__
     existing = set(db.exec(select(table.c.stripe_id).where(table.c.customer_id == customer.id)))
     gone = existing - {row["stripe_id"] for row in rows}
+    deleted = 0
     for chunk in _chunks(sorted(gone)):
-        db.execute(sa.delete(table).where(table.c.customer_id == customer.id, table.c.stripe_id.in_(chunk)))
-    _upsert(db, model, rows)  # (expires cached rows, the deleted ones included)
+        result = db.execute(
+            sa.delete(table).where(table.c.customer_id == customer.id, table.c.stripe_id.in_(chunk))
+        )
+        deleted += result.rowcount or 0
+    return deleted + _upsert(db, model, rows)  # (expires cached rows, the deleted ones included)
 
 
-def _upsert(db: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+def _upsert(db: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> int:
+    """Insert or update the rows that differ from what the mirror holds; returns how many."""
+    rows = _differing(db, model, rows)
     table = model.__table__
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     for chunk in _chunks(rows):
@@ -236,6 +366,37 @@ def _upsert(db: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> N
             )
         db.execute(stmt.on_conflict_do_update(index_elements=["project_id", "stripe_id"], set_=updates))
     _expire_mirror_objects(db)
+    return len(rows)
+
+
+def _differing(db: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that are new or whose content differs from the stored row (bookkeeping aside)."""
+    if not rows:
+        return []
+    table = model.__table__
+    columns = [name for name in rows[0] if name not in _BOOKKEEPING]
+    stored: dict[str, Mapping[str, Any]] = {}
+    for chunk in _chunks(rows):
+        query = sa.select(*(table.c[name] for name in columns)).where(
+            table.c.project_id == chunk[0]["project_id"],
+            table.c.stripe_id.in_([row["stripe_id"] for row in chunk]),
+        )
+        stored.update((record["stripe_id"], record) for record in db.execute(query).mappings())
+    return [row for row in rows if not _same(stored.get(row["stripe_id"]), row, columns)]
+
+
+def _same(stored: Mapping[str, Any] | None, row: Mapping[str, Any], columns: list[str]) -> bool:
+    if stored is None:
+        return False
+    for name in columns:
+        new, old = row[name], stored[name]
+        if name == "product_name" and new == "":
+            continue  # the upsert keeps the stored name (see above)
+        if isinstance(new, datetime) and isinstance(old, datetime):
+            new, old = new.astimezone(UTC), old.astimezone(UTC)
+        if new != old:
+            return False
+    return True
 
 
 def _expire_mirror_objects(db: Session) -> None:

@@ -14,8 +14,10 @@ from pathlib import Path
 import click
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from billstack.cli import main
+from billstack.migrate import alembic_config
 from billstack.secrets_box import digest
 from cli_helpers import (
     OFFLINE_STRIPE_KEY,
@@ -28,6 +30,9 @@ from cli_helpers import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Every migration, oldest first; the newest is what `db upgrade` ends at.
+REVISIONS = [r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()][::-1]
+HEAD = REVISIONS[-1]
 
 
 def _all_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -310,28 +315,29 @@ def test_commands_on_an_unmigrated_database_say_run_db_upgrade(empty_db_url: str
     upgraded = run("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     assert "Revision before: none (empty database)" in upgraded.stdout
-    assert "Applying 0001" in upgraded.stdout and "Revision now: 0001 (latest)" in upgraded.stdout
+    assert "Applying 0001" in upgraded.stdout and f"Revision now: {HEAD} (latest)" in upgraded.stdout
     assert run_json("team", "list") == {"object": "list", "data": []}
 
     again = run("db", "upgrade", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout) == {
-        "id": "0001",
+        "id": HEAD,
         "object": "database_migration",
         "database": sa.engine.make_url(empty_db_url).render_as_string(hide_password=True),
-        "before": "0001",
-        "after": "0001",
+        "before": HEAD,
+        "after": HEAD,
         "applied": [],
     }
-    assert "Revision before: 0001" in again.stderr  # progress goes to stderr under --json
+    assert f"Revision before: {HEAD}" in again.stderr  # progress goes to stderr under --json
 
 
 def test_db_upgrade_json_lists_the_applied_revisions(empty_db_url: str) -> None:
     result = run("db", "upgrade", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["before"] is None and data["after"] == data["id"] == "0001"
-    assert data["applied"] == [{"revision": "0001", "description": "initial schema"}]
+    assert data["before"] is None and data["after"] == data["id"] == HEAD
+    assert [r["revision"] for r in data["applied"]] == REVISIONS  # one at a time, oldest first
+    assert data["applied"][0] == {"revision": "0001", "description": "initial schema"}
 
 
 def test_a_database_from_a_newer_version_is_refused(db_url: str) -> None:
