@@ -26,9 +26,11 @@ Self-hosted Stripe customer portal.
   mint a short-lived portal session and redirect the customer to its `portalUrl`.
 - **Portal API** (`/api/portal/{token}/…`): what the portal page itself uses,
   authenticated by the portal token.
+- **Stripe webhooks** (`/api/billstack/webhooks/stripe/{projectId}`): signed by Stripe
+  (`Stripe-Signature`), keep BillStack's copy of the customer's billing data current.
 
 Errors always have the shape `{"error": {"type", "code", "message", "param"}}`.
-JSON bodies must be sent as `application/json` and are limited to 16 KiB.
+JSON bodies must be sent as `application/json` and are limited to 16 KiB (webhooks: 1 MiB).
 """
 
 

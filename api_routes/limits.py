@@ -1,12 +1,14 @@
 """Pure ASGI guard for the JSON API: body size and content type, before any parsing.
 
 For POST/PUT/PATCH under the JSON API prefixes:
-- a body over 16 KiB → 413 (from Content-Length when declared, else while reading);
-- a non-empty body that is not `application/json` (or `…+json`) → 415;
+- a body over the prefix's limit → 413 (from Content-Length when declared, else while
+  reading): 16 KiB, except Stripe webhooks (1 MiB: an event carries a whole object,
+  e.g. an invoice with its lines, and the route needs the raw body to verify it);
+- a non-empty body that is not `application/json` (or `…+json`) → 415 (Stripe sends
+  `application/json; charset=utf-8`);
 - an empty body passes, so the route reports the missing fields (400).
 Invalid JSON is left to FastAPI, whose decode error becomes a 400 `invalid_json` in
-api_routes/errors.py. Stripe webhooks are not under these prefixes: they are
-signed raw bodies that can be larger.
+api_routes/errors.py. The first matching prefix wins.
 """
 
 from __future__ import annotations
@@ -14,21 +16,29 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_routes.errors import error_body
+from billstack import routes
 
 MAX_JSON_BODY_BYTES = 16 * 1024
-JSON_API_PREFIXES = ("/api/billstack/", "/api/portal/")
+MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
+JSON_API_LIMITS = (
+    (routes.STRIPE_WEBHOOK_PREFIX, MAX_WEBHOOK_BODY_BYTES),
+    ("/api/billstack/", MAX_JSON_BODY_BYTES),
+    ("/api/portal/", MAX_JSON_BODY_BYTES),
+)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class JsonBodyLimits:
-    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_JSON_BODY_BYTES,
-                 prefixes: tuple[str, ...] = JSON_API_PREFIXES) -> None:
+    def __init__(self, app: ASGIApp, *, limits: tuple[tuple[str, int], ...] = JSON_API_LIMITS) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.prefixes = prefixes
+        self.limits = limits
+
+    def _limit_for(self, path: str) -> int | None:
+        return next((max_bytes for prefix, max_bytes in self.limits if path.startswith(prefix)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not scope["path"].startswith(self.prefixes):
+        max_bytes = self._limit_for(scope["path"]) if scope["type"] == "http" else None
+        if max_bytes is None or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         content_type = b""
@@ -44,9 +54,9 @@ class JsonBodyLimits:
                     content_length = None
             elif name == b"transfer-encoding":
                 chunked = True
-        if content_length is not None and content_length > self.max_bytes:
+        if content_length is not None and content_length > max_bytes:
             await _reject(send, 413, "request_too_large",
-                          f"The request body is larger than {self.max_bytes} bytes.")
+                          f"The request body is larger than {max_bytes} bytes.")
             return
         if (content_length or chunked) and not _is_json(content_type):
             await _reject(send, 415, "unsupported_media_type",
@@ -64,9 +74,9 @@ class JsonBodyLimits:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await _reject(send, 413, "request_too_large",
-                              f"The request body is larger than {self.max_bytes} bytes.")
+                              f"The request body is larger than {max_bytes} bytes.")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -1,10 +1,11 @@
-"""The Reflex app: pages plus the REST API mounted through api_transformer. Nothing else."""
+"""The Reflex app: pages, the REST API mounted through api_transformer, and the webhook worker's lifespan."""
 
 import reflex as rx
 
 from api_routes import create_api
 from billstack import routes
 from billstack.pages import home, portal
+from billstack.services.webhooks import worker_lifespan
 from billstack.state.portal import PortalState
 
 app = rx.App(
@@ -13,3 +14,4 @@ app = rx.App(
 )
 app.add_page(home.page, route=routes.HOME, title="BillStack Portal")
 app.add_page(portal.page, route=routes.PORTAL, on_load=PortalState.load, title="Billing")
+app.register_lifespan_task(worker_lifespan)
