@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 JSON_FLAG = "billstack.json"
 COMMAND_KEY = "billstack.command"
 
-MAIN_HELP = """BillStack operator command: teams, projects, API keys, customers, database, server.
+MAIN_HELP = """BillStack operator command: teams, projects, API keys, customers, Stripe sync and
+webhooks, database, server.
 
 \b
 Conventions (every command):
@@ -44,7 +45,8 @@ Conventions (every command):
              {"error": {"type", "code", "message", "param"}}, still exit 1.
   usage      missing or unknown flags exit 2 (JSON too with --json).
   atomic     each command is one database transaction: after an error
-             nothing was written.
+             nothing was written (`sync` commits customer by customer and
+             can be resumed).
   secrets    Stripe secret keys, webhook secrets and BILLSTACK_SECRET_KEY are
              never printed; an API key is printed once, by `apikey create`.
              Pass "-" as a secret's value to read it from stdin instead of
@@ -229,14 +231,20 @@ def _schema_problem(engine: sa.Engine) -> str | None:
     )
 
 
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction for the whole command, on a database whose schema is current."""
-    from billstack.db import get_engine, session_scope
+def require_current_schema() -> None:
+    from billstack.db import get_engine
 
     problem = _schema_problem(get_engine())
     if problem:
         raise CommandFailed(problem, code="schema_not_current", type="configuration_error")
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for the whole command, on a database whose schema is current."""
+    from billstack.db import session_scope
+
+    require_current_schema()
     with session_scope() as db:
         yield db
 
@@ -849,6 +857,207 @@ def session_revoke(session_id: str) -> None:
             "expiresAt": _iso(revoked.expires_at),
         }
     emit(data, f"Revoked portal session {data['id']} at {data['revokedAt']}; its link no longer opens the portal.")
+
+
+# --- Stripe sync -------------------------------------------------------------------------
+
+
+@main.command("sync")
+@click.option("--project", "project_id", required=True, help="Project id (proj_…).")
+@click.option("--customer", "customer_id", default=None, help="Only this customer (pc_…).")
+@click.option("--import-customers", is_flag=True,
+              help="Also link every customer of the Stripe account that is not in the project yet (new pc_… ids).")
+@click.option("--resume", is_flag=True,
+              help="Continue the latest unfinished run: skip customers synced since it started.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Customers synced at once (Stripe round trips dominate).")
+@json_option
+def sync_command(
+    project_id: str, customer_id: str | None, import_customers: bool, resume: bool, concurrency: int
+) -> None:
+    """Backfill or refresh the project's mirror of Stripe (subscriptions, invoices, cards).
+
+    \b
+    Reads every linked customer's data from Stripe (lists of 100 per page) and writes
+    only what differs, so running it twice writes no mirror row the second time.
+    Unlike other commands it commits customer by customer: an interrupted run keeps
+    what it did. Each run is recorded; `--resume` continues the latest unfinished one,
+    skipping customers synced since that run started (by it, the portal or webhooks).
+    Progress (customers, rows written, rate) goes to stdout, or stderr with --json.
+    """
+    from billstack.services import backfill
+
+    require_current_schema()
+    if customer_id and (resume or import_customers):
+        raise CommandFailed("--customer syncs one customer; it cannot be combined with --resume or --import-customers.",
+                            code="usage_error", type="usage_error", param="customer", exit_code=2)
+    mode = "one customer" if customer_id else ("all Stripe customers" if import_customers else "linked customers")
+
+    shown: list[str] = []
+
+    def show(p: backfill.Progress) -> None:
+        if not shown:  # after the first batch, so a refused run prints only its error
+            shown.append(p.run_id)
+            progress(f"Syncing {mode} of {project_id} from Stripe ({concurrency} at a time), run {p.run_id}:")
+        total = "?" if p.total is None else p.total
+        progress(
+            f"  {p.done}/{total} customers · {p.imported} imported · {p.changed} changed · "
+            f"{p.rows_written} rows written · {p.rate:.0f}/s"
+        )
+
+    report = backfill.run_sync(
+        project_id, customer_id=customer_id, import_customers=import_customers, resume=resume,
+        concurrency=concurrency, on_progress=show,
+    )
+    done = report.progress
+    data = {
+        "id": report.run_id,
+        "object": "sync_run",
+        "projectId": report.project_id,
+        "customerId": customer_id,
+        "resumed": report.resumed,
+        "customers": done.total,
+        "synced": done.done,
+        "skipped": done.skipped,
+        "imported": done.imported,
+        "changedCustomers": done.changed,
+        "rowsWritten": done.rows_written,
+        "seconds": round(done.seconds, 2),
+        "perSecond": round(done.rate, 1),
+        "startedAt": _iso(report.started_at),
+        "finishedAt": _iso(report.finished_at),
+    }
+    emit(
+        data,
+        [
+            (
+                f"Synced {done.done} customers of {project_id} in {done.seconds:.1f} s ({done.rate:.0f}/s): "
+                f"{done.imported} imported, {done.changed} changed, {done.rows_written} rows written, "
+                f"{done.skipped} skipped{' (resumed run)' if report.resumed else ''}."
+            ),
+            f"Run {report.run_id} finished.",
+        ],
+    )
+
+
+# --- Stripe webhooks ---------------------------------------------------------------------
+
+
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Stripe webhooks: register the endpoint that keeps the mirror current, check its health."""
+
+
+@webhooks_group.command("register")
+@click.option("--project", "project_id", required=True, help="Project id (proj_…).")
+@click.option("--url", default=None,
+              help="Public URL Stripe posts to [default: BILLSTACK_PUBLIC_URL/api/billstack/webhooks/stripe/<project>].")
+@json_option
+def webhooks_register(project_id: str, url: str | None) -> None:
+    """Create the webhook endpoint in Stripe and store its signing secret (sealed, never shown).
+
+    Subscribes to the subscription, invoice, payment-method, customer and
+    checkout.session.completed events the portal needs. Registering again replaces
+    the endpoint BillStack created before.
+    """
+    from billstack.services import webhooks
+
+    with unit_of_work() as db:
+        registered = webhooks.register_endpoint(db, project_id, url)
+    data = {
+        "id": registered.endpoint_id,
+        "object": "webhook_endpoint",
+        "projectId": project_id,
+        "url": registered.url,
+        "enabledEvents": list(registered.events),
+        "webhookSecret": "set",
+        "replaced": registered.replaced,
+    }
+    lines = [
+        f"Registered webhook endpoint {registered.endpoint_id} for {project_id}:",
+        f"  URL:     {registered.url}",
+        f"  Events:  {len(registered.events)} (subscriptions, invoices, payment methods, customers, checkout)",
+        "  Secret:  stored sealed",
+    ]
+    if registered.replaced:
+        outcome = f"could not be deleted: {registered.replace_error}" if registered.replace_error else "deleted"
+        lines.append(f"  Replaces {registered.replaced} ({outcome}).")
+    emit(data, lines)
+
+
+@webhooks_group.command("status")
+@click.option("--project", "project_id", required=True, help="Project id (proj_…).")
+@json_option
+def webhooks_status(project_id: str) -> None:
+    """Webhook health: last received, processed and failed counts, failures, processing lag."""
+    from billstack.clock import utcnow
+    from billstack.services import webhooks
+
+    with unit_of_work() as db:
+        status = webhooks.webhook_status(db, project_id)
+    now = utcnow()
+    oldest_age = (now - status.oldest_unprocessed_at).total_seconds() if status.oldest_unprocessed_at else None
+    data = {
+        "id": project_id,
+        "object": "webhook_status",
+        "endpointId": status.endpoint_id,
+        "webhookSecret": "set" if status.secret_set else None,
+        "lastReceivedAt": _iso(status.last_received_at),
+        "lastEventType": status.last_type,
+        "counts": {
+            "received": status.received,
+            "applied": status.applied,
+            "unchanged": status.unchanged,
+            "ignored": status.ignored,
+            "pending": status.pending,
+            "retrying": status.retrying,
+            "failed": status.failed,
+        },
+        "lag": {
+            "averageSeconds": status.lag_avg_s,
+            "maxSeconds": status.lag_max_s,
+            "oldestUnprocessedSeconds": round(oldest_age, 1) if oldest_age is not None else None,
+        },
+        "failures": [
+            {
+                "eventId": f.stripe_event_id,
+                "type": f.type,
+                "attempts": f.attempts,
+                "error": f.error,
+                "receivedAt": _iso(f.received_at),
+                "nextAttemptAt": _iso(f.next_attempt_at),
+            }
+            for f in status.failures
+        ],
+    }
+    emit(data, _webhook_status_lines(data))
+
+
+def _webhook_status_lines(data: dict[str, Any]) -> list[str]:
+    counts, lag = data["counts"], data["lag"]
+    last = f"{data['lastReceivedAt']} ({data['lastEventType']})" if data["lastReceivedAt"] else "never"
+    lag_text = (
+        f"average {lag['averageSeconds']:.2f} s, max {lag['maxSeconds']:.2f} s (received → processed, last 100)"
+        if lag["averageSeconds"] is not None else None
+    )
+    lines = [f"Webhooks of {data['id']}", *_fields([
+        ("Endpoint", data["endpointId"] or ("registered elsewhere" if data["webhookSecret"] else "not registered")),
+        ("Signing secret", "set" if data["webhookSecret"] else "not set: deliveries are refused"),
+        ("Last received", last),
+        ("Events", (f"{counts['received']} received: {counts['applied']} applied, {counts['unchanged']} unchanged, "
+                    f"{counts['ignored']} ignored, {counts['pending']} pending, {counts['retrying']} retrying, "
+                    f"{counts['failed']} failed")),
+        ("Lag", lag_text),
+        ("Oldest unprocessed", None if lag["oldestUnprocessedSeconds"] is None
+         else f"{lag['oldestUnprocessedSeconds']:.0f} s ago"),
+    ])]
+    if data["failures"]:
+        lines.append("  Failures (newest first):")
+        for f in data["failures"]:
+            retry = f"next try {f['nextAttemptAt']}" if f["nextAttemptAt"] else "given up"
+            lines.append(f"    {f['eventId']}  {f['type']}  {f['attempts']} attempt(s), {retry}: {f['error']}")
+    return lines
+
 
 def run() -> None:
     """Entry for `python -m billstack` (same command, same name in help)."""

@@ -2,9 +2,11 @@
 
 Starts the local Stripe emulator, seeds a demo tenant (team, branded project, API key)
 and a realistic customer (two subscriptions, a year of invoices, an open invoice, a
-card) plus a second customer, then runs the real server and prints the portal URL,
-the API key and a ready `curl` for the session API. Demo data lives in `data/demo/`
-and starts fresh on every run, because the emulator keeps its state in memory.
+card) plus a second customer, registers the project's Stripe webhook endpoint (so
+changes made in the emulator reach open portal pages live), then runs the real server
+and prints the portal URL, the API key and a ready `curl` for the session API.
+Demo data lives in `data/demo/` and starts fresh on every run, because the emulator
+keeps its state in memory.
 """
 
 from __future__ import annotations
@@ -81,11 +83,11 @@ def start_emulator() -> EmulatorProcess:
 
 def seed(emulator_url: str, public_url: str) -> dict[str, str]:
     """Demo tenant + customers, created through the same services operators use."""
-    from billstack import stripe_gateway
+    from billstack import routes, stripe_gateway
     from billstack.db import session_scope
     from billstack.emulator.seed import seed_demo_customer
     from billstack.emulator.testing import new_account_key
-    from billstack.services import customers, sessions, tenants
+    from billstack.services import customers, sessions, tenants, webhooks
 
     print("==> seeding a demo tenant and customers", flush=True)
     with session_scope() as db:
@@ -114,6 +116,8 @@ def seed(emulator_url: str, public_url: str) -> dict[str, str]:
             customer_id=customer.id,
             ttl_ms=24 * 3600 * 1000,
         )
+        # Last, so the seeding's own events are not delivered to a server that isn't up yet.
+        endpoint = webhooks.register_endpoint(db, project.id, public_url + routes.stripe_webhook_path(project.id))
     return {
         "team": team.id,
         "project": project.id,
@@ -121,6 +125,7 @@ def seed(emulator_url: str, public_url: str) -> dict[str, str]:
         "customer": customer.id,
         "other_customer": other.id,
         "portal_url": created.portal_url,
+        "webhook_url": endpoint.url,
     }
 
 
@@ -140,6 +145,7 @@ def print_summary(summary: dict[str, str], public_url: str, emulator_url: str) -
         f"  Customer:  {summary['customer']}  (second customer: {summary['other_customer']})\n"
         f"  API key:   {summary['api_key']}   (shown once)\n"
         f"  Stripe emulator: {emulator_url}  (test card 4242 4242 4242 4242)\n"
+        f"  Webhooks:  {summary['webhook_url']}  (changes made in the emulator update open pages)\n"
         "\n"
         "Create another portal session:\n"
         f"{curl}\n",
