@@ -433,6 +433,7 @@ class WebhookWorker:
             self._stopping.clear()
             self._thread = threading.Thread(target=self._run, name="billstack-webhooks", daemon=True)
             self._thread.start()
+        log.info("webhook worker started")
 
     def notify(self) -> None:
         self.start()

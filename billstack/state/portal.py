@@ -4,12 +4,18 @@ Thin by design: every handler re-validates the token through
 `services.sessions.validate_portal_token`, calls one service function in a worker
 thread (Stripe round trips must not block the event loop), and maps the result to
 display rows. Nothing about the customer is set before the token validates.
+
+Freshness: `load` renders the mirror at once; an old mirror is refreshed from Stripe
+in the background (`refresh_from_stripe`), and `follow_mirror` keeps the open page
+live, re-rendering whenever the customer's mirror changes (services/live.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -20,14 +26,18 @@ from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError
 from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
+from billstack.services import live, sessions
 from billstack.services import portal as portal_service
-from billstack.services import sessions
 from billstack.services.views import PortalView
 
 log = logging.getLogger("billstack.portal")
 T = TypeVar("T")
 
 CANCEL_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
+# A waiting page re-checks this often that it is still the page's current load and unexpired.
+LIVE_RECHECK_S = 15.0
+# A change that arrives while an action is in flight is applied once the action is done.
+LIVE_BUSY_RETRY_S = 0.5
 
 
 class PortalState(rx.State):
@@ -62,6 +72,13 @@ class PortalState(rx.State):
     notice_tone: str = "green"  # green | gray | red
     pending: str = ""  # which action is in flight; every action button is disabled meanwhile
 
+    # Live updates (backend only): the customer whose mirror is on screen, at which version;
+    # each load starts a new generation, which ends the previous load's follower.
+    _live_customer_id: str = ""
+    _live_version: int = 0
+    _live_generation: int = 0
+    _live_expires_at: float = 0.0
+
     cancel_dialog_open: bool = False
     cancel_sub_id: str = ""
     cancel_product: str = ""
@@ -81,12 +98,15 @@ class PortalState(rx.State):
         try:
             if query.get("setup") == "success" and query.get("session_id"):
                 await self._run(lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]))
-            view, refresh_later = await self._run(_load_view_from_mirror)
+            view, refresh_later, version = await self._run(_load_view_from_mirror)
         except BillStackError as exc:
             self._show_error(exc)
             return
         self._apply_view(view)
         self.page_status = "ready"
+        self._live_customer_id, self._live_version = view.customer_id, version
+        self._live_expires_at = view.expires_at.timestamp()
+        self._live_generation += 1
         if query.get("setup") == "success":
             default = next((c for c in self.cards if c.is_default), None)
             if default is not None:
@@ -99,6 +119,7 @@ class PortalState(rx.State):
         self._open_flow(view.flow)
         if refresh_later:
             yield PortalState.refresh_from_stripe
+        yield PortalState.follow_mirror
 
     @rx.event(background=True)
     async def refresh_from_stripe(self) -> None:
@@ -115,6 +136,46 @@ class PortalState(rx.State):
             # An action in flight owns the rows it changes; the next load brings the rest.
             if self.page_status == "ready" and not self.pending and token == self._token():
                 self._apply_view(view)
+
+    @rx.event(background=True)
+    async def follow_mirror(self) -> None:
+        """Live updates: re-render from the mirror whenever it changes (a webhook processed in
+        this or another worker, a sync), until another load takes over, the link expires, or
+        the page goes away (Reflex cancels a page load's chain when its client disconnects)."""
+        async with self:
+            generation, token = self._live_generation, self._token()
+            customer_id, version, expires_at = self._live_customer_id, self._live_version, self._live_expires_at
+            client_ip = self.router.session.client_ip or None
+        while customer_id and time.time() < expires_at:
+            changed = await live.watch.wait_for_change(customer_id, version, min(LIVE_RECHECK_S, expires_at - time.time()))
+            async with self:
+                if not self._live_is_current(generation, token):
+                    return
+                busy, shown = bool(self.pending), len(self.invoices)
+            if changed is None:
+                continue
+            if busy:  # the action owns the rows it changes; catch up once it is done
+                await asyncio.sleep(LIVE_BUSY_RETRY_S)
+                continue
+            limit = min(max(shown, 10), portal_service.INVOICE_PAGE_MAX)  # keep "Show more" pages shown
+            try:
+                view, new_version = await asyncio.to_thread(
+                    _with_context, token, client_ip, functools.partial(_mirror_view, invoice_limit=limit)
+                )
+            except BillStackError:
+                return  # expired or revoked meanwhile: the next action shows the right page
+            async with self:
+                if not self._live_is_current(generation, token):
+                    return
+                if self.pending:
+                    continue
+                stale = self.stale  # a failed refresh's notice stays until a full refresh succeeds
+                self._apply_view(view)
+                self.stale = stale
+                self._live_version = version = new_version
+
+    def _live_is_current(self, generation: int, token: str) -> bool:
+        return self._live_generation == generation and self.page_status == "ready" and token == self._token()
 
     @rx.event
     async def retry(self) -> AsyncIterator[Any]:
@@ -309,10 +370,21 @@ def _with_context(token: str, client_ip: str | None, action: Callable[[Any, sess
         return action(db, ctx)
 
 
-def _load_view_from_mirror(db: Any, ctx: sessions.PortalContext) -> tuple[PortalView, bool]:
-    """The view from the mirror (synced first if it never was), and whether it is old."""
+def _load_view_from_mirror(db: Any, ctx: sessions.PortalContext) -> tuple[PortalView, bool, int]:
+    """The view from the mirror (synced first if it never was), whether it is old, and its version.
+
+    The version is read first: a change landing meanwhile then shows as one more update
+    (harmless) rather than as one the page never sees.
+    """
+    version = ctx.customer.mirror_version
     refresh_later = ctx.customer.synced_at is not None and portal_service.mirror_is_old(ctx)
-    return portal_service.load_portal_view(db, ctx), refresh_later
+    return portal_service.load_portal_view(db, ctx), refresh_later, version
+
+
+def _mirror_view(db: Any, ctx: sessions.PortalContext, invoice_limit: int) -> tuple[PortalView, int]:
+    """The view as the mirror has it now, and the mirror version it shows (read in one transaction)."""
+    version = ctx.customer.mirror_version
+    return portal_service.load_portal_view(db, ctx, refresh="never", invoice_limit=invoice_limit), version
 
 
 def _invalid_kind(exc: BillStackError) -> str:
