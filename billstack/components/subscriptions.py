@@ -97,6 +97,12 @@ def cancel_dialog() -> rx.Component:
                 reasons,
                 margin_y="4",
             ),
+            # A failed cancel says why here: the modal hides the page's own notice (from
+            # screen readers too) while it is open.
+            rx.cond(
+                (S.notice != "") & (S.notice_tone == "red"),
+                rx.callout.root(rx.callout.text(S.notice), color_scheme="red", role="alert", margin_bottom="4"),
+            ),
             rx.flex(
                 rx.alert_dialog.cancel(
                     rx.button(label("subs.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
