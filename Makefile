@@ -7,9 +7,10 @@ PYTEST := $(PY) -m pytest
 setup:  ## venv + pinned packages, bun, Chromium, database migrations
 	@bash scripts/setup.sh
 
-test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), then the browser tests
+test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), then the browser tests, then bench-smoke
 	$(PYTEST) tests --ignore=tests/e2e
 	$(PYTEST) tests/e2e -p no:asyncio
+	$(PY) -m bench.run --smoke
 
 test-unit: setup
 	$(PYTEST) tests --ignore=tests/e2e
@@ -25,6 +26,12 @@ serve: setup  ## production server, settings from BILLSTACK_* environment variab
 
 emulator: setup  ## the local Stripe emulator on 127.0.0.1:12111
 	$(PY) -m billstack emulator
+
+bench: setup  ## every benchmark (minutes; seeds bench/.data/ once) → bench/results/latest.json
+	$(PY) -m bench.run
+
+bench-smoke: setup  ## a seconds-long run of every benchmark (part of `make test`) → bench/results/smoke.json
+	$(PY) -m bench.run --smoke
 
 clean:
 	rm -rf .web data test-artifacts
