@@ -10,33 +10,39 @@
 - Resumable: every run is a `sync_run` row; `resume` continues the latest unfinished
   project-wide run, skipping customers synced since that run started.
 - Stripe lists are read 100 per page; Stripe round trips dominate, so customers are
-  synced on `concurrency` threads (the SDK backs off on 429s).
+  synced on `concurrency` threads. A customer (or list page) that meets Stripe
+  unavailable or rate limiting (which the SDK does not retry) is tried again after 1,
+  2, 4 and 8 s; if it still fails, the run stops (the rest is left for --resume).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
 from billstack import stripe_gateway
 from billstack.clock import utcnow
 from billstack.db import session_scope
-from billstack.errors import BillStackError, invalid
+from billstack.errors import BillStackError, StripeUnavailable, invalid
 from billstack.ids import new_id
 from billstack.models import Customer, Project, SyncRun
 from billstack.services import customers as customer_service
 from billstack.services import sync
 from billstack.services.tenants import get_project, record_audit
 
+T = TypeVar("T")
+
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 32
 _BATCH = 100  # customers handed to the threads at a time (one Stripe list page)
+RETRY_PAUSES_S = (1.0, 2.0, 4.0, 8.0)  # between attempts at one customer while Stripe is unavailable
 
 
 @dataclass
@@ -188,7 +194,9 @@ def _stripe_customer_batches(project_id: str, cutoff: datetime | None, progress:
     while True:
         with session_scope() as db:
             project = db.get(Project, project_id)
-            page, has_more = stripe_gateway.list_customers_page(project, starting_after=starting_after)
+            page, has_more = _retrying(
+                functools.partial(stripe_gateway.list_customers_page, project, starting_after=starting_after)
+            )
             work = _link_page(db, project, page, cutoff, progress)
         if work:
             yield work
@@ -239,13 +247,18 @@ def _import(db: Session, project: Project, stripe_customer: dict[str, Any]) -> C
 
 
 def _sync_batch(pool: ThreadPoolExecutor, project_id: str, batch: list[_Work], progress: Progress) -> None:
-    """Sync a batch on the pool; on the first failure the rest of the batch still finishes,
-    its work is counted, and the failure is raised with how to continue."""
+    """Sync a batch on the pool. After the first failure the customers not started yet are
+    dropped (left for --resume), those in flight finish and count, and the failure is raised
+    with how to continue."""
     futures = [pool.submit(_sync_one, project_id, work) for work in batch]
     failure: BillStackError | None = None
     for future in futures:
+        if failure is not None:
+            future.cancel()
         try:
             written = future.result()
+        except CancelledError:
+            continue
         except BillStackError as exc:
             failure = failure or exc
             continue
@@ -262,8 +275,20 @@ def _sync_batch(pool: ThreadPoolExecutor, project_id: str, batch: list[_Work], p
 
 
 def _sync_one(project_id: str, work: _Work) -> int:
+    return _retrying(lambda: _sync_customer(project_id, work))
+
+
+def _retrying(attempt: Callable[[], T]) -> T:
+    for pause in RETRY_PAUSES_S:
+        try:
+            return attempt()
+        except StripeUnavailable:
+            time.sleep(pause)  # back off: Stripe is down or rate limiting us
+    return attempt()  # the last attempt's failure stops the run
+
+
+def _sync_customer(project_id: str, work: _Work) -> int:
     with session_scope() as db:
         project = db.get(Project, project_id)
         customer = db.get(Customer, work.customer_id)
         return sync.sync_customer(db, project, customer, stripe_customer=work.stripe_customer)
-

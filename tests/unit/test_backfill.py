@@ -18,7 +18,7 @@ import stripe
 from cli_helpers import assert_clean_error, make_project, make_team, row_counts, run, run_json
 
 from billstack.db import engine_for, session_scope
-from billstack.emulator.testing import new_account_key
+from billstack.emulator.testing import inject_faults, new_account_key
 from billstack.errors import StripeUnavailable
 from billstack.models import Customer
 from billstack.services import backfill
@@ -134,6 +134,19 @@ def test_an_interrupted_run_resumes_where_it_stopped(db_url: str, emulator_url: 
         assert db.exec(sa.select(sa.func.count()).where(Customer.synced_at.is_(None))).scalar_one() == 0
     again = run_json("sync", "--project", project_id, "--resume")  # nothing unfinished: a full, idle run
     assert again["resumed"] is False and again["id"] != resumed["id"] and again["rowsWritten"] == 0
+
+
+def test_a_rate_limited_customer_is_tried_again(db_url: str, emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = seed_account(emulator_url, 3)
+    project_id = new_project(account)
+    monkeypatch.setattr(backfill, "RETRY_PAUSES_S", (0.0, 0.0))
+    # The SDK does not retry a 429, so the first customer's first attempt fails.
+    inject_faults(emulator_url, account.key, status=429, count=1, retry_after=1)
+
+    result = run_json("sync", "--project", project_id, "--import-customers", "--concurrency", "1")
+
+    assert (result["synced"], result["imported"]) == (3, 3)
+    assert row_counts(db_url)["subscription"] == 3
 
 
 def test_default_scope_is_the_linked_customers_and_customer_narrows_it(db_url: str, emulator_url: str) -> None:
