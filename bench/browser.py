@@ -27,10 +27,31 @@ CHROMIUM_ARGS = [
 
 # Installed before any page script: records when the first subscription card is in the
 # DOM with a non-empty box (what Playwright calls visible), and keeps every resource entry.
+# For the phases in between it also notes when the page opens its websocket, sends the
+# hydrate event and receives the subscriptions (matched on Reflex's names; diagnostic only).
 WATCH_SUBSCRIPTIONS_JS = """
 (() => {
   performance.setResourceTimingBufferSize(2000);
-  const bench = (window.__bench = { subscriptionsVisibleAt: null });
+  const bench = (window.__bench = {
+    subscriptionsVisibleAt: null, socketOpenedAt: null, hydrateSentAt: null, dataArrivedAt: null,
+  });
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      if (bench.socketOpenedAt === null) bench.socketOpenedAt = performance.now();
+      this.addEventListener('message', (event) => {
+        if (bench.dataArrivedAt === null && typeof event.data === 'string'
+            && event.data.includes('"subscriptions_rx_state_":[{')) bench.dataArrivedAt = performance.now();
+      });
+    }
+    send(data) {
+      if (bench.hydrateSentAt === null && typeof data === 'string' && data.includes('hydrate_and_load')) {
+        bench.hydrateSentAt = performance.now();
+      }
+      return super.send(data);
+    }
+  };
   const visible = () => {
     const card = document.querySelector('[data-subscription-id]');
     if (!card) return false;
@@ -58,6 +79,9 @@ COLLECT_JS = """
                          encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize });
   return {
     visibleAt: window.__bench.subscriptionsVisibleAt,
+    socketOpenedAt: window.__bench.socketOpenedAt,
+    hydrateSentAt: window.__bench.hydrateSentAt,
+    dataArrivedAt: window.__bench.dataArrivedAt,
     navigation: nav ? { ...pick(nav), responseStart: nav.responseStart, responseEnd: nav.responseEnd,
                         domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd } : null,
     resources: performance.getEntriesByType('resource').map(pick),

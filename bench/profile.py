@@ -1,7 +1,8 @@
 """Profile the server worker under the session API load or under portal page loads (py-spy).
 
     python -m bench.profile session-api [--seconds 15]
-    python -m bench.profile portal-load [--loads 20]
+    python -m bench.profile portal-load [--loads 20]      # Chromium, fresh contexts (assets too)
+    python -m bench.profile portal-clients [--clients 200]  # websocket clients: load + cancel
 
 Samples the Granian worker of a `billstack serve` we start (py-spy record; blocking mode,
 whose brief pauses give whole stacks) while the benchmark's own client drives it, then prints the
@@ -34,9 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("target", choices=("session-api", "portal-load"))
+    parser.add_argument("target", choices=("session-api", "portal-load", "portal-clients"))
     parser.add_argument("--seconds", type=float, default=15.0, help="session-api: seconds of load")
     parser.add_argument("--loads", type=int, default=20, help="portal-load: fresh-context page loads")
+    parser.add_argument("--clients", type=int, default=200, help="portal-clients: simultaneous clients")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -49,8 +51,10 @@ def main() -> None:
         ctx = RunContext(smoke=False, work_dir=work)
         if args.target == "session-api":
             profile_session_api(ctx, py_spy, output, args.seconds)
-        else:
+        elif args.target == "portal-load":
             profile_portal_load(ctx, py_spy, output, args.loads)
+        else:
+            profile_portal_clients(ctx, py_spy, output, args.clients)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summarise(output, args.top)
@@ -137,6 +141,43 @@ def profile_portal_load(ctx: RunContext, py_spy: str, output: Path, loads: int) 
     print(f"portal loads under profile: {loads}, median time to data {sorted(times)[len(times) // 2]:.0f} ms")
 
 
+def profile_portal_clients(ctx: RunContext, py_spy: str, output: Path, clients: int) -> None:
+    """The concurrency benchmark's scenario (load, then cancel, all at once), sampled throughout."""
+    import asyncio
+
+    from bench import concurrency
+    from bench.common import CLIENT_CPU, ROOT, WEB_WORKDIR, pinned_to
+    from bench.fixtures import emulator_tenant, mint_session, use_database
+    from bench.reflex_client import Build
+    from bench.servers import billstack_server, emulator
+
+    work = ctx.scratch("profile-portal-clients")
+    db_url = f"sqlite:///{work / 'billstack.db'}"
+    with emulator(EMULATOR_PORTS[0], work) as stripe:
+        with use_database(db_url, work / "data"):
+            tenant = emulator_tenant(stripe, (clients + 1) // 2)
+        with (
+            billstack_server(db_url, work, BILLSTACK_SYNC_MAX_AGE="3600") as server,
+            httpx.Client(timeout=30) as http,
+        ):
+            visits = [
+                concurrency.Visit(
+                    mint_session(http, server.url, tenant, tenant.customer_ids[i // 2])["token"],
+                    tenant.subscriptions[tenant.customer_ids[i // 2]][i % 2],
+                )
+                for i in range(clients)
+            ]
+            build = Build.read(ROOT / WEB_WORKDIR)
+            recorder = record(py_spy, server.worker_pid, output)
+            try:
+                with pinned_to(CLIENT_CPU):
+                    asyncio.run(concurrency.measure(ctx, server, build, tenant, visits))
+            finally:
+                finish(recorder)
+    loads = sorted(v.load_ms for v in visits)
+    print(f"{clients} clients under profile: load p50 {loads[len(loads) // 2]:.0f} ms")
+
+
 _LINE = re.compile(r" \(([^()]*):\d+\)$")
 OUR_CODE = ("billstack/", "api_routes/")
 
@@ -147,20 +188,23 @@ def summarise(collapsed: Path, top: int) -> None:
     packages: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
     total = 0
+    idle = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not count_text.isdigit():
             continue
         count = int(count_text)
-        total += count
-        frames = [_short(f) for f in stack.split(";") if not f.startswith(("process ", "thread "))]
-        if not frames:
+        frames = [_short(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames or _is_idle(frames[-1]):
+            idle += count  # a thread waiting (for work, a lock, the selector) or in native code only
             continue
+        total += count
         own[frames[-1]] += count
         packages[_package(frames[-1])] += count
         for frame in set(frames):
             anywhere[frame] += count
-    print(f"\n{total} samples at {SAMPLE_RATE} Hz → {collapsed}")
+    print(f"\n{total} busy samples at {SAMPLE_RATE} Hz (and {idle} idle ones, left out) → {collapsed}")
+    print("percentages are of the busy samples")
     print(f"\ntop {top} functions by self samples (time in the function itself, or in C/Rust it calls):")
     _print(own.most_common(top), total)
     print("\nself samples by package:")
@@ -173,6 +217,21 @@ def summarise(collapsed: Path, top: int) -> None:
     ]
     print(f"\ntop {top} of our functions by inclusive samples (anywhere on the stack):")
     _print(ours[:top], total)
+
+
+# Leaves where a thread is waiting rather than working (py-spy's blocking mode samples them).
+_IDLE_LEAVES = (
+    "Condition.wait (threading.py)",
+    "Event.wait (threading.py)",
+    "Thread.join (threading.py)",
+    "_worker (concurrent/futures/thread.py)",
+    "EpollSelector.select (selectors.py)",
+    "Queue.get (queue.py)",
+)
+
+
+def _is_idle(frame: str) -> bool:
+    return frame.startswith(_IDLE_LEAVES)
 
 
 def _print(rows: list[tuple[str, int]], total: int) -> None:

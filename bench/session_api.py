@@ -41,10 +41,17 @@ def run(ctx: RunContext) -> list[Figure]:
     figures = measure_dialect(ctx, "sqlite")
     try:
         pg.require_pg()
-        figures += measure_dialect(ctx, "postgresql")
+        pg_figures = measure_dialect(ctx, "postgresql")
     except Skipped as skipped:
         ctx.skip("session_api.postgresql", str(skipped))
-    return figures
+        return figures
+    # The baseline is the SQLite insert; the PostgreSQL figures are held against a
+    # PostgreSQL insert (same database server), and record the ratio to SQLite's as well.
+    sqlite_baseline = figures[0].baseline
+    pg_figures[0].details["ratio_to_sqlite_insert_baseline"] = (
+        pg_figures[0].value / sqlite_baseline if pg_figures[0].value and sqlite_baseline else None
+    )
+    return figures + pg_figures
 
 
 def measure_dialect(ctx: RunContext, dialect: str) -> list[Figure]:
