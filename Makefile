@@ -7,10 +7,10 @@ PYTEST := $(PY) -m pytest
 setup:  ## venv + pinned packages, bun, Chromium, database migrations
 	@bash scripts/setup.sh
 
-test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), then the browser tests, then bench-smoke
+test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), bench-smoke, then the browser tests
 	$(PYTEST) tests --ignore=tests/e2e
-	$(PYTEST) tests/e2e -p no:asyncio
 	$(PY) -m bench.run --smoke
+	$(PYTEST) tests/e2e -p no:asyncio
 
 test-unit: setup
 	$(PYTEST) tests --ignore=tests/e2e
@@ -33,5 +33,5 @@ bench: setup  ## every benchmark (minutes; seeds bench/.data/ once) → bench/re
 bench-smoke: setup  ## a seconds-long run of every benchmark (part of `make test`) → bench/results/smoke.json
 	$(PY) -m bench.run --smoke
 
-clean:
-	rm -rf .web data test-artifacts
+clean:  ## built frontends, local data, test artefacts (not bench/.data: the seeded scale databases)
+	rm -rf .web .web-* data test-artifacts
