@@ -122,19 +122,33 @@ def test_update_payment_method_through_checkout(page: Page, live_db: LiveServer,
     before = client.v1.customers.retrieve(tenant.stripe_customer_id).invoice_settings.default_payment_method
     session = new_portal_session(live_db.url, tenant)
     open_portal(page, session["portalUrl"])
+    cards = page.locator(".card-item")
+    expect(cards).to_have_count(1)  # the seeded Visa •••• 4242
 
-    _checkout(page, "5555 5555 5555 4444")
+    # The same test card as the seeded one: only a new payment method id tells them apart.
+    _checkout(page, "4242 4242 4242 4242")
 
-    expect(page.get_by_role("status").filter(has_text="Mastercard ending in 4444 is now your default")).to_be_visible(
+    expect(page.get_by_role("status").filter(has_text="Visa ending in 4242 is now your default")).to_be_visible(
         timeout=30_000
     )
-    default_card = page.locator('[data-default="true"]')
-    expect(default_card).to_contain_text("Mastercard ending in 4444")
+    expect(cards).to_have_count(2)
+    expect(page.locator('[data-default="true"]')).to_have_count(1)
     after = client.v1.customers.retrieve(tenant.stripe_customer_id).invoice_settings.default_payment_method
     assert after and after != before
-    assert client.v1.payment_methods.retrieve(after).card.last4 == "4444"
+    assert client.v1.payment_methods.retrieve(after).card.last4 == "4242"
     for sub in client.v1.subscriptions.list({"customer": tenant.stripe_customer_id}).data:
         assert sub.default_payment_method == after
+    # A reload of the success URL does not repeat or undo anything.
+    page.reload()
+    expect(cards).to_have_count(2, timeout=30_000)
+    assert client.v1.customers.retrieve(tenant.stripe_customer_id).invoice_settings.default_payment_method == after
+
+
+def test_a_mastercard_shows_as_the_new_default(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
+    session = new_portal_session(live_db.url, tenant)
+    open_portal(page, session["portalUrl"])
+    _checkout(page, "5555 5555 5555 4444")
+    expect(page.locator('[data-default="true"]')).to_contain_text("Mastercard ending in 4444", timeout=30_000)
 
 
 def test_declined_card_and_cancel_change_nothing(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
