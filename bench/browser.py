@@ -6,24 +6,13 @@ and DOM event timestamps), so Playwright's own round trips are not part of any f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import CLIENT_CPU, pinned_to
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # the same browser and flags as the e2e suite
 
-CHROMIUM = os.environ.get("BILLSTACK_CHROMIUM", "/usr/bin/chromium")
-# The same flags as the e2e suite (tests/e2e/conftest.py): Debian's Chromium, headless.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 # Installed before any page script: records when the first subscription card is in the
 # DOM with a non-empty box (what Playwright calls visible), and keeps every resource entry.
