@@ -96,25 +96,15 @@ def emulator_tenant(emulator_url: str, customers: int) -> Tenant:
     year of invoices, a card each), linked and synced so the portal reads a fresh mirror."""
     from billstack import stripe_gateway
     from billstack.db import session_scope
+    from billstack.demo import create_demo_project
     from billstack.emulator.seed import seed_demo_customer
-    from billstack.emulator.testing import new_account_key
     from billstack.services import customers as customer_service
-    from billstack.services import tenants
     from billstack.services.sync import sync_customer
 
     with session_scope() as db:
-        team = tenants.create_team(db, name="Acme Inc.")
-        project = tenants.create_project(
-            db,
-            team_id=team.id,
-            name="Acme Cloud",
-            stripe_secret_key=new_account_key(),
-            stripe_api_base=emulator_url,
-            default_return_url="https://app.example.com/account",
-            display_name="Acme Cloud",
-            support_email="help@acme.example",
+        team, project, _, api_key = create_demo_project(
+            db, emulator_url=emulator_url, return_url="https://app.example.com/account"
         )
-        _, api_key = tenants.create_api_key(db, project_id=project.id)
     client = stripe_gateway.client_for(project)
     ids: list[str] = []
     subscriptions: dict[str, list[str]] = {}

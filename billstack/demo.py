@@ -19,7 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import httpx
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from billstack.models import ApiKey, Project, Team
 
 DEMO_DIR = Path("data") / "demo"
 EMULATOR_PORT = 12111
@@ -86,24 +93,13 @@ def seed(emulator_url: str, public_url: str) -> dict[str, str]:
     from billstack import routes, stripe_gateway
     from billstack.db import session_scope
     from billstack.emulator.seed import seed_demo_customer
-    from billstack.emulator.testing import new_account_key
-    from billstack.services import customers, sessions, tenants, webhooks
+    from billstack.services import customers, sessions, webhooks
 
     print("==> seeding a demo tenant and customers", flush=True)
     with session_scope() as db:
-        team = tenants.create_team(db, name="Acme Inc.")
-        project = tenants.create_project(
-            db,
-            team_id=team.id,
-            name="Acme Cloud",
-            stripe_secret_key=new_account_key(),
-            stripe_api_base=emulator_url,
-            display_name="Acme Cloud",
-            accent_color="#4f46e5",
-            support_email="support@acme.example",
-            default_return_url=f"{public_url}/",
+        team, project, api_key, api_key_plaintext = create_demo_project(
+            db, emulator_url=emulator_url, return_url=f"{public_url}/"
         )
-        api_key, api_key_plaintext = tenants.create_api_key(db, project_id=project.id)
         client = stripe_gateway.client_for(project)
         seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")
         customer = customers.link_customer(db, project_id=project.id, stripe_customer_id=seeded["customer"])
@@ -127,6 +123,30 @@ def seed(emulator_url: str, public_url: str) -> dict[str, str]:
         "portal_url": created.portal_url,
         "webhook_url": endpoint.url,
     }
+
+
+def create_demo_project(
+    db: Session, *, emulator_url: str, return_url: str, stripe_key: str | None = None, **options: object
+) -> tuple[Team, Project, ApiKey, str]:
+    """Team "Acme Inc." with the branded project "Acme Cloud" on a fresh emulator account
+    (or `stripe_key`'s) and an API key, whose plaintext is returned once. Also used by the
+    browser tests and the benchmarks, so all three seed the same tenant."""
+    from billstack.emulator.testing import new_account_key
+    from billstack.services import tenants
+
+    team = tenants.create_team(db, name="Acme Inc.")
+    branding = {"display_name": "Acme Cloud", "accent_color": "#4f46e5", "support_email": "support@acme.example"}
+    project = tenants.create_project(
+        db,
+        team_id=team.id,
+        name="Acme Cloud",
+        stripe_secret_key=stripe_key or new_account_key(),
+        stripe_api_base=emulator_url,
+        default_return_url=return_url,
+        **(branding | options),
+    )
+    api_key, plaintext = tenants.create_api_key(db, project_id=project.id)
+    return team, project, api_key, plaintext
 
 
 def print_summary(summary: dict[str, str], public_url: str, emulator_url: str) -> None:

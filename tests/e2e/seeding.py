@@ -10,7 +10,8 @@ from billstack import stripe_gateway
 from billstack.db import session_scope
 from billstack.emulator.seed import seed_demo_customer
 from billstack.emulator.testing import new_account_key
-from billstack.services import customers, tenants
+from billstack.demo import create_demo_project
+from billstack.services import customers
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,9 @@ class Tenant:
 def seed_tenant(emulator_url: str, *, return_url: str = "https://app.example.com/account", **project_options) -> Tenant:
     stripe_key = new_account_key()
     with session_scope() as db:
-        team = tenants.create_team(db, name="Acme Inc.")
-        project = tenants.create_project(
-            db,
-            team_id=team.id,
-            name="Acme Cloud",
-            stripe_secret_key=stripe_key,
-            stripe_api_base=emulator_url,
-            default_return_url=return_url,
-            **({"display_name": "Acme Cloud", "support_email": "help@acme.example"} | project_options),
+        team, project, _, api_key = create_demo_project(
+            db, emulator_url=emulator_url, return_url=return_url, stripe_key=stripe_key, **project_options
         )
-        _, api_key = tenants.create_api_key(db, project_id=project.id)
         client = stripe_gateway.client_for(project)
         seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")
         customer = customers.link_customer(db, project_id=project.id, stripe_customer_id=seeded["customer"])
