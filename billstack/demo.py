@@ -60,6 +60,7 @@ class EmulatorProcess:
             [sys.executable, "-m", "billstack", "emulator", "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -80,6 +81,16 @@ class EmulatorProcess:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+def _end_with_parent() -> None:
+    """Linux: the emulator gets SIGTERM when the demo process ends, however it ends
+    (a SIGTERM to the demo stops Granian without running our `finally`)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def start_emulator() -> EmulatorProcess:

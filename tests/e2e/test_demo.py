@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -77,3 +78,18 @@ def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path:
         assert minted.status_code == 200, minted.text
     finally:
         stop(process)
+    # Stopping the demo stops its Stripe emulator too: nothing is left listening.
+    emulator_url = re.search(r"Stripe emulator: (http://\S+)", output).group(1)
+    assert _stops_answering(f"{emulator_url}/_emulator/health", within_s=15)
+
+
+def _stops_answering(url: str, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+        except httpx.ConnectError:
+            return True
+        pause.wait(0.1)  # bounded pause between polls
+    return False
