@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from bench.common import Skipped
+from billstack.db import unreachable_reason
 
 ADMIN_URL = os.environ.get(
     "BILLSTACK_BENCH_PG_URL",
@@ -17,21 +18,9 @@ ADMIN_URL = os.environ.get(
 )
 
 
-def unreachable_reason() -> str | None:
-    """None when PostgreSQL answers; otherwise why not (printed when the PG part is skipped)."""
-    try:
-        engine = sa.create_engine(ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"PostgreSQL not reachable at {ADMIN_URL}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-
-
 def require_pg() -> None:
     """Skip the PostgreSQL part unless reachable; CI (BILLSTACK_REQUIRE_PG=1) makes it an error."""
-    reason = unreachable_reason()
+    reason = unreachable_reason(ADMIN_URL)
     if reason is None:
         return
     if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":

@@ -49,6 +49,19 @@ def get_engine() -> sa.Engine:
     return engine_for(get_settings().resolved_database_url)
 
 
+def unreachable_reason(url: str) -> str | None:
+    """None when the database at `url` answers; otherwise a one-line reason (no password)."""
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"database not reachable at {shown}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A unit of work: commit on success, roll back on any error."""

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from billstack.config import reset_settings
-from billstack.db import engine_for
+from billstack.db import engine_for, unreachable_reason
 from billstack.migrate import upgrade
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
@@ -56,21 +56,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_unreachable_reason() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test run, migrated once."""
-    reason = _pg_unreachable_reason()
+    reason = unreachable_reason(PG_ADMIN_URL)
     if reason:
         if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
             pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but {reason}")
