@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from fastapi import Request, Security
-from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
+from api_routes.errors import validation_error
 from billstack.errors import unauthorized
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,16 +51,15 @@ def api_key_from_header(header: str | None) -> str:
 def parse_body(model: type[M], raw: bytes) -> M:
     """A JSON body validated by `model` in one pydantic call; problems → the usual 400s.
 
-    For hot routes that skip FastAPI's body parameter (see portal_sessions): errors are
-    raised as RequestValidationError with FastAPI's locations (`body`, field…), so they
-    are shaped exactly like those of any other route.
+    For hot routes that skip FastAPI's body parameter (see portal_sessions): errors get
+    FastAPI's locations (`body`, field…) and become the same 400 as on any other route.
     """
     if not raw:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+        raise validation_error([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise RequestValidationError(
+        raise validation_error(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False, include_input=False)]
         ) from None
 

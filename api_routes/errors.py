@@ -58,9 +58,12 @@ def error_body(status: int, code: str, message: str, *, type: str = "invalid_req
     return json.dumps(BillStackError(message, code=code, type=type, param=param, status=status).to_dict()).encode()
 
 
+INTERNAL_ERROR = {"error": {"type": "api_error", "code": "internal_error", "message": INTERNAL_ERROR_MESSAGE}}
+INTERNAL_ERROR_BODY = JSONResponse(INTERNAL_ERROR).body
+
+
 def internal_error_response() -> JSONResponse:
-    return JSONResponse({"error": {"type": "api_error", "code": "internal_error", "message": INTERNAL_ERROR_MESSAGE}},
-                        status_code=500)
+    return JSONResponse(INTERNAL_ERROR, status_code=500)
 
 
 def validation_error(errors: Sequence[Any]) -> BillStackError:

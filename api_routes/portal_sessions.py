@@ -143,31 +143,43 @@ async def create_portal_session(
     projectId: str,
     request: Request,
 ) -> Response:
-    # The hot path of the API, kept close to a bare Starlette endpoint: the header and
-    # the body are parsed here (pydantic validates the body in one call; the model is
-    # still what OpenAPI documents). Where the unit of work runs (event loop or worker
-    # thread) is the service's call, see `create_portal_session_async`.
-    api_key = api_key_from_header(request.headers.get("authorization"))
-    body = parse_body(CreatePortalSessionRequest, await request.body())
-    args = {
-        "team_id": teamId,
-        "project_id": projectId,
-        "api_key": api_key,
-        "customer_id": body.customer_id,
-        "ttl_ms": body.ttl_ms,
-        "return_url": body.return_url,
-        "locale": body.locale,
-        "flow": body.flow.model_dump(by_alias=True) if body.flow is not None else None,
-        "client_ip": client_ip(request),
-    }
-    created = await sessions.create_portal_session_async(**args)
+    # Served by api_routes/fast_paths.py in front of the framework stack whenever the app
+    # runs under `billstack serve`; this route documents the operation and serves it
+    # wherever the API is mounted without that front (same code: create_session_json).
+    payload = await create_session_json(
+        teamId, projectId, request.headers.get("authorization"), await request.body(), client_ip(request)
+    )
+    return Response(payload, media_type="application/json")
+
+
+async def create_session_json(
+    team_id: str, project_id: str, authorization: str | None, body: bytes, client_ip: str | None
+) -> bytes:
+    """The whole operation on raw inputs: header and body parsed here (pydantic validates
+    the body in one call; the model is still what OpenAPI documents), one service call,
+    the answer as JSON bytes. Errors are raised as BillStackError (401, 400, 403, 404, 429).
+    Where the unit of work runs (event loop or worker thread) is the service's call, see
+    `create_portal_session_async`."""
+    api_key = api_key_from_header(authorization)
+    request = parse_body(CreatePortalSessionRequest, body)
+    created = await sessions.create_portal_session_async(
+        team_id=team_id,
+        project_id=project_id,
+        api_key=api_key,
+        customer_id=request.customer_id,
+        ttl_ms=request.ttl_ms,
+        return_url=request.return_url,
+        locale=request.locale,
+        flow=request.flow.model_dump(by_alias=True) if request.flow is not None else None,
+        client_ip=client_ip,
+    )
     payload = {
         "sessionId": created.session_id,
         "token": created.token,
         "portalUrl": created.portal_url,
         "expiresAt": to_iso_z(created.expires_at),
     }
-    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 @router.delete(

@@ -82,6 +82,25 @@ async def frame_ancestors_for_path(path: str) -> str:
     return NONE
 
 
+def security_headers(policy: str) -> list[tuple[bytes, bytes]]:
+    """The headers above for a frame-ancestors `policy` (a fresh list: callers may extend it)."""
+    if policy == NONE:
+        return list(_HEADERS_FRAMING_NONE)
+    return [*_COMMON_HEADERS, (b"content-security-policy", f"frame-ancestors {policy}".encode("latin-1"))]
+
+
+_COMMON_HEADERS = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+)
+_HEADERS_FRAMING_NONE = (
+    *_COMMON_HEADERS,
+    (b"content-security-policy", f"frame-ancestors {NONE}".encode("latin-1")),
+    (b"x-frame-options", b"DENY"),
+)
+
+
 def is_covered(path: str) -> bool:
     return path.startswith(("/api/", "/portal/")) or path == "/portal"
 
@@ -103,17 +122,8 @@ class SecurityHeaders:
                         policy_holder.append(await frame_ancestors_for_path(scope["path"]))
                     except Exception:  # noqa: BLE001 - a header lookup must never break a response
                         policy_holder.append(NONE)
-                policy = policy_holder[0]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED]
-                headers += [
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"content-security-policy", f"frame-ancestors {policy}".encode("latin-1")),
-                ]
-                if policy == NONE:
-                    headers.append((b"x-frame-options", b"DENY"))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": headers + security_headers(policy_holder[0])}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -87,13 +87,15 @@ def build_frontend(public_url: str, *, force: bool = False) -> None:
 
 
 def asgi_app():  # noqa: ANN201 - Granian factory
-    """The Reflex ASGI app with the compiled frontend mounted (used by Granian workers)."""
+    """The Reflex ASGI app with the compiled frontend mounted (used by Granian workers),
+    behind the session API's fast path (api_routes/fast_paths.py)."""
     from reflex_base.environment import environment
 
     environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)
+    from api_routes.fast_paths import FastPaths
     from billstack.billstack import app
 
-    return app()
+    return FastPaths(app())
 
 
 def effective_settings(host: str | None, port: int | None) -> Settings:

@@ -15,6 +15,7 @@ import pytest_asyncio
 from sqlmodel import Session
 
 from api_routes import create_api
+from api_routes.fast_paths import FastPaths
 from api_routes.security import policy_cache
 from billstack.db import engine_for
 from billstack.ids import new_id
@@ -92,7 +93,8 @@ def sibling_tenant(db_url: str, tenant: Tenant) -> Tenant:
 
 @pytest.fixture
 def api():
-    return create_api()
+    """The API as `billstack serve` runs it: the session API's fast path in front."""
+    return FastPaths(create_api())
 
 
 @pytest_asyncio.fixture
