@@ -15,7 +15,7 @@ def from_unix(seconds: int | None) -> datetime | None:
 
 
 def to_iso_z(moment: datetime) -> str:
-    """`2026-03-30T13:00:00Z`: UTC, whole seconds, Z suffix."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    """`2026-03-30T13:00:00Z`: UTC, whole seconds, Z suffix (naive means UTC)."""
+    if moment.utcoffset():  # aware and not UTC (naive and UTC give None / zero)
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="seconds")[:19] + "Z"

@@ -87,10 +87,12 @@ class PortalSession(SQLModel, table=True):
     __tablename__ = "portal_session"
 
     id: str = Field(primary_key=True, max_length=40)
-    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    # Not indexed (migration 0003): sessions are never listed by project, and a token is
+    # found by its session id, then its digest compared in constant time.
+    project_id: str = Field(foreign_key="project.id", max_length=40)
     customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
     api_key_id: str | None = Field(default=None, max_length=40)
-    token_hash: str = Field(unique=True, max_length=64)
+    token_hash: str = Field(max_length=64)
     return_url: str | None = Field(default=None, max_length=2000)
     locale: str = Field(default="en", max_length=16)
     flow: str | None = Field(default=None, max_length=1000)  # JSON

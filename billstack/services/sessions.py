@@ -492,20 +492,21 @@ def _create_with(
         "expires_at": expires_at,
     }
     stamp = _datetime_binder(sa_dialect)
-    session_params = {**row, "created_at": stamp(now), "expires_at": stamp(expires_at)}
+    created_stamp = stamp(now)
+    session_params = {**row, "created_at": created_stamp, "expires_at": stamp(expires_at)}
     detail = {"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
               "flow": flow["type"] if flow_json and flow else None}
     audit_params = {
         "project_id": facts.id, "action": AUDIT_CREATED, "customer_id": customer_id,
         "session_id": session_id, "api_key_id": key_id, "client_ip": (client_ip or None) and client_ip[:64],
-        "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True), "created_at": stamp(now),
+        "detail": _JSON_SORTED.encode(detail), "created_at": created_stamp,
     }
     touch = key_id is not None and _last_used_due(key_id)
     if dialect == "sqlite":  # in-process: separate statements cost nothing extra
         cursor.execute(_sql(dialect, "insert_session"), session_params)
         cursor.execute(_sql(dialect, "insert_audit"), audit_params)
         if touch:
-            cursor.execute(_sql(dialect, "touch_key"), {"now": stamp(now), "id": key_id})
+            cursor.execute(_sql(dialect, "touch_key"), {"now": created_stamp, "id": key_id})
     else:
         cursor.execute(_sql(dialect, "insert_all"),
                        {**audit_params, **session_params, "touch_key_id": key_id if touch else None})
@@ -557,7 +558,7 @@ def encode_token(claims: dict[str, Any], key: str) -> str:
         if len(_prepared_keys) > 8:
             _prepared_keys.clear()
         _prepared_keys[key] = prepared
-    payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=")
+    payload = base64.urlsafe_b64encode(_JSON.encode(claims).encode()).rstrip(b"=")
     signing_input = _JWT_HEADER + b"." + payload
     signature = base64.urlsafe_b64encode(_HS256.sign(signing_input, prepared)).rstrip(b"=")
     return (signing_input + b"." + signature).decode()
@@ -568,16 +569,23 @@ _JWT_HEADER = base64.urlsafe_b64encode(
     json.dumps({"alg": TOKEN_ALGORITHM, "typ": "JWT"}, separators=(",", ":"), sort_keys=True).encode()
 ).rstrip(b"=")
 _prepared_keys: dict[str, bytes] = {}
-_ID_ALPHABET = string.ascii_letters + string.digits
+# json.dumps builds a new encoder for every call with options; these are built once.
+_JSON = json.JSONEncoder(separators=(",", ":"))
+_JSON_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+_ID_ALPHABET = (string.ascii_letters + string.digits).encode()
+# Random byte b → base62 character b % 62; bytes ≥ 248 are deleted (4 × 62 = 248), so
+# every character is equally likely (no modulo bias).
+_BASE62_OF_BYTE = bytes(_ID_ALPHABET[b % 62] for b in range(256))
+_BIASED_BYTES = bytes(range(248, 256))
 
 
 def _new_session_id() -> str:
     """`portal_sess_` + 20 base62 characters, like `ids.new_id`, from one urandom call
-    (new_id makes one per character). Bytes ≥ 248 are skipped, so there is no modulo bias."""
-    chars: list[str] = []
-    while len(chars) < 20:
-        chars.extend(_ID_ALPHABET[b % 62] for b in secrets.token_bytes(28) if b < 248)
-    return "portal_sess_" + "".join(chars[:20])
+    (new_id makes one per character), mapped in C by bytes.translate."""
+    chars = b""
+    while len(chars) < 20:  # 28 bytes leave fewer than 20 once in ~10^6 calls
+        chars += secrets.token_bytes(28).translate(_BASE62_OF_BYTE, _BIASED_BYTES)
+    return "portal_sess_" + chars[:20].decode()
 
 
 def _begin_sqlite_write(raw: Any, cursor: Any, *, wait: bool) -> None:

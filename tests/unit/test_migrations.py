@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
-from billstack.db import engine_for
-from billstack.migrate import current_heads
+from billstack.config import reset_settings
+from billstack.db import engine_for, unreachable_reason
+from billstack.ids import new_id
+from billstack.migrate import alembic_config, current_heads, upgrade
+from billstack.models import Customer
+from billstack.services.sessions import create_portal_session, validate_portal_token
+from billstack.services.tenants import create_project, create_team
+from tests.conftest import PG_ADMIN_URL
 
 
 def test_upgrade_from_empty_creates_every_table(db_url: str) -> None:
@@ -29,3 +42,71 @@ def test_models_and_migrations_agree(db_url: str) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == [], f"models differ from the migrated schema; write a migration: {diff}"
+
+
+# --- 0003: portal_session loses the indexes nothing reads ------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def empty_db_url(request: pytest.FixtureRequest, isolated_settings: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database with no schema at all (each migration test starts from nothing)."""
+    if request.param == "sqlite":
+        isolated_settings.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{isolated_settings / 'empty.db'}"
+    else:
+        reason = unreachable_reason(PG_ADMIN_URL)
+        if reason:
+            if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
+                pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but {reason}")
+            pytest.skip(reason)
+        name = f"billstack_migrate_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("BILLSTACK_DATABASE_URL", url)
+    reset_settings()
+    yield url
+    engine_for(url).dispose()
+    if request.param != "sqlite":
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _portal_session_indexes(url: str) -> tuple[set[str], list[list[str]]]:
+    inspector = sa.inspect(engine_for(url))
+    indexes = {index["name"] for index in inspector.get_indexes("portal_session")}
+    uniques = [unique["column_names"] for unique in inspector.get_unique_constraints("portal_session")]
+    return indexes, uniques
+
+
+def test_0003_keeps_every_session_and_drops_only_the_unread_indexes(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0002")
+    with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
+        team = create_team(db, name="Migrating")
+        project = create_project(db, team_id=team.id, name="P", stripe_secret_key="sk_test_fake0000000000")
+        customer = Customer(id=new_id("pc"), project_id=project.id, stripe_customer_id="cus_migrate", email="m@e.com")
+        db.add(customer)
+        db.commit()
+        created = create_portal_session(db, team_id=team.id, project_id=project.id, api_key=None,
+                                        customer_id=customer.id)
+        db.commit()
+    indexes, uniques = _portal_session_indexes(empty_db_url)
+    assert "ix_portal_session_project_id" in indexes and ["token_hash"] in uniques  # as 0002 left them
+
+    upgrade(empty_db_url, "0003")
+
+    indexes, uniques = _portal_session_indexes(empty_db_url)
+    assert indexes == {"ix_portal_session_customer_id"}
+    assert ["token_hash"] not in uniques
+    with Session(engine_for(empty_db_url)) as db:  # the session survived, and its token still opens it
+        context = validate_portal_token(db, created.token)
+        assert context.session_id == created.session_id
+    with engine_for(empty_db_url).connect() as conn:  # foreign keys survived the SQLite rebuild
+        fks = {fk["referred_table"] for fk in sa.inspect(conn).get_foreign_keys("portal_session")}
+    assert fks == {"customer", "project"}
+
+    command.downgrade(alembic_config(empty_db_url), "0002")
+    indexes, uniques = _portal_session_indexes(empty_db_url)
+    assert "ix_portal_session_project_id" in indexes and ["token_hash"] in uniques
