@@ -80,6 +80,11 @@ class Customer(SQLModel, table=True):
     mirror_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Removed from the project: its portal sessions stop working at once.
     removed_at: datetime | None = None
+    # Every portal session of this customer created before this moment is revoked (set on
+    # removal, so a later re-link cannot bring old portal links back to life). One column
+    # instead of an UPDATE of the customer's sessions, which would need an index on
+    # portal_session.customer_id that every session creation pays for.
+    sessions_revoked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -87,10 +92,11 @@ class PortalSession(SQLModel, table=True):
     __tablename__ = "portal_session"
 
     id: str = Field(primary_key=True, max_length=40)
-    # Not indexed (migration 0003): sessions are never listed by project, and a token is
-    # found by its session id, then its digest compared in constant time.
+    # Only the primary key is indexed (migration 0003): a token is found by its session id,
+    # then its digest compared in constant time; sessions are never listed by project or
+    # customer (a customer's are revoked at once through Customer.sessions_revoked_at).
     project_id: str = Field(foreign_key="project.id", max_length=40)
-    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
     api_key_id: str | None = Field(default=None, max_length=40)
     token_hash: str = Field(max_length=64)
     return_url: str | None = Field(default=None, max_length=2000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -9,7 +11,7 @@ from billstack import stripe_gateway
 from billstack.clock import utcnow
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
-from billstack.models import Customer, PortalSession
+from billstack.models import Customer
 from billstack.services.tenants import check_email, get_project, record_audit
 
 
@@ -102,15 +104,11 @@ def list_customers(db: Session, project_id: str) -> list[Customer]:
 def remove_customer(db: Session, *, project_id: str, customer_id: str) -> Customer:
     """Detaches the customer from the project; Stripe is untouched, portal sessions die."""
     customer = get_customer(db, project_id=project_id, customer_id=customer_id)
-    now = utcnow()
-    customer.removed_at = now
+    customer.removed_at = utcnow()
+    # Revokes every session made until now, for good: a later re-link does not revive them.
+    # Not rounded to the second like created_at, so that it can only err towards revoked.
+    customer.sessions_revoked_at = datetime.now(timezone.utc)
     db.add(customer)
-    # Revoke explicitly too, so a later re-link cannot bring old portal links back to life.
-    db.execute(
-        sa.update(PortalSession)
-        .where(PortalSession.customer_id == customer.id, PortalSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
     db.flush()
     record_audit(db, "customer.removed", project_id=project_id, customer_id=customer.id)
     return customer

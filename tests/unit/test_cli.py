@@ -520,31 +520,37 @@ def test_remove_then_relink_keeps_the_id_and_revokes_old_sessions(
     from datetime import timedelta
 
     from billstack.clock import utcnow
-    from billstack.models import PortalSession
+    from billstack.models import Project
+    from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
 
     project_id = emulated_project["project"]
+    team_id = db.get(Project, project_id).team_id
     created = run_json("customer", "create", "--project", project_id, "--email", "lin@example.com")
-    db.add(
-        PortalSession(
-            id="portal_sess_old", project_id=project_id, customer_id=created["id"], token_hash="0" * 64,
-            expires_at=utcnow() + timedelta(hours=1),
-        )
-    )
+    old = create_portal_session(db, team_id=team_id, project_id=project_id, api_key=None, customer_id=created["id"])
     db.commit()
+    assert validate_portal_token(db, old.token).customer.id == created["id"]
 
     removed = run_json("customer", "remove", "--project", project_id, created["id"])
     assert removed["removedAt"] is not None
     assert run_json("customer", "list", "--project", project_id)["data"] == []
     assert_clean_error(run("customer", "remove", "--project", project_id, created["id"]), says="No such customer")
     db.expire_all()
-    assert db.get(PortalSession, "portal_sess_old").revoked_at is not None
+    with pytest.raises(PortalTokenError) as gone:
+        validate_portal_token(db, old.token)
+    assert gone.value.code == "token_revoked"
     # Stripe keeps the customer.
     assert stripe_account["client"].v1.customers.retrieve(created["stripeCustomerId"]).email == "lin@example.com"
 
     relinked = run_json("customer", "link", "--project", project_id, "--stripe-customer", created["stripeCustomerId"])
     assert relinked["id"] == created["id"] and relinked["removedAt"] is None
     db.expire_all()
-    assert db.get(PortalSession, "portal_sess_old").revoked_at is not None
+    with pytest.raises(PortalTokenError) as still_gone:  # the re-link does not revive the old link
+        validate_portal_token(db, old.token)
+    assert still_gone.value.code == "token_revoked"
+    new = create_portal_session(db, team_id=team_id, project_id=project_id, api_key=None, customer_id=created["id"],
+                                now=utcnow() + timedelta(seconds=1))  # sessions of the removal's second count as old
+    db.commit()
+    assert validate_portal_token(db, new.token).customer.id == created["id"]
 
 
 def test_customer_is_not_stored_when_stripe_refuses(db_url: str, stripe_account: dict) -> None:

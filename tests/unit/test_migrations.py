@@ -14,12 +14,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel
 
+from billstack.clock import utcnow
 from billstack.config import reset_settings
 from billstack.db import engine_for, unreachable_reason
 from billstack.ids import new_id
 from billstack.migrate import alembic_config, current_heads, upgrade
-from billstack.models import Customer
-from billstack.services.sessions import create_portal_session, validate_portal_token
+from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
 from billstack.services.tenants import create_project, create_team
 from tests.conftest import PG_ADMIN_URL
 
@@ -44,7 +44,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     assert diff == [], f"models differ from the migrated schema; write a migration: {diff}"
 
 
-# --- 0003: portal_session loses the indexes nothing reads ------------------------------
+# --- 0003: portal_session keeps only its primary key ----------------------------------
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
@@ -81,32 +81,43 @@ def _portal_session_indexes(url: str) -> tuple[set[str], list[list[str]]]:
     return indexes, uniques
 
 
-def test_0003_keeps_every_session_and_drops_only_the_unread_indexes(empty_db_url: str) -> None:
+def test_0003_keeps_every_session_and_moves_customer_revocation(empty_db_url: str) -> None:
     upgrade(empty_db_url, "0002")
     with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
         team = create_team(db, name="Migrating")
         project = create_project(db, team_id=team.id, name="P", stripe_secret_key="sk_test_fake0000000000")
-        customer = Customer(id=new_id("pc"), project_id=project.id, stripe_customer_id="cus_migrate", email="m@e.com")
-        db.add(customer)
+        kept, removed = new_id("pc"), new_id("pc")
+        for customer_id in (kept, removed):  # in SQL: the Customer model has 0003's column
+            db.execute(sa.text("INSERT INTO customer (id, project_id, stripe_customer_id, mirror_version, created_at) "
+                               "VALUES (:id, :project, :stripe, 0, :now)"),
+                       {"id": customer_id, "project": project.id, "stripe": f"cus_{customer_id}", "now": utcnow()})
         db.commit()
-        created = create_portal_session(db, team_id=team.id, project_id=project.id, api_key=None,
-                                        customer_id=customer.id)
+        tokens = {customer_id: create_portal_session(db, team_id=team.id, project_id=project.id, api_key=None,
+                                                     customer_id=customer_id).token for customer_id in (kept, removed)}
         db.commit()
+    with engine_for(empty_db_url).begin() as conn:  # removed as 0002's code did: the customer, then each session
+        conn.execute(sa.text("UPDATE customer SET removed_at = :now WHERE id = :id"), {"id": removed, "now": utcnow()})
+        conn.execute(sa.text("UPDATE portal_session SET revoked_at = :now WHERE customer_id = :id"),
+                     {"id": removed, "now": utcnow()})
     indexes, uniques = _portal_session_indexes(empty_db_url)
-    assert "ix_portal_session_project_id" in indexes and ["token_hash"] in uniques  # as 0002 left them
+    assert {"ix_portal_session_project_id", "ix_portal_session_customer_id"} <= indexes
+    assert ["token_hash"] in uniques  # as 0002 left them
 
     upgrade(empty_db_url, "0003")
 
-    indexes, uniques = _portal_session_indexes(empty_db_url)
-    assert indexes == {"ix_portal_session_customer_id"}
-    assert ["token_hash"] not in uniques
-    with Session(engine_for(empty_db_url)) as db:  # the session survived, and its token still opens it
-        context = validate_portal_token(db, created.token)
-        assert context.session_id == created.session_id
+    assert _portal_session_indexes(empty_db_url) == (set(), [])
     with engine_for(empty_db_url).connect() as conn:  # foreign keys survived the SQLite rebuild
         fks = {fk["referred_table"] for fk in sa.inspect(conn).get_foreign_keys("portal_session")}
+        revoked_at = dict(conn.execute(sa.text("SELECT id, sessions_revoked_at FROM customer")).all())
     assert fks == {"customer", "project"}
+    assert revoked_at[kept] is None and revoked_at[removed] is not None  # from removed_at
+    with Session(engine_for(empty_db_url)) as db:  # the live session still opens, the revoked one not
+        assert validate_portal_token(db, tokens[kept]).customer.id == kept
+        with pytest.raises(PortalTokenError):
+            validate_portal_token(db, tokens[removed])
 
     command.downgrade(alembic_config(empty_db_url), "0002")
     indexes, uniques = _portal_session_indexes(empty_db_url)
-    assert "ix_portal_session_project_id" in indexes and ["token_hash"] in uniques
+    assert {"ix_portal_session_project_id", "ix_portal_session_customer_id"} <= indexes
+    assert ["token_hash"] in uniques
+    assert "sessions_revoked_at" not in {c["name"] for c in sa.inspect(engine_for(empty_db_url)).get_columns("customer")}
