@@ -573,18 +573,18 @@ _prepared_keys: dict[str, bytes] = {}
 # json.dumps builds a new encoder for every call with options; these are built once.
 _JSON = json.JSONEncoder(separators=(",", ":"))
 _JSON_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
-# Base62 in ASCII order, so that ids made later sort after ids made earlier.
-_SORTED_BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
+_BASE36 = (string.digits + string.ascii_lowercase).encode()  # sorts the same in every collation
+_BASE62 = (string.digits + string.ascii_uppercase + string.ascii_lowercase).encode()
 # Random byte b → base62 character b % 62; bytes ≥ 248 are deleted (4 × 62 = 248), so
 # every character is equally likely (no modulo bias).
-_BASE62_OF_BYTE = bytes(_SORTED_BASE62[b % 62] for b in range(256))
+_BASE62_OF_BYTE = bytes(_BASE62[b % 62] for b in range(256))
 _BIASED_BYTES = bytes(range(248, 256))
-SESSION_ID_TIME_CHARS = 8  # milliseconds since 1970 in base62: good until the year 8900
-SESSION_ID_RANDOM_CHARS = 12  # 71 random bits: unique even among sessions of the same millisecond
+SESSION_ID_TIME_CHARS = 9  # milliseconds since 1970 in base36: good until the year 5188
+SESSION_ID_RANDOM_CHARS = 11  # 65 random bits: unique even among sessions of the same millisecond
 
 
 def _new_session_id(now_ms: int | None = None) -> str:
-    """`portal_sess_` + 20 base62 characters: the time in milliseconds, then 12 random.
+    """`portal_sess_` + 20 characters: the time in milliseconds (base36), then 11 random (base62).
 
     Time first so that each new id lands at the end of the primary-key index instead of
     at a random page of it: a session creation then dirties the same few index pages
@@ -595,10 +595,10 @@ def _new_session_id(now_ms: int | None = None) -> str:
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     stamp = bytearray(SESSION_ID_TIME_CHARS)
     for index in range(SESSION_ID_TIME_CHARS - 1, -1, -1):
-        ms, digit = divmod(ms, 62)
-        stamp[index] = _SORTED_BASE62[digit]
+        ms, digit = divmod(ms, 36)
+        stamp[index] = _BASE36[digit]
     randoms = b""
-    while len(randoms) < SESSION_ID_RANDOM_CHARS:  # 16 bytes leave fewer than 12 once in ~10^6 calls
+    while len(randoms) < SESSION_ID_RANDOM_CHARS:  # 16 random bytes leave fewer than 11 about once in 175,000 calls
         randoms += secrets.token_bytes(16).translate(_BASE62_OF_BYTE, _BIASED_BYTES)
     return "portal_sess_" + stamp.decode() + randoms[:SESSION_ID_RANDOM_CHARS].decode()
 
