@@ -8,6 +8,10 @@ module-level `router` (an APIRouter) is included; that catch-all is added last.
 Middleware (outermost first), all pure ASGI so Reflex's websocket passes untouched:
 SecurityHeaders (/portal/… and /api/…), UnexpectedErrors (/api/… → JSON 500),
 JsonBodyLimits (413/415 on the JSON API).
+
+`billstack serve` puts api_routes.fast_paths.FastPaths in front of the whole app: it
+answers `POST …/portal` (session creation, the hot path) without entering these stacks,
+with the same checks, answers and headers.
 """
 
 from __future__ import annotations

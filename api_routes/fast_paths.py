@@ -64,7 +64,7 @@ async def serve_session_create(scope: Scope, receive: Receive, send: Send, team_
     except BillStackError as error:
         status, payload = error.status, JSONResponse(error.to_dict()).body  # as the framework's handler
         headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in error.headers.items()]
-    except Exception as exc:  # noqa: BLE001 - logged; the client gets the generic 500 (as from UnexpectedErrors)
+    except Exception as exc:  # logged; the client gets the generic 500 (as from UnexpectedErrors)
         log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
         status, payload = 500, INTERNAL_ERROR_BODY
     headers += [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]

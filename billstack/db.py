@@ -58,11 +58,11 @@ _now = time.monotonic  # tests move the clock instead of sleeping
 
 def _ping_connections_that_sat_idle(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "checkin")
-    def _note_checkin(_dbapi_connection, record):  # noqa: ANN001
+    def _note_checkin(_dbapi_connection, record):
         record.info["checked_in_at"] = _now()
 
     @sa.event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection, record, _proxy):  # noqa: ANN001
+    def _ping_if_idle(dbapi_connection, record, _proxy):
         checked_in_at = record.info.get("checked_in_at")
         if checked_in_at is None or _now() - checked_in_at < PING_IF_IDLE_FOR_S:
             return  # new, or in use a moment ago

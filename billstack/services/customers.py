@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -107,7 +107,7 @@ def remove_customer(db: Session, *, project_id: str, customer_id: str) -> Custom
     customer.removed_at = utcnow()
     # Revokes every session made until now, for good: a later re-link does not revive them.
     # Not rounded to the second like created_at, so that it can only err towards revoked.
-    customer.sessions_revoked_at = datetime.now(timezone.utc)
+    customer.sessions_revoked_at = datetime.now(UTC)
     db.add(customer)
     db.flush()
     record_audit(db, "customer.removed", project_id=project_id, customer_id=customer.id)

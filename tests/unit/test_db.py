@@ -24,7 +24,7 @@ def pings(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     made: list[int] = []
     real_ping = engine.dialect.do_ping
 
-    def counted_ping(dbapi_connection) -> bool:  # noqa: ANN001
+    def counted_ping(dbapi_connection) -> bool:
         made.append(dbapi_connection.info.backend_pid)
         return real_ping(dbapi_connection)
 
