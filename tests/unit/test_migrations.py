@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,12 @@ from sqlmodel import Session, SQLModel
 
 from billstack.clock import utcnow
 from billstack.config import reset_settings
-from billstack.db import engine_for, unreachable_reason
+from billstack.db import engine_for
 from billstack.ids import new_id
 from billstack.migrate import alembic_config, current_heads, upgrade
 from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
 from billstack.services.tenants import create_project, create_team
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import throwaway_pg_database
 
 
 def test_upgrade_from_empty_creates_every_table(db_url: str) -> None:
@@ -50,28 +49,16 @@ def test_models_and_migrations_agree(db_url: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def empty_db_url(request: pytest.FixtureRequest, isolated_settings: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database with no schema at all (each migration test starts from nothing)."""
-    if request.param == "sqlite":
-        isolated_settings.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{isolated_settings / 'empty.db'}"
-    else:
-        reason = unreachable_reason(PG_ADMIN_URL)
-        if reason:
-            if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
-                pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but {reason}")
-            pytest.skip(reason)
-        name = f"billstack_migrate_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("BILLSTACK_DATABASE_URL", url)
-    reset_settings()
-    yield url
-    engine_for(url).dispose()
-    if request.param != "sqlite":
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            isolated_settings.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{isolated_settings / 'empty.db'}"
+        else:
+            url = stack.enter_context(throwaway_pg_database("billstack_migrate"))
+        monkeypatch.setenv("BILLSTACK_DATABASE_URL", url)
+        reset_settings()
+        yield url
+        engine_for(url).dispose()
 
 
 def _portal_session_indexes(url: str) -> tuple[set[str], list[list[str]]]:
