@@ -78,6 +78,16 @@ def _field(name: str, label: str, value: str, error: str | None, focus: bool = F
     return out
 
 
+# The card form's fields in page order: label and input attributes.
+_CARD_FIELDS: dict[str, tuple[str, dict[str, str]]] = {
+    "cardnumber": ("Card number", {"inputmode": "numeric", "autocomplete": "cc-number",
+                                   "placeholder": "1234 1234 1234 1234"}),
+    "exp": ("Expiry", {"inputmode": "numeric", "autocomplete": "cc-exp", "placeholder": "MM / YY"}),
+    "cvc": ("CVC", {"inputmode": "numeric", "autocomplete": "cc-csc", "placeholder": "CVC"}),
+    "name": ("Cardholder name", {"autocomplete": "cc-name", "placeholder": "Full name on card"}),
+}
+
+
 def _card_form(
     action: str,
     submit: str,
@@ -86,62 +96,17 @@ def _card_form(
     alert: str | None,
     cancel_url: str | None,
 ) -> str:
-    first = next(
-        (f for f in ("cardnumber", "exp", "cvc", "name") if f in errors), None
-    )  # focus the first problem
+    first = next((name for name in _CARD_FIELDS if name in errors), None)  # focus the first problem
+
+    def field(name: str) -> str:
+        label, attrs = _CARD_FIELDS[name]
+        return _field(name, label, values.get(name, ""), errors.get(name), first == name, **attrs)
+
     parts = [f'<form method="post" action="{html.escape(action)}" novalidate>']
     if alert:
         parts.append(f'<p class="alert" role="alert" id="form-error">{html.escape(alert)}</p>')
-    parts.append(
-        _field(
-            "cardnumber",
-            "Card number",
-            values.get("cardnumber", ""),
-            errors.get("cardnumber"),
-            first == "cardnumber",
-            inputmode="numeric",
-            autocomplete="cc-number",
-            placeholder="1234 1234 1234 1234",
-        )
-    )
-    parts.append('<div class="row"><div>')
-    parts.append(
-        _field(
-            "exp",
-            "Expiry",
-            values.get("exp", ""),
-            errors.get("exp"),
-            first == "exp",
-            inputmode="numeric",
-            autocomplete="cc-exp",
-            placeholder="MM / YY",
-        )
-    )
-    parts.append("</div><div>")
-    parts.append(
-        _field(
-            "cvc",
-            "CVC",
-            values.get("cvc", ""),
-            errors.get("cvc"),
-            first == "cvc",
-            inputmode="numeric",
-            autocomplete="cc-csc",
-            placeholder="CVC",
-        )
-    )
-    parts.append("</div></div>")
-    parts.append(
-        _field(
-            "name",
-            "Cardholder name",
-            values.get("name", ""),
-            errors.get("name"),
-            first == "name",
-            autocomplete="cc-name",
-            placeholder="Full name on card",
-        )
-    )
+    parts += [field("cardnumber"), '<div class="row"><div>', field("exp"), "</div><div>", field("cvc"),
+              "</div></div>", field("name")]
     parts.append(f'<button type="submit">{html.escape(submit)}</button></form>')
     if cancel_url:
         parts.append(f'<a class="cancel" href="{html.escape(cancel_url)}">Cancel and return</a>')
