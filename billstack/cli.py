@@ -382,6 +382,16 @@ def _secret(value: str | None, flag: str) -> str | None:
     return line
 
 
+def _project_secrets(stripe_secret_key: str | None, webhook_secret: str | None) -> dict[str, str | None]:
+    """The project's two secret options, either of them (not both: stdin has one line) `-`."""
+    if stripe_secret_key == "-" and webhook_secret == "-":
+        raise CommandFailed("only one secret can be read from stdin per command.", param="webhook_secret")
+    return {
+        "stripe_secret_key": _secret(stripe_secret_key, "--stripe-secret-key"),
+        "webhook_secret": _secret(webhook_secret, "--webhook-secret"),
+    }
+
+
 # --- the command tree ------------------------------------------------------------------
 
 
@@ -615,16 +625,10 @@ def project_create(
     """Create a project. The Stripe key and webhook secret are stored sealed and never shown again."""
     from billstack.services import tenants
 
-    if stripe_secret_key == "-" and webhook_secret == "-":
-        raise CommandFailed("only one secret can be read from stdin per command.", param="webhook_secret")
+    secrets = _project_secrets(stripe_secret_key, webhook_secret)
     with unit_of_work() as session:
         created = tenants.create_project(
-            session,
-            team_id=team_id,
-            name=name,
-            stripe_secret_key=_secret(stripe_secret_key, "--stripe-secret-key"),
-            stripe_api_base=stripe_api_base,
-            webhook_secret=_secret(webhook_secret, "--webhook-secret"),
+            session, team_id=team_id, name=name, stripe_api_base=stripe_api_base, **secrets,
             **_project_options(options),
         )
         data = project_json(created)
@@ -650,8 +654,6 @@ def project_update(
     """Change a project's settings; options not given stay as they are ('' clears an optional text)."""
     from billstack.services import tenants
 
-    if stripe_secret_key == "-" and webhook_secret == "-":
-        raise CommandFailed("only one secret can be read from stdin per command.", param="webhook_secret")
     if options.get("allowed_return_origins") and options.get("clear_allowed_return_origins"):
         raise CommandFailed(
             "--allowed-return-origin and --clear-allowed-return-origins contradict each other.",
@@ -659,14 +661,10 @@ def project_update(
             type="usage_error",
             exit_code=2,
         )
+    secrets = _project_secrets(stripe_secret_key, webhook_secret)
     with unit_of_work() as session:
         updated = tenants.update_project(
-            session,
-            project_id,
-            stripe_secret_key=_secret(stripe_secret_key, "--stripe-secret-key"),
-            stripe_api_base=stripe_api_base,
-            webhook_secret=_secret(webhook_secret, "--webhook-secret"),
-            **_project_options(options),
+            session, project_id, stripe_api_base=stripe_api_base, **secrets, **_project_options(options)
         )
         data = project_json(updated)
     emit(data, [f"Updated project {data['id']} ({data['name']}).", *_project_lines(data)])

@@ -159,6 +159,11 @@ def test_secret_can_be_read_from_stdin(db_url: str) -> None:
     assert project["stripeMode"] == "live"
     empty = run("project", "update", project["id"], "--webhook-secret", "-", input="")
     assert_clean_error(empty, says="expected the secret on stdin")
+    before = row_counts(db_url)
+    for command in (["project", "create", "--team", team_id, "--name", "Two"], ["project", "update", project["id"]]):
+        both = run(*command, "--stripe-secret-key", "-", "--webhook-secret", "-", input="sk_test_x\nwhsec_y\n")
+        assert_clean_error(both, says="only one secret can be read from stdin")
+    assert row_counts(db_url) == before
 
 
 # --- bad input: a clear error, a non-zero exit, and the database unchanged ---------------------
