@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from billstack.db import session_scope
 from billstack.emulator.seed import seed_demo_customer
-from billstack.emulator.testing import clear_faults, inject_faults, new_account_key
+from billstack.emulator.testing import new_account_key, stripe_down
 from billstack.models import Customer, Invoice, PaymentMethod, Subscription
 from billstack.services import customers, sessions, tenants
 from billstack.services.sessions import PortalContext
@@ -58,11 +58,8 @@ class World:
     @contextmanager
     def stripe_down(self) -> Iterator[None]:
         """Every request to this emulator account answers 500 (the SDK's retries included)."""
-        inject_faults(self.emulator_url, self.stripe_key, status=500, count=1000)
-        try:
+        with stripe_down(self.emulator_url, self.stripe_key):
             yield
-        finally:
-            clear_faults(self.emulator_url, self.stripe_key)
 
 
 def build_world(emulator_url: str, **project_options: object) -> World:

@@ -95,5 +95,16 @@ def clear_faults(base_url: str, secret_key: str) -> None:
     _control("DELETE", base_url, secret_key, "faults")
 
 
+@contextmanager
+def stripe_down(base_url: str, secret_key: str, *, status: int = 500, count: int = 10_000) -> Iterator[None]:
+    """Inside the block the account's requests fail with `status` (the SDK's retries
+    included); the faults are cleared on the way out, whatever happened inside."""
+    inject_faults(base_url, secret_key, status=status, count=count)
+    try:
+        yield
+    finally:
+        clear_faults(base_url, secret_key)
+
+
 def webhook_deliveries(base_url: str, secret_key: str) -> list[dict[str, Any]]:
     return _control("GET", base_url, secret_key, "webhook_deliveries")["data"]

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from billstack.clock import utcnow
 from billstack.db import session_scope
-from billstack.emulator.testing import advance_time, clear_faults, inject_faults
+from billstack.emulator.testing import advance_time, stripe_down
 from billstack.models import Customer
 from billstack.services import webhooks
 from tests.e2e.conftest import LiveServer
@@ -89,8 +89,7 @@ def test_stripe_outage_shows_saved_data_and_a_cancel_fails_cleanly(
         customer.synced_at = utcnow() - timedelta(hours=1)
         db.add(customer)
     before = mirror_snapshot(tenant.customer_id)
-    inject_faults(live_db.emulator_url, tenant.stripe_key, status=500, count=10_000)
-    try:
+    with stripe_down(live_db.emulator_url, tenant.stripe_key):
         open_portal(page, session["portalUrl"])
 
         expect(page.get_by_text(re.compile(r"^Showing saved data"))).to_be_visible(timeout=30_000)
@@ -109,6 +108,4 @@ def test_stripe_outage_shows_saved_data_and_a_cancel_fails_cleanly(
         dialog.get_by_role("button", name="Keep subscription").click()
         expect(card.get_by_text(re.compile(r"^Renews on "))).to_be_visible()
         assert mirror_snapshot(tenant.customer_id) == before
-    finally:
-        clear_faults(live_db.emulator_url, tenant.stripe_key)
     assert stripe_client(live_db, tenant).v1.subscriptions.retrieve(sub_id).cancel_at_period_end is False

@@ -572,14 +572,11 @@ def test_customer_is_not_stored_when_stripe_refuses(db_url: str, stripe_account:
 def test_customer_is_not_stored_when_stripe_is_down(
     db_url: str, stripe_account: dict, emulated_project: dict
 ) -> None:
-    from billstack.emulator.testing import clear_faults, inject_faults
+    from billstack.emulator.testing import stripe_down
 
     before = row_counts(db_url)
-    inject_faults(stripe_account["url"], stripe_account["key"], status=500, count=10)
-    try:
+    with stripe_down(stripe_account["url"], stripe_account["key"]):
         result = run("customer", "create", "--project", emulated_project["project"], "--email", "ada@example.com")
-    finally:
-        clear_faults(stripe_account["url"], stripe_account["key"])
     assert_clean_error(result, says="Stripe is unavailable right now. Nothing was changed")
     assert row_counts(db_url) == before
     assert stripe_account["client"].v1.customers.list().data == []
