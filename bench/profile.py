@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,29 +62,20 @@ def main() -> None:
     summarise(output, args.top)
 
 
-def record(py_spy: str, pid: int, output: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            py_spy,
-            "record",
-            "--pid",
-            str(pid),
-            "--rate",
-            str(SAMPLE_RATE),
-            "--format",
-            "raw",
-            "--output",
-            str(output),
-        ],
+@contextmanager
+def sampled(py_spy: str, pid: int, output: Path) -> Iterator[None]:
+    """py-spy records `pid` while the block runs, and writes `output` when it ends (on SIGINT)."""
+    recorder = subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--rate", str(SAMPLE_RATE), "--format", "raw",
+         "--output", str(output)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-
-
-def finish(recorder: subprocess.Popen) -> None:
-    """py-spy writes its output on SIGINT."""
-    recorder.send_signal(2)
-    _, err = recorder.communicate(timeout=60)
+    try:
+        yield
+    finally:
+        recorder.send_signal(2)
+        _, err = recorder.communicate(timeout=60)
     if recorder.returncode not in (0, -2, 130):
         raise RuntimeError(f"py-spy failed ({recorder.returncode}): {err.decode(errors='replace')[-2000:]}")
 
@@ -99,11 +92,8 @@ def profile_session_api(ctx: RunContext, py_spy: str, output: Path, seconds: flo
     with billstack_server(db_url, work) as server:
         requests = session_requests(server, tenant)
         drive(server, requests, 1.0, ctx)  # warm-up, not sampled
-        recorder = record(py_spy, server.worker_pid, output)
-        try:
+        with sampled(py_spy, server.worker_pid, output):
             result = drive(server, requests, seconds, ctx)
-        finally:
-            finish(recorder)
     print(f"session API under profile: {result['rps']:.0f} requests/s, p50 {result['p50_ms']:.1f} ms")
 
 
@@ -127,8 +117,7 @@ def profile_portal_load(ctx: RunContext, py_spy: str, output: Path, loads: int) 
             load_once(
                 browser, f"{server.url}/portal/{mint_session(http, server.url, tenant, customer)['token']}"
             )
-            recorder = record(py_spy, server.worker_pid, output)
-            try:
+            with sampled(py_spy, server.worker_pid, output):
                 times = [
                     load_once(
                         browser,
@@ -136,8 +125,6 @@ def profile_portal_load(ctx: RunContext, py_spy: str, output: Path, loads: int) 
                     ).visible_ms
                     for _ in range(loads)
                 ]
-            finally:
-                finish(recorder)
     print(f"portal loads under profile: {loads}, median time to data {sorted(times)[len(times) // 2]:.0f} ms")
 
 
@@ -168,12 +155,8 @@ def profile_portal_clients(ctx: RunContext, py_spy: str, output: Path, clients: 
                 for i in range(clients)
             ]
             build = Build.read(ROOT / WEB_WORKDIR)
-            recorder = record(py_spy, server.worker_pid, output)
-            try:
-                with pinned_to(CLIENT_CPU):
-                    asyncio.run(concurrency.measure(ctx, server, build, tenant, visits))
-            finally:
-                finish(recorder)
+            with sampled(py_spy, server.worker_pid, output), pinned_to(CLIENT_CPU):
+                asyncio.run(concurrency.measure(ctx, server, build, tenant, visits))
     loads = sorted(v.load_ms for v in visits)
     print(f"{clients} clients under profile: load p50 {loads[len(loads) // 2]:.0f} ms")
 
