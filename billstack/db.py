@@ -7,6 +7,7 @@ The schema is owned by Alembic (`billstack db upgrade`), never by create_all.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -90,6 +91,41 @@ def unreachable_reason(url: str) -> str | None:
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         return f"database not reachable at {shown}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+# --- throwaway PostgreSQL databases (for the tests and the benchmarks) --------------------
+
+
+def database_url(admin_url: str, name: str) -> str:
+    """`admin_url` with its database replaced by `name` (password kept: it is for connecting)."""
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """Creates database `name` on `admin_url`'s server; returns its URL."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return database_url(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drops database `name` if it exists, ending any sessions still connected to it."""
+    engine_for.cache_clear()  # forget cached engines: the next engine_for(url) must not reuse them
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def throwaway_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database `<prefix>_<random>`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    url = create_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)
 
 
 @contextmanager

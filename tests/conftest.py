@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from billstack.config import reset_settings
-from billstack.db import engine_for, unreachable_reason
+from billstack.db import engine_for, throwaway_database, unreachable_reason
 from billstack.migrate import upgrade
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
@@ -66,16 +65,8 @@ def throwaway_pg_database(prefix: str) -> Iterator[str]:
         if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
             pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but {reason}")
         pytest.skip(reason)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(PG_ADMIN_URL, prefix) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +75,6 @@ def pg_database() -> Iterator[str]:
     with throwaway_pg_database("billstack_test") as url:
         upgrade(url)
         yield url
-        engine_for.cache_clear()
 
 
 def _truncate_all(url: str) -> None:
