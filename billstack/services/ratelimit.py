@@ -10,8 +10,9 @@ Two limiters are used:
 - `session_creation`: per API key, on `POST …/portal` (BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE);
 - `token_failures`: per client IP, on failed portal-token validations
   (BILLSTACK_RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE). Once an IP has used up its
-  budget, every validation from it is refused until the bucket refills, so a
-  forger cannot keep guessing.
+  budget, every failed validation from it answers 429 until the bucket refills, so a
+  forger cannot keep guessing; a valid token from that IP still gets through (an
+  office behind NAT shares one address).
 
 A limit of 0 or less disables that limiter.
 """

@@ -769,19 +769,21 @@ def validate_portal_token(
     """Returns the session, project and customer a token grants, or raises.
 
     Raises `PortalTokenError` (401: token_invalid / token_expired / token_revoked), or
-    429 `rate_limited` when `client_ip` has used up its budget of failed validations.
+    429 `rate_limited` for a failure from a `client_ip` that has used up its budget of
+    failed validations (a valid token from that address still validates).
     `project_id`, when a route knows which project it serves, must match the token's.
     """
-    if client_ip:
-        wait = ratelimit.token_failures.blocked(client_ip)
-        if wait:
-            raise rate_limited(wait)
+    # A valid token always gets through: many customers can share one address (an
+    # office behind NAT), and one visitor's failures must not lock the others out.
+    blocked_for = ratelimit.token_failures.blocked(client_ip) if client_ip else 0
     try:
         return _validate(db, token, now or utcnow(), project_id)
     except PortalTokenError as exc:
         log.info("portal token rejected (%s) from %s", exc.code, client_ip or "-")
         if client_ip:
             ratelimit.token_failures.hit(client_ip)
+        if blocked_for:
+            raise rate_limited(blocked_for) from None
         raise
 
 

@@ -224,9 +224,14 @@ def test_failed_validations_are_rate_limited_per_ip(tenant: Tenant, monkeypatch)
     good = mint(tenant).token
     for _ in range(3):
         rejected("garbage", "token_invalid", tenant, client_ip="198.51.100.1")
-    with pytest.raises(BillStackError) as caught:  # budget used up: even a good token is refused
-        validate(good, client_ip="198.51.100.1")
+    with pytest.raises(BillStackError) as caught:  # budget used up: a failure is now a 429
+        validate("garbage", client_ip="198.51.100.1")
     assert caught.value.status == 429 and 1 <= int(caught.value.headers["Retry-After"]) <= 20
+    with pytest.raises(BillStackError) as caught:  # a forgery too, however it fails
+        validate(good[:-2] + ("AA" if not good.endswith("AA") else "BB"), client_ip="198.51.100.1")
+    assert caught.value.status == 429
+    # A valid link still opens from that address: an office behind NAT shares one IP.
+    assert validate(good, client_ip="198.51.100.1").customer.id == tenant.customer_id
     assert validate(good, client_ip="198.51.100.2").customer.id == tenant.customer_id
     for _ in range(5):  # successes do not count
         validate(good, client_ip="198.51.100.3")
@@ -271,9 +276,11 @@ async def test_over_http_failures_are_401_without_customer_data(probe, tenant: T
         assert_error(response, 401, code)
         for secret in (tenant.customer_id, tenant.customer_email, tenant.customer_name, tenant.stripe_customer_id):
             assert secret not in response.text
-    response = await probe.get(f"/api/probe/{good}")
+    response = await probe.get("/api/probe/nope")
     assert_error(response, 429, "rate_limited")
     assert int(response.headers["retry-after"]) >= 1
+    # The address is over its failure budget, yet a valid link still opens from it.
+    assert (await probe.get(f"/api/probe/{good}")).json() == {"email": tenant.customer_email}
 
 
 # --- revocation --------------------------------------------------------------------------
