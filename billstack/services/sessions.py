@@ -741,13 +741,17 @@ def check_flow(flow: dict[str, Any] | None, project: Project | _ProjectFacts) ->
                           code="feature_disabled")
         return json.dumps({"type": kind})
     subscription_id = flow.get("subscriptionId")
-    if set(flow) != {"type", "subscriptionId"} or not isinstance(subscription_id, str) \
-            or not _SUBSCRIPTION_ID.match(subscription_id):
+    if set(flow) != {"type", "subscriptionId"} or not is_subscription_id(subscription_id):
         raise invalid("A subscription_cancel flow needs subscriptionId (sub_…).", param="flow.subscriptionId")
     if not project.feature_cancel:
         raise invalid("Cancelling subscriptions is turned off for this project.", param="flow.type",
                       code="feature_disabled")
     return json.dumps({"type": kind, "subscriptionId": subscription_id})
+
+
+def is_subscription_id(value: object) -> bool:
+    """A Stripe subscription id (`sub_…`) in shape; says nothing of whose it is."""
+    return isinstance(value, str) and _SUBSCRIPTION_ID.fullmatch(value) is not None
 
 
 def _shown(value: object) -> str:

@@ -99,8 +99,8 @@ class PortalState(rx.State):
             if query.get("setup") == "success" and query.get("session_id"):
                 await self._run(lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]))
             view, refresh_later, version = await self._run(_load_view_from_mirror)
-        except BillStackError as exc:
-            self._show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - the page must leave "loading" whatever failed
+            self._show_failure(exc)
             return
         self._apply_view(view)
         self.page_status = "ready"
@@ -193,8 +193,8 @@ class PortalState(rx.State):
             page = await self._run(lambda db, ctx: portal_service.list_invoices(db, ctx, starting_after=cursor))
             self.invoices = self.invoices + [presenters.invoice_row(i, self.locale) for i in page.invoices]
             self.invoices_has_more = page.has_more
-        except BillStackError as exc:
-            self._show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - see _show_failure
+            self._show_failure(exc)
         finally:
             self.pending = ""
 
@@ -202,6 +202,8 @@ class PortalState(rx.State):
 
     @rx.event
     def open_cancel(self, sub_id: str) -> None:
+        if not _well_formed_subscription_id(sub_id, "open_cancel"):
+            return
         row = next((s for s in self.subscriptions if s.id == sub_id), None)
         if row is None or not row.can_cancel:
             return
@@ -211,12 +213,12 @@ class PortalState(rx.State):
 
     @rx.event
     def set_cancel_dialog_open(self, value: bool) -> None:
-        if not self.pending:
+        if not self.pending and isinstance(value, bool):
             self.cancel_dialog_open = value
 
     @rx.event
     def set_cancel_reason(self, value: str) -> None:
-        self.cancel_reason = value if value in CANCEL_REASONS else ""
+        self.cancel_reason = value if isinstance(value, str) and value in CANCEL_REASONS else ""
 
     @rx.event
     async def confirm_cancel(self) -> AsyncIterator[Any]:
@@ -231,32 +233,32 @@ class PortalState(rx.State):
             yield update
 
     async def _set_cancel(self, sub_id: str, cancel: bool, reason: str | None) -> AsyncIterator[Any]:
-        if self.pending or not sub_id:
+        action = "cancel" if cancel else "resume"
+        if self.pending or not _well_formed_subscription_id(sub_id, action):
             return
-        self.pending = f"{'cancel' if cancel else 'resume'}:{sub_id}"
+        self.pending = f"{action}:{sub_id}"
         self.notice = ""
         yield
         try:
             updated = await self._run(
                 lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason)
             )
-        except BillStackError as exc:
-            self._show_error(exc)
+            row = presenters.subscription_row(
+                updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume
+            )
+            self.subscriptions = [row if s.id == row.id else s for s in self.subscriptions]
+            key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
+            self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
+        except Exception as exc:  # noqa: BLE001 - see _show_failure
+            self._show_failure(exc)
+        finally:
             self.pending = ""
-            return
-        row = presenters.subscription_row(
-            updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume
-        )
-        self.subscriptions = [row if s.id == row.id else s for s in self.subscriptions]
-        key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
-        self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
-        self.pending = ""
 
     # --- payment method --------------------------------------------------------------
 
     @rx.event
     def set_pm_dialog_open(self, value: bool) -> None:
-        if not self.pending:
+        if not self.pending and isinstance(value, bool):
             self.pm_dialog_open = value
 
     @rx.event
@@ -276,8 +278,8 @@ class PortalState(rx.State):
                     cancel_url=base + "?setup=canceled",
                 )
             )
-        except BillStackError as exc:
-            self._show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - see _show_failure
+            self._show_failure(exc)
             self.pending = ""
             return
         # `pending` stays set: the browser is leaving for Stripe Checkout.
@@ -338,6 +340,20 @@ class PortalState(rx.State):
     def _set_notice(self, text: str, tone: str) -> None:
         self.notice, self.notice_tone = text, tone
 
+    def _show_failure(self, exc: Exception) -> None:
+        """Any failure of an action ends in a message, never in a page stuck on "working".
+
+        BillStack's own errors say what happened; anything else (a bug, a database
+        fault) is logged here and shown as the generic "nothing was changed" notice.
+        """
+        if isinstance(exc, BillStackError):
+            self._show_error(exc)
+            return
+        log.error("portal event failed unexpectedly", exc_info=exc)
+        self._set_notice(t(self.locale, "portal.error_generic"), "red")
+        if self.page_status == "loading":
+            self.page_status = "error"
+
     def _show_error(self, exc: BillStackError) -> None:
         """Token problems become the 'link not valid' page; the rest a message, never a trace."""
         if exc.status in (401, 429) and self.page_status != "ready":
@@ -385,6 +401,14 @@ def _mirror_view(db: Any, ctx: sessions.PortalContext, invoice_limit: int) -> tu
     """The view as the mirror has it now, and the mirror version it shows (read in one transaction)."""
     version = ctx.customer.mirror_version
     return portal_service.load_portal_view(db, ctx, refresh="never", invoice_limit=invoice_limit), version
+
+
+def _well_formed_subscription_id(value: object, event: str) -> bool:
+    """Event arguments come from the browser: anything but a subscription id is refused."""
+    if sessions.is_subscription_id(value):
+        return True
+    log.warning("refused %s event: malformed subscription id", event)
+    return False
 
 
 def _invalid_kind(exc: BillStackError) -> str:
