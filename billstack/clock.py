@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+# The unix seconds `from_unix` accepts: nothing of Stripe's predates the epoch, and the end
+# stays a year short of datetime's year 9999, so every time zone can still show the moment.
+UNIX_MIN = 0
+UNIX_MAX = int(datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+@overload
+def from_unix(seconds: int) -> datetime: ...
+
+
+@overload
+def from_unix(seconds: None) -> None: ...
+
+
 def from_unix(seconds: int | None) -> datetime | None:
-    """Stripe timestamps (unix seconds) as aware UTC datetimes."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+    """Stripe timestamps (unix seconds) as aware UTC datetimes.
+
+    Raises ValueError outside [UNIX_MIN, UNIX_MAX] (instead of datetime's OverflowError or
+    OSError), so a caller handles one kind of bad timestamp.
+    """
+    if seconds is None:
+        return None
+    if not UNIX_MIN <= seconds <= UNIX_MAX:
+        raise ValueError(f"a unix timestamp must be between {UNIX_MIN} and {UNIX_MAX} seconds")
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def to_iso_z(moment: datetime) -> str:

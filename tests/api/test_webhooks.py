@@ -19,14 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
 
-from billstack.clock import utcnow
+from billstack import routes
+from billstack.clock import UNIX_MAX, UNIX_MIN, utcnow
 from billstack.db import session_scope
 from billstack.emulator.testing import advance_time
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, WebhookEvent
 from billstack.services import sync, webhooks
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, make_tenant
 from tests.portal_world import World, mirror, mirror_snapshot, submit_checkout, world  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.asyncio
@@ -251,6 +253,7 @@ async def test_unsigned_tampered_stale_and_foreign_deliveries_are_400_and_change
                                  {**json_type, "Stripe-Signature": sign(payload, timestamp=int(time.time()) - 301)}),
         "unknown project": (url(hooked, "proj_doesNotExist000000"), payload, {**json_type, "Stripe-Signature": sign(payload)}),
         "project without secret": (url(hooked, other.id), payload, {**json_type, "Stripe-Signature": sign(payload)}),
+        "project id with a NUL": (url(hooked, "proj_%00"), payload, {**json_type, "Stripe-Signature": sign(payload)}),
         "signed but not JSON": (url(hooked), b"\xff\xfe", {**json_type, "Stripe-Signature": sign(b"\xff\xfe")}),
     }
 
@@ -406,3 +409,150 @@ async def test_status_counts_lag_and_failures(client: httpx.AsyncClient, hooked:
     assert status.last_type == "customer.subscription.updated" and status.last_received_at is not None
     assert status.lag_avg_s is not None and 0 <= status.lag_avg_s < 60
     assert status.oldest_unprocessed_at is not None and status.secret_set
+
+
+# --- signed but malformed bodies ---------------------------------------------------------------
+# Signed with the project's own secret, so they pass the signature check and reach the event's
+# validation: each must be a 400 that records nothing (never a 500 from the SDK, the clock or the
+# database). No emulator: a malformed event is refused before anything would ask Stripe.
+
+# The limits come from the columns the values are stored in.
+EVENT_ID_MAX = WebhookEvent.__table__.c.stripe_event_id.type.length
+TYPE_MAX = WebhookEvent.__table__.c.type.type.length
+OBJECT_ID_MAX = WebhookEvent.__table__.c.object_id.type.length
+CUSTOMER_ID_MAX = WebhookEvent.__table__.c.stripe_customer_id.type.length
+SUBSCRIPTION = {"id": "sub_1", "object": "subscription", "customer": "cus_1"}
+
+
+def well_formed(**top: Any) -> dict[str, Any]:
+    """A Stripe event about a subscription; `top` replaces top-level fields (None drops one)."""
+    event: dict[str, Any] = {
+        "id": "evt_" + "1" * 24, "object": "event", "type": "customer.subscription.updated",
+        "created": 1_700_000_000, "livemode": False, "data": {"object": SUBSCRIPTION},
+    }
+    event.update(top)
+    return {key: value for key, value in event.items() if value is not None}
+
+
+def with_object(**fields: Any) -> dict[str, Any]:
+    """`well_formed()` with some fields of its subscription replaced."""
+    return well_formed(data={"object": {**SUBSCRIPTION, **fields}})
+
+
+def encoded(event: dict[str, Any], **raw: str) -> bytes:
+    """The event as JSON; each `raw` top-level value is spliced in as written (JSON json.dumps won't make)."""
+    body = json.dumps({**event, **{key: f"@{key}@" for key in raw}})
+    for key, text in raw.items():
+        body = body.replace(f'"@{key}@"', text)
+    return body.encode()
+
+
+DEEP = 200_000
+MALFORMED: dict[str, bytes] = {
+    "array": b"[1,2]",
+    "null": b"null",
+    "string": b'"evt_1"',
+    "number": b"42",
+    "not JSON": b"{not json",
+    "empty object": b"{}",
+    "numeric id only": b'{"id": 5}',
+    "arrays nested 200,000 deep": b"[" * DEEP + b"]" * DEEP,
+    "objects nested 100,000 deep": b'{"a":' * (DEEP // 2) + b"1" + b"}" * (DEEP // 2),
+    "a valid event nesting 200,000 arrays": encoded(well_formed(), metadata="[" * DEEP + "]" * DEEP),
+    "not an event object": encoded(well_formed(object="v2.core.event")),
+    "id missing": encoded(well_formed(id=None)),
+    "id a number": encoded(well_formed(id=5)),
+    "id empty": encoded(well_formed(id="")),
+    "id without evt_": encoded(well_formed(id="sub_123")),
+    "id of 300 characters": encoded(well_formed(id="evt_" + "x" * 296)),
+    "id with a NUL": encoded(well_formed(id="evt_1\u00002")),
+    "type missing": encoded(well_formed(type=None)),
+    "type empty": encoded(well_formed(type="")),
+    "type a list": encoded(well_formed(type=["invoice.paid"])),
+    "type one over its column": encoded(well_formed(type="invoice." + "x" * (TYPE_MAX - 7))),
+    "type of 10,000 characters": encoded(well_formed(type="invoice." + "x" * 10_000)),
+    "type with a lone surrogate": encoded(well_formed(), type='"invoice.\\ud800"'),
+    "created missing": encoded(well_formed(created=None)),
+    "created 1e20": encoded(well_formed(created=10**20)),
+    "created -1e20": encoded(well_formed(created=-(10**20))),
+    "created 2**63": encoded(well_formed(created=2**63)),
+    "created negative": encoded(well_formed(created=-1)),
+    "created a float": encoded(well_formed(), created="1e20"),
+    "created true": encoded(well_formed(created=True)),
+    "created a string": encoded(well_formed(created="1700000000")),
+    "created of 5,000 digits": encoded(well_formed(), created="1" * 5000),
+    "data missing": encoded(well_formed(data=None)),
+    "data a list": encoded(well_formed(data=[])),
+    "data.object missing": encoded(well_formed(data={})),
+    "data.object a string": encoded(well_formed(data={"object": "sub_1"})),
+    "data.object null": encoded(well_formed(data={"object": None})),
+    "data.previous_attributes a list": encoded(
+        well_formed(data={"object": SUBSCRIPTION, "previous_attributes": []})),
+    "object.id a number": encoded(with_object(id=5)),
+    "object.id one over its column": encoded(with_object(id="sub_" + "x" * (OBJECT_ID_MAX - 3))),
+    "object.id of 300 characters": encoded(with_object(id="sub_" + "x" * 296)),
+    "object.customer of 300 characters": encoded(with_object(customer="cus_" + "x" * 296)),
+    "object.customer expanded with a 300-character id": encoded(
+        with_object(customer={"id": "cus_" + "x" * 296, "object": "customer"})),
+    "object.customer a number": encoded(with_object(customer=5)),
+    "previous customer of 300 characters": encoded(well_formed(
+        type="payment_method.detached",
+        data={"object": {"id": "pm_1", "customer": None},
+              "previous_attributes": {"customer": "cus_" + "x" * 296}},
+    )),
+}
+
+
+@pytest.fixture
+def signed_project(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A project with a webhook secret (its Stripe key is never used), and no background processing."""
+    monkeypatch.setattr(webhooks, "worker", _ManualWorker())
+    with session_scope() as db:
+        return make_tenant(db, label="w", webhook_secret=SECRET).project_id
+
+
+def row_counts() -> dict[str, int]:
+    """Rows per table: the webhook events, the mirror, the audit trail, everything."""
+    with session_scope() as db:
+        return {table.name: db.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in SQLModel.metadata.sorted_tables}
+
+
+async def post_signed(client: httpx.AsyncClient, project_id: str, body: bytes) -> httpx.Response:
+    headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
+    return await client.post(routes.stripe_webhook_path(project_id), content=body, headers=headers)
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_a_signed_but_malformed_event_is_400_and_records_nothing(
+    client: httpx.AsyncClient, signed_project: str, body: bytes
+) -> None:
+    assert len(body) <= 1024 * 1024  # within the body limit: this is about the content, not the size
+    before = row_counts()
+
+    response = await post_signed(client, signed_project, body)
+
+    assert_error(response, 400, "webhook_payload_invalid")
+    assert row_counts() == before
+    assert webhooks.worker.notified == 0 and webhooks.process_due_events() == 0
+
+
+@pytest.mark.parametrize("event", [
+    well_formed(),
+    with_object(id="sub_" + "x" * (OBJECT_ID_MAX - 4), customer="cus_" + "x" * (CUSTOMER_ID_MAX - 4)),
+    well_formed(id="evt_" + "x" * (EVENT_ID_MAX - 4),
+                type="invoice." + "x" * (TYPE_MAX - 8), created=UNIX_MIN),
+    well_formed(created=UNIX_MAX),
+], ids=["well formed", "ids as long as their columns", "event id and type as long as their columns, created 0",
+        "created at the last second accepted"])
+async def test_the_events_the_malformed_ones_are_made_from_are_accepted(
+    client: httpx.AsyncClient, signed_project: str, event: dict[str, Any]
+) -> None:
+    response = await post_signed(client, signed_project, encoded(event))
+
+    assert response.status_code == 200, response.text
+    [row] = event_rows()
+    subscription = event["data"]["object"]
+    assert (row.stripe_event_id, row.type) == (event["id"], event["type"])
+    assert (row.object_id, row.stripe_customer_id) == (subscription["id"], subscription["customer"])
+    assert row.stripe_created == datetime.fromtimestamp(event["created"], UTC)
