@@ -21,6 +21,8 @@ import pkgutil
 
 from fastapi import APIRouter, FastAPI
 
+from api_routes.limits import BODY_METHODS, body_limit
+
 API_TITLE = "BillStack Portal API"
 API_VERSION = "1.0.0"
 API_DESCRIPTION = """
@@ -36,6 +38,7 @@ Self-hosted Stripe customer portal.
 Errors always have the shape `{"error": {"type", "code", "message", "param"}}`.
 JSON bodies must be sent as `application/json` and are limited to 16 KiB (webhooks: 1 MiB).
 """
+_ERROR_RESPONSE_REF = "#/components/schemas/ErrorResponse"
 
 
 def _routers() -> list[APIRouter]:
@@ -52,7 +55,8 @@ def _routers() -> list[APIRouter]:
 def _document_400_not_422(app: FastAPI) -> None:
     """Validation errors answer 400 in our error shape; drop FastAPI's default 422 docs.
 
-    Also adds the schemas of request bodies that hot routes parse themselves.
+    Also adds the schemas of request bodies that hot routes parse themselves, and the
+    413/415 answers of the body limits (`_document_body_limits`).
     """
     from api_routes.portal_sessions import CreatePortalSessionRequest
 
@@ -63,6 +67,7 @@ def _document_400_not_422(app: FastAPI) -> None:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        _document_body_limits(schema)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
@@ -74,6 +79,27 @@ def _document_400_not_422(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_body_limits(schema: dict) -> None:
+    """413 and 415 on every operation JsonBodyLimits guards, from its own table: a new
+    route is documented without a word in its decorator, and with its own limit."""
+    for path, operations in schema.get("paths", {}).items():
+        max_bytes = body_limit(path)
+        if max_bytes is None:
+            continue
+        for method, operation in operations.items():
+            if method.upper() in BODY_METHODS:
+                responses = operation.setdefault("responses", {})
+                responses["413"] = _error_response(
+                    f"The body is larger than {max_bytes} bytes (`request_too_large`).")
+                responses["415"] = _error_response(
+                    "The body is not declared as JSON: send `Content-Type: application/json` "
+                    "(`unsupported_media_type`).")
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": _ERROR_RESPONSE_REF}}}}
 
 
 def create_api() -> FastAPI:

@@ -30,7 +30,7 @@ JSON_API_LIMITS = (
     ("/api/billstack/", MAX_JSON_BODY_BYTES),
     ("/api/portal/", MAX_JSON_BODY_BYTES),
 )
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class BodyRejected(Exception):
@@ -110,12 +110,9 @@ class JsonBodyLimits:
         self.app = app
         self.limits = limits
 
-    def _limit_for(self, path: str) -> int | None:
-        return next((max_bytes for prefix, max_bytes in self.limits if path.startswith(prefix)), None)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        max_bytes = self._limit_for(scope["path"]) if scope["type"] == "http" else None
-        if max_bytes is None or scope["method"] not in _BODY_METHODS:
+        max_bytes = body_limit(scope["path"], self.limits) if scope["type"] == "http" else None
+        if max_bytes is None or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         try:
@@ -136,6 +133,11 @@ class JsonBodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def body_limit(path: str, limits: tuple[tuple[str, int], ...] = JSON_API_LIMITS) -> int | None:
+    """The body limit of a path (the first matching prefix), or None where bodies are not checked."""
+    return next((max_bytes for prefix, max_bytes in limits if path.startswith(prefix)), None)
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -63,8 +63,11 @@ class SetupIntentRequest(_Request):
 
 
 class CompleteSetupRequest(_Request):
+    # Its shape (`cs_…`) is checked by the service, so a malformed id is the same 404 as an
+    # unknown one here and in the portal page, and never reaches Stripe.
     checkout_session_id: str = Field(min_length=1, max_length=255, examples=["cs_test_a1b2c3"],
-                                     description="The `session_id` Checkout returned with.")
+                                     description="The `session_id` Checkout returned with (`cs_…`). An id that is "
+                                     "malformed, unknown or another customer's is a 404 `resource_missing`.")
 
 
 # --- responses (the view model of billstack/services/views.py, as JSON) -------------------
@@ -161,6 +164,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "Too many failed token validations; see `Retry-After`."},
     503: {"model": ErrorResponse, "description": "Stripe is unavailable; nothing was changed."},
 }
+# Routes that write to Stripe, always with an idempotency key, which Stripe refuses (409)
+# while a request with the same key is still running, or for a different request.
+_STRIPE_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"model": ErrorResponse, "description": "Idempotency conflict (`idempotency_error`): the same key is in "
+          "use by a request still running, or was used for a different request. Nothing was changed."},
+}
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -198,7 +208,8 @@ def list_invoices(
     return InvoicePageOut.model_validate(to_camel_json(page))
 
 
-@router.patch("/{token}/subscriptions/{subscriptionId}", response_model=SubscriptionOut, responses=_ERRORS,
+@router.patch("/{token}/subscriptions/{subscriptionId}", response_model=SubscriptionOut,
+              responses=_STRIPE_WRITE_ERRORS,
               operation_id="updateSubscription", summary="Cancel at period end, or resume",
               description="Stripe is updated first, then BillStack's mirror from Stripe's answer. Send an "
               "`Idempotency-Key` header to make a retry replay the first result instead of acting again.")
@@ -218,7 +229,7 @@ def update_subscription(
     return SubscriptionOut.model_validate(to_camel_json(updated))
 
 
-@router.post("/{token}/setup-intent", response_model=CheckoutOut, responses=_ERRORS,
+@router.post("/{token}/setup-intent", response_model=CheckoutOut, responses=_STRIPE_WRITE_ERRORS,
              operation_id="createSetupCheckout", summary="Start a payment-method update",
              description="Creates a Stripe Checkout Session in setup mode. Send the customer to `url`; "
              "Checkout returns to the portal with `?setup=success&session_id={CHECKOUT_SESSION_ID}` "
@@ -233,7 +244,7 @@ def create_setup_intent(token: str, request: Request, body: SetupIntentRequest |
     return CheckoutOut(id=checkout.id, url=checkout.url)
 
 
-@router.post("/{token}/setup-intent/complete", response_model=PaymentMethodOut, responses=_ERRORS,
+@router.post("/{token}/setup-intent/complete", response_model=PaymentMethodOut, responses=_STRIPE_WRITE_ERRORS,
              operation_id="completeSetupCheckout", summary="Finish a payment-method update",
              description="Makes the card collected by a completed Checkout the default for the customer "
              "and their active subscriptions; returns it. Repeating it is harmless. A canceled or "

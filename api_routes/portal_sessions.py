@@ -10,7 +10,7 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
 
 from api_routes.deps import api_key_from_header, bearer_api_key, client_ip, parse_body
@@ -45,7 +45,7 @@ class SubscriptionCancelFlow(_ApiModel):
     """Open the portal straight on the cancel dialog of one of the customer's subscriptions."""
 
     type: Literal["subscription_cancel"]
-    subscription_id: str = Field(pattern=r"^sub_[A-Za-z0-9_]{1,250}$", examples=["sub_1OaBcDeFgHiJkLmN"],
+    subscription_id: str = Field(pattern=sessions.SUBSCRIPTION_ID_PATTERN, examples=["sub_1OaBcDeFgHiJkLmN"],
                                  description="A Stripe subscription id (`sub_…`) of this customer.")
 
 
@@ -55,10 +55,11 @@ Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discrim
 class CreatePortalSessionRequest(_ApiModel):
     customer_id: str = Field(min_length=1, max_length=64, examples=["pc_7Hq2LmX9aBcDeFgHiJkL"],
                              description="BillStack customer id (`pc_…`) of this project.")
-    ttl_ms: int = Field(default=sessions.TTL_DEFAULT_MS, ge=sessions.TTL_MIN_MS, le=sessions.TTL_MAX_MS,
-                        examples=[3_600_000],
-                        description="Session lifetime in milliseconds: 60000 (1 minute) to 86400000 (24 hours); "
-                        "default 3600000 (1 hour).")
+    # Strict: a JSON integer only. "60000", 60000.0 and true are refused rather than converted.
+    ttl_ms: StrictInt = Field(default=sessions.TTL_DEFAULT_MS, ge=sessions.TTL_MIN_MS, le=sessions.TTL_MAX_MS,
+                              examples=[3_600_000],
+                              description="Session lifetime in milliseconds, a JSON integer: 60000 (1 minute) to "
+                              "86400000 (24 hours); default 3600000 (1 hour).")
     return_url: str | None = Field(default=None, max_length=2000, examples=["https://myapp.com/account"],
                                    description="Where \"Return to the app\" goes: an absolute http(s) URL, on one of "
                                    "the project's allowed return origins when it sets any. Default: the project's "
@@ -126,7 +127,7 @@ them to. Only `customerId` is required.
 @router.post(
     "/teams/{teamId}/projects/{projectId}/portal",
     response_model=PortalSessionCreated,
-    responses={**_ERRORS, 413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}},
+    responses=_ERRORS,  # 413 and 415: api_routes/__init__.py, from the body limits
     summary="Create a portal session",
     description=_CREATE_DESCRIPTION,
     operation_id="createPortalSession",

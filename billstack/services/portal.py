@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -57,6 +58,9 @@ CANCEL_COMMENT_MAX = 500
 _HIDDEN_SUBSCRIPTION_STATUSES = ("incomplete_expired",)
 NOTICE_STRIPE_UNAVAILABLE = "stripe_unavailable"
 CHECKOUT_SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+# What a Checkout Session id can look like (`cs_test_…`, `cs_live_…`), at most 255 characters.
+# Checked before the id goes into a Stripe URL, where `/`, `.` or `?` would change the request.
+_CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,252}")
 
 
 @dataclass(frozen=True)
@@ -316,8 +320,7 @@ def complete_payment_method_update(
 
 def _completed_setup_payment_method(project: Project, customer: Customer, checkout_session_id: str) -> str:
     missing = not_found(f"No such checkout session: '{checkout_session_id}'.", param="checkoutSessionId")
-    well_formed = isinstance(checkout_session_id, str) and checkout_session_id.startswith("cs_")
-    if not well_formed or len(checkout_session_id) > 255:
+    if not isinstance(checkout_session_id, str) or not _CHECKOUT_SESSION_ID.fullmatch(checkout_session_id):
         raise missing
     try:
         session = stripe_gateway.retrieve_checkout_session(project, checkout_session_id)

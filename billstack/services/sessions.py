@@ -47,7 +47,7 @@ from billstack.errors import BillStackError, forbidden, invalid, not_found, rate
 from billstack.models import ApiKey, Customer, PortalSession, Project
 from billstack.secrets_box import digest, digests_match
 from billstack.services import audit, ratelimit
-from billstack.services.tenants import API_KEY_PREFIX, allowed_return_origins
+from billstack.services.tenants import API_KEY_PREFIX, allowed_return_origins, normalised_origin, origin_of
 
 log = logging.getLogger("billstack.sessions")
 
@@ -60,12 +60,17 @@ TTL_MAX_MS = 86_400_000
 # so that passing the end user's browser language never breaks a portal link.
 SUPPORTED_LOCALES = ("en", "de", "fr")
 DEFAULT_LOCALE = "en"
-_LOCALE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+# Checked with fullmatch: `$` would also match before a final line break ("de\n").
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 FLOW_PAYMENT_METHOD_UPDATE = "payment_method_update"
 FLOW_SUBSCRIPTION_CANCEL = "subscription_cancel"
 FLOW_TYPES = (FLOW_PAYMENT_METHOD_UPDATE, FLOW_SUBSCRIPTION_CANCEL)
-_SUBSCRIPTION_ID = re.compile(r"^sub_[A-Za-z0-9_]{1,250}$")
+# Anchored for pydantic's `pattern=` (pydantic-core's Rust regex searches, and its `$` is
+# the end of the text); Python checks use fullmatch, as Python's `$` also matches before
+# a final line break.
+SUBSCRIPTION_ID_PATTERN = r"^sub_[A-Za-z0-9_]{1,250}$"
+_SUBSCRIPTION_ID = re.compile(SUBSCRIPTION_ID_PATTERN)
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "billstack:portal"
@@ -87,7 +92,7 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 _last_used_lock = threading.Lock()
 _last_used_written: dict[str, float] = {}
 
-_FRAME_ANCESTORS_SAFE = re.compile(r"^[A-Za-z0-9 :/.*'\-_\[\]]+$")
+_FRAME_ANCESTORS_SAFE = re.compile(r"[A-Za-z0-9 :/.*'\-_\[\]]+")  # with fullmatch, as _LOCALE_TAG
 
 
 class PortalTokenError(BillStackError):
@@ -683,8 +688,8 @@ def check_return_url(return_url: str | None, project: Project | _ProjectFacts) -
         raise invalid(message, param="returnUrl") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         raise invalid(message, param="returnUrl")
-    allowed = {_origin(o) for o in allowed_return_origins(project)}
-    if allowed and _origin_of(parts.scheme, parts.hostname, port) not in allowed:
+    allowed = {normalised_origin(o) for o in allowed_return_origins(project)}
+    if allowed and origin_of(parts.scheme, parts.hostname, port) not in allowed:
         raise invalid(
             "returnUrl is not on one of this project's allowed return origins.",
             param="returnUrl",
@@ -693,30 +698,11 @@ def check_return_url(return_url: str | None, project: Project | _ProjectFacts) -
     return return_url
 
 
-def _origin(origin: str) -> str:
-    parts = urlsplit(origin)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return _origin_of(parts.scheme, parts.hostname or "", port)
-
-
-def _origin_of(scheme: str, hostname: str, port: int | None) -> str:
-    scheme = scheme.lower()
-    if port == {"http": 80, "https": 443}.get(scheme):
-        port = None
-    host = hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-
-
 def resolve_locale(locale: str | None) -> str:
     """`de`, `de-AT`, `DE_at` → `de`; a well-formed tag of an unsupported language → `en`."""
     if locale is None or locale == "" or locale == "auto":
         return DEFAULT_LOCALE
-    if not isinstance(locale, str) or len(locale) > 35 or not _LOCALE_TAG.match(locale):
+    if not isinstance(locale, str) or len(locale) > 35 or not _LOCALE_TAG.fullmatch(locale):
         raise invalid(
             "locale must be a language tag such as en, de or fr-CA (supported: "
             + ", ".join(SUPPORTED_LOCALES) + ").",
@@ -875,7 +861,7 @@ def frame_ancestors(db: Session, project_id: str) -> str:
     """The project's CSP `frame-ancestors` sources; `'none'` when unset, unknown or unsafe."""
     project = db.get(Project, project_id)
     value = (project.frame_ancestors or "").strip() if project is not None else ""
-    if not value or not _FRAME_ANCESTORS_SAFE.match(value):
+    if not value or not _FRAME_ANCESTORS_SAFE.fullmatch(value):
         return "'none'"
     return value
 

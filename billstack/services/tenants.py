@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import secrets
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import SplitResult, urlsplit
 
 from cryptography.fernet import InvalidToken
 from sqlmodel import Session, select
 
 from billstack.clock import utcnow
-from billstack.errors import invalid, not_found
+from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import ApiKey, AuditEvent, Project, Team
 from billstack.secrets_box import digest, seal, unseal
@@ -36,7 +38,8 @@ FEATURE_FIELDS = (
     "feature_invoice_history",
     "feature_payment_method_update",
 )
-_URL_FIELDS = ("logo_url", "support_url", "terms_url", "privacy_url", "default_return_url")
+# Links shown to customers (the logo has its own, stricter rule: `_check_logo_url`).
+_LINK_URL_FIELDS = ("support_url", "terms_url", "privacy_url", "default_return_url")
 
 
 def record_audit(db: Session, action: str, *, project_id: str | None = None, **detail: object) -> None:
@@ -174,19 +177,21 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             continue
         if field == "allowed_return_origins":
             origins = value if isinstance(value, list | tuple) else str(value).split()
-            checked = [_check_origin(str(o).strip()) for o in origins if str(o).strip()]
+            checked = [check_origin(str(o).strip()) for o in origins if str(o).strip()]
             project.allowed_return_origins = " ".join(dict.fromkeys(checked))
         elif field in FEATURE_FIELDS:
             setattr(project, field, bool(value))
         elif field in BRANDING_FIELDS:
             text = str(value).strip()
-            if field in _URL_FIELDS and text:
+            if field == "logo_url" and text:
+                _check_logo_url(text)
+            if field in _LINK_URL_FIELDS and text:
                 _check_http_url(text, field)
             if field == "accent_color":
                 _check_colour(text)
                 text = text.lower()
             if field == "support_email" and text:
-                check_email(text, field)
+                check_email(text, field, example="support@example.com")
             if field == "frame_ancestors":
                 text = _check_frame_ancestors(text)
             if field == "display_name" and len(text) > 200:
@@ -283,22 +288,144 @@ def _check_webhook_secret(secret: str) -> str:
     return secret
 
 
+# --- URLs, origins and email addresses ---------------------------------------------------
+
+_HTTP_SCHEMES = ("http", "https")
+_URL_MAX_LENGTH = 2000
+# Besides spaces and control characters: `<>"` would break out of HTML, and browsers
+# read `\` as `/` (so `https://a.example\@b.example` is not what it seems).
+_URL_FORBIDDEN = frozenset('<>"\\')
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# The last label starts with a letter: browsers read a numeric one (`127.1`, `0x7f.1`) as an IPv4 address.
+_TOP_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?:{_DNS_LABEL}\.)*{_TOP_LABEL}")
+_DNS_NAME_MAX = 253
+# Names that never reach the public internet: localhost (RFC 6761), mDNS (RFC 6762),
+# ICANN's private-use TLD, home networks (RFC 8375).
+_PRIVATE_NAME_SUFFIXES = ("localhost", "local", "internal", "home.arpa")
+# RFC 5322 atext without the quote: a plain address, no display name or quoted part.
+_EMAIL_ATOM = r"[A-Za-z0-9!#$%&*+/=?^_`{|}~-]+"
+_EMAIL = re.compile(rf"{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*@(?:{_DNS_LABEL}\.)+{_TOP_LABEL}")
+_EMAIL_MAX = 320
+
+
+def check_email(value: str, param: str, example: str = "name@example.com") -> str:
+    """A plain address (`local@domain.tld`): no display name, quotes, spaces or angle brackets."""
+    if len(value) > _EMAIL_MAX or not _EMAIL.fullmatch(value):
+        raise invalid(f"{param} must be an email address such as {example}, got {value!r}.", param=param)
+    return value
+
+
+def origin_of(scheme: str, hostname: str, port: int | None) -> str:
+    """The one form origins are stored and compared in: lower case, no default port, IPv6 in brackets."""
+    scheme = scheme.lower()
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    host = hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def normalised_origin(origin: str) -> str:
+    """A stored origin in `origin_of`'s form. Lenient: origins saved before `check_origin`
+    had its present rules are read as they were written, never refused."""
+    parts = urlsplit(origin)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return origin_of(parts.scheme, parts.hostname or "", port)
+
+
+def check_origin(origin: str) -> str:
+    """An allowed return origin, in `origin_of`'s form: http(s), a host name or IP address
+    (no wildcards), an optional port; no user name, password, path, query or fragment."""
+    param, expected = "allowed_return_origins", "an origin such as https://app.example.com"
+    parts, port = _split_url(origin, param, expected, _HTTP_SCHEMES)
+    if parts.path not in ("", "/") or "?" in origin or "#" in origin:
+        raise _not_a(param, expected, origin, "no path, query or fragment")
+    return origin_of(parts.scheme, parts.hostname or "", port)
+
+
 def _check_http_url(url: str, param: str) -> str:
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() or c in "<>\"" for c in url)
-        or len(url) > 2000
-    ):
-        raise invalid(f"{param} must be an http(s) URL, got {url!r}.", param=param)
+    """A link: http(s) on a host name or IP address, without a user name or password."""
+    _split_url(url, param, "an http(s) URL such as https://example.com/help", _HTTP_SCHEMES)
     return url
 
 
-def check_email(value: str, param: str) -> str:
-    if len(value) > 320 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-        raise invalid(f"{param} must be an email address, got {value!r}.", param=param)
-    return value
+def _check_logo_url(url: str) -> str:
+    """The logo every customer's browser loads: https, and only from a public host, so a
+    portal cannot be made to request the customer's local network (or the server's)."""
+    param, expected = "logo_url", "a public https URL such as https://cdn.example.com/logo.png"
+    parts, _port = _split_url(url, param, expected, ("https",))
+    if not _is_public_host(parts.hostname or ""):
+        raise _not_a(param, expected, url, "not a local, private or reserved host")
+    return url
+
+
+def _split_url(url: str, param: str, expected: str, schemes: tuple[str, ...]) -> tuple[SplitResult, int | None]:
+    """`url` taken apart (and its port), or a 400 naming `param` and what is wrong."""
+    problem = _url_problem(url, schemes)
+    if problem is not None:
+        raise _not_a(param, expected, url, problem)
+    parts = urlsplit(url)
+    return parts, parts.port
+
+
+def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What keeps `url` from being an absolute URL on a plain host, or None."""
+    if len(url) > _URL_MAX_LENGTH:
+        return f"at most {_URL_MAX_LENGTH} characters"
+    if any(c.isspace() or unicodedata.category(c) == "Cc" or c in _URL_FORBIDDEN for c in url):
+        return 'no spaces, control characters or <>"\\'
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is no number or above 65535, or a malformed IPv6 address
+        return "a port from 1 to 65535, an IPv6 address in brackets"
+    if parts.scheme not in schemes:
+        return " or ".join(f"{scheme}://" for scheme in schemes) + " only"
+    if "@" in parts.netloc:
+        return "no user name or password"
+    if port == 0:
+        return "a port from 1 to 65535"
+    if not _is_host(parts.hostname or ""):
+        return "a host name or IP address, no wildcards"
+    return None
+
+
+def _not_a(param: str, expected: str, value: str, reason: str) -> BillStackError:
+    return invalid(f"{param} must be {expected} ({reason}), got {value!r}.", param=param)
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address, or None. One with a zone (`fe80::1%eth0`) names a local
+    interface: it is refused as a host."""
+    if "%" in host:
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _is_host(host: str) -> bool:
+    return _ip_address(host) is not None or (len(host) <= _DNS_NAME_MAX and _DNS_NAME.fullmatch(host) is not None)
+
+
+def _is_public_host(host: str) -> bool:
+    """A dotted DNS name outside the private-use names, or a public IP address."""
+    address = _ip_address(host)
+    if address is None:
+        private = any(host == suffix or host.endswith("." + suffix) for suffix in _PRIVATE_NAME_SUFFIXES)
+        return "." in host and not private
+    if address.version == 6:  # IPv4 inside IPv6 (::ffff:a.b.c.d, 6to4) is judged as that IPv4 address
+        address = address.ipv4_mapped or address.sixtofour or address
+    return address.is_global and not (
+        address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+        or address.is_multicast or address.is_reserved
+    )
 
 
 # A CSP source: 'self', 'none', a scheme (https:), or a host with optional scheme, *. and port.
@@ -317,16 +444,6 @@ def _check_frame_ancestors(value: str) -> str:
             param="frame_ancestors",
         )
     return " ".join(sources)
-
-
-def _check_origin(origin: str) -> str:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise invalid(
-            f"allowed_return_origins must be origins like https://app.example.com (no path), got {origin!r}.",
-            param="allowed_return_origins",
-        )
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _check_colour(value: str) -> None:

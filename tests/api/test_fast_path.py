@@ -63,6 +63,33 @@ async def test_errors_are_answered_identically(tenant: Tenant, case: str) -> Non
     assert_error(answered, expected.status_code)
 
 
+# Values a lax parser would take: a number in a string, a whole float, a boolean (JSON
+# `true` is no integer), and a language tag followed by a line break.
+NOT_QUITE_VALID = [
+    ("ttlMs", "60000"),
+    ("ttlMs", 60000.0),
+    ("ttlMs", True),
+    ("locale", "de\n"),
+    ("locale", "de\r"),
+    ("locale", "de-AT\n"),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), NOT_QUITE_VALID)
+async def test_not_quite_valid_values_are_400_naming_the_field_both_ways(tenant: Tenant, param: str, value) -> None:
+    sent = {"headers": tenant.auth, "json": {"customerId": tenant.customer_id, param: value}}
+    async with clients() as (framework, fast):
+        for client in (framework, fast):
+            assert_error(await client.post(tenant.portal_path, **sent), 400, "parameter_invalid", param)
+
+
+async def test_the_strict_checks_still_take_valid_values_both_ways(tenant: Tenant) -> None:
+    sent = {"headers": tenant.auth, "json": {"customerId": tenant.customer_id, "ttlMs": 60000, "locale": "de-AT"}}
+    async with clients() as (framework, fast):
+        for client in (framework, fast):
+            assert (await client.post(tenant.portal_path, **sent)).status_code == 200
+
+
 async def test_another_projects_key_and_rate_limit_are_answered_identically(
     tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

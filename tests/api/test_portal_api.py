@@ -220,6 +220,23 @@ async def test_a_canceled_checkout_changes_nothing(client: httpx.AsyncClient, wo
     assert customer.invoice_settings.default_payment_method == world.alice.seeded["payment_method"]
 
 
+async def test_a_malformed_checkout_session_id_is_a_404_that_never_reaches_stripe(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    url = f"{_base(world.alice)}/setup-intent/complete"
+    malformed = ["cs_../../v1/customers", "cs_test_a/b", "cs_", "cs_test_x?expand[]=customer", "cs_test_x\n",
+                 "cs_test_a%2Fb", "pi_123"]
+    # With Stripe down, any request to it would turn the answer into a 503.
+    with world.stripe_down():
+        answers = {checkout_id: await client.post(url, json={"checkoutSessionId": checkout_id})
+                   for checkout_id in malformed}
+        well_formed = await client.post(url, json={"checkoutSessionId": "cs_test_unknown"})
+    for checkout_id, response in answers.items():
+        error = assert_error(response, 404, "resource_missing", "checkoutSessionId")
+        assert error["message"] == f"No such checkout session: '{checkout_id}'.", checkout_id
+    assert_error(well_formed, 503, "stripe_unavailable")  # a well-formed id is Stripe's to answer
+
+
 async def test_setup_intent_return_url_must_be_an_allowed_origin(client: httpx.AsyncClient, world: World) -> None:
     world.set_project(allowed_return_origins="https://app.example.com")
     base = _base(world.alice)

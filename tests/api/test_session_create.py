@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from billstack.db import engine_for
+from billstack.errors import BillStackError
 from billstack.models import ApiKey, AuditEvent, PortalSession
 from billstack.services import sessions
 from tests.api.conftest import Tenant, assert_error, make_tenant
@@ -188,6 +189,19 @@ async def test_bad_flow_is_400(client, tenant, flow, param) -> None:
     assert_error(response, 400, param=param)
 
 
+async def test_a_subscription_id_with_a_line_break_is_refused_by_the_api_and_the_service(client, tenant) -> None:
+    # The API's pydantic pattern runs on pydantic-core's Rust regex, whose `$` is the end
+    # of the text; the service's own check must not be laxer (Python's `$` is not).
+    flow = {"type": "subscription_cancel", "subscriptionId": "sub_123\n"}
+    response = await client.post(tenant.portal_path, headers=tenant.auth,
+                                 json={"customerId": tenant.customer_id, "flow": flow})
+    assert_error(response, 400, "parameter_invalid", "flow.subscriptionId")
+    facts = sessions._ProjectFacts("proj_x", "team_x", None, "", True, True)
+    with pytest.raises(BillStackError) as refused:
+        sessions.check_flow(flow, facts)
+    assert refused.value.param == "flow.subscriptionId"
+
+
 async def test_flow_for_disabled_feature_is_400(client, db_url) -> None:
     with Session(engine_for(db_url), expire_on_commit=False) as db:
         t = make_tenant(db, label="f", feature_cancel=False)
@@ -353,6 +367,36 @@ async def test_openapi_documents_the_models(client) -> None:
     assert "/api/billstack/teams/{teamId}/projects/{projectId}/portal/{sessionId}" in spec["paths"]
     for path in ("/docs", "/redoc"):
         assert (await client.get(path)).status_code == 404
+
+
+async def test_openapi_documents_409_413_and_415_where_they_are_answered(client) -> None:
+    spec = (await client.get("/api/openapi.json")).json()
+    error_ref = "#/components/schemas/ErrorResponse"
+
+    def documented(path: str, method: str, status: str) -> bool:
+        response = spec["paths"][path][method]["responses"].get(status)
+        return response is not None and response["content"]["application/json"]["schema"]["$ref"] == error_ref
+
+    # Every JSON body route: its size limit (413) and media type (415), with its own limit.
+    body_routes = [(path, method) for path, operations in spec["paths"].items() for method in operations
+                   if method in ("post", "put", "patch")]
+    assert len(body_routes) == 5
+    for path, method in body_routes:
+        assert documented(path, method, "413") and documented(path, method, "415"), (path, method)
+    webhook = "/api/billstack/webhooks/stripe/{projectId}"
+    assert "1048576 bytes" in spec["paths"][webhook]["post"]["responses"]["413"]["description"]
+    portal = "/api/portal/{token}"
+    assert "16384 bytes" in spec["paths"][f"{portal}/setup-intent"]["post"]["responses"]["413"]["description"]
+    # Routes without a body have neither.
+    for path, method in [(portal, "get"), ("/api/billstack/teams/{teamId}/projects/{projectId}/portal/{sessionId}",
+                                           "delete")]:
+        assert not {"413", "415"} & set(spec["paths"][path][method]["responses"]), (path, method)
+    # Idempotency conflicts: the portal's Stripe writes, and nothing else.
+    stripe_writes = {(f"{portal}/subscriptions/{{subscriptionId}}", "patch"), (f"{portal}/setup-intent", "post"),
+                     (f"{portal}/setup-intent/complete", "post")}
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            assert documented(path, method, "409") == ((path, method) in stripe_writes), (path, method)
 
 
 async def test_session_api_responses_carry_security_headers(client, tenant) -> None:

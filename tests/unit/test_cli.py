@@ -219,6 +219,59 @@ BAD_INPUT = {
         1, "--allowed-return-origin",
     ),
     "bad support email": (["project", "update", "{project}", "--support-email", "nobody"], 1, "--support-email"),
+    **{
+        f"support email {label}": (["project", "update", "{project}", "--support-email", value], 1,
+                                   "--support-email must be an email address such as support@example.com")
+        for label, value in [("with a script tag", "<script>alert(1)</script>@example.com"),
+                             ("with angle brackets", "Help <help@example.com>"), ("with a space", "a b@example.com"),
+                             ("with a quote", "o'brien@example.com"), ("with two @", "a@b@example.com"),
+                             ("with an undotted domain", "help@localhost"), ("with a line break", "help@example.com\nBcc: x")]
+    },
+    **{
+        f"return origin {label}": (["project", "update", "{project}", "--allowed-return-origin", value], 1,
+                                   "--allowed-return-origin must be an origin")
+        for label, value in [("with credentials", "https://user:pw@app.example.com"),
+                             ("with a wildcard", "https://*.example.com"), ("with port 99999", "https://app.example.com:99999"),
+                             ("with port 0", "https://app.example.com:0"), ("with a query", "https://app.example.com/?next=x"),
+                             ("with a fragment", "https://app.example.com#x"), ("of another scheme", "ftp://app.example.com"),
+                             ("with a bad host", "https://app_1.example.com")]
+    },
+    "wildcard return origin on create": (
+        ["project", "create", "--team", "{team}", "--name", "X", "--stripe-secret-key", OFFLINE_STRIPE_KEY,
+         "--allowed-return-origin", "https://*.example.com"],
+        1, "--allowed-return-origin must be an origin",
+    ),
+    **{
+        f"logo url {label}": (["project", "update", "{project}", "--logo-url", value], 1, "--logo-url must be a public https URL")
+        for label, value in [("over http", "http://cdn.example.com/logo.png"),
+                             ("with credentials", "https://user:pw@cdn.example.com/logo.png"),
+                             ("on localhost", "https://localhost/logo.png"), ("on a .localhost name", "https://cdn.localhost/logo.png"),
+                             ("on loopback", "https://127.0.0.1/logo.png"), ("on IPv6 loopback", "https://[::1]/logo.png"),
+                             ("on a short loopback form", "https://127.1/logo.png"),
+                             ("on a mapped loopback", "https://[::ffff:127.0.0.1]/logo.png"),
+                             ("on the metadata address", "https://169.254.169.254/latest/meta-data"),
+                             ("on a private address", "https://10.0.0.5/logo.png"),
+                             ("on the unspecified address", "https://0.0.0.0/logo.png"),
+                             ("on a multicast address", "https://224.0.0.1/logo.png"),
+                             ("on a reserved address", "https://240.0.0.1/logo.png"),
+                             ("on a single-label name", "https://intranet/logo.png")]
+    },
+    "logo url on create": (
+        ["project", "create", "--team", "{team}", "--name", "X", "--stripe-secret-key", OFFLINE_STRIPE_KEY,
+         "--logo-url", "https://192.168.1.1/logo.png"],
+        1, "--logo-url must be a public https URL",
+    ),
+    "support url with credentials": (
+        ["project", "update", "{project}", "--support-url", "https://user:pw@example.com/help"], 1, "--support-url must be",
+    ),
+    "terms url as javascript": (["project", "update", "{project}", "--terms-url", "javascript:alert(1)"], 1, "--terms-url must be"),
+    "privacy url with a control character": (
+        ["project", "update", "{project}", "--privacy-url", "https://example.com/privacy\x07"], 1, "--privacy-url must be",
+    ),
+    "default return url with a wildcard host": (
+        ["project", "update", "{project}", "--default-return-url", "https://*.example.com/account"], 1,
+        "--default-return-url must be",
+    ),
     "csp injection": (
         ["project", "update", "{project}", "--frame-ancestors", "'self'; script-src *"], 1, "--frame-ancestors",
     ),
@@ -250,6 +303,29 @@ def test_a_failing_update_changes_no_field(tenant: dict[str, str], db_url: str) 
     result = run("project", "update", tenant["project"], "--display-name", "New", "--accent-color", "#zzzzzz")
     assert_clean_error(result, says="--accent-color")
     assert run_json("project", "show", tenant["project"]) == before
+
+
+def test_ordinary_branding_and_origins_pass_the_strict_checks(tenant: dict[str, str]) -> None:
+    updated = run_json(
+        "project", "update", tenant["project"],
+        "--logo-url", "https://cdn.example.com/logo.png",
+        "--support-email", "support@example.com",
+        "--support-url", "http://help.example.com/portal",
+        "--default-return-url", "http://localhost:3000/account",
+        "--allowed-return-origin", "https://app.example.com:8443",
+        "--allowed-return-origin", "HTTPS://Admin.Example.com:443/",
+        "--allowed-return-origin", "http://localhost:3000",
+        "--allowed-return-origin", "https://[2001:db8::1]:8443",
+    )
+    assert updated["logoUrl"] == "https://cdn.example.com/logo.png"
+    assert updated["supportEmail"] == "support@example.com"
+    assert updated["supportUrl"] == "http://help.example.com/portal"
+    assert updated["defaultReturnUrl"] == "http://localhost:3000/account"
+    assert updated["allowedReturnOrigins"] == [
+        "https://app.example.com:8443", "https://admin.example.com", "http://localhost:3000", "https://[2001:db8::1]:8443",
+    ]
+    assert run_json("project", "update", tenant["project"], "--logo-url", "https://93.184.215.14/logo.png")["logoUrl"] \
+        == "https://93.184.215.14/logo.png"
 
 
 def test_errors_as_json(tenant: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from billstack.errors import BillStackError
 from billstack.models import AuditEvent
-from billstack.services import tenants
+from billstack.services import sessions, tenants
 
 KEY = "sk_test_serviceTESTkey12345678"
 
@@ -50,6 +50,90 @@ def test_return_origins_are_normalised_and_deduplicated(db: Session, project_id:
         db, project_id, allowed_return_origins=["https://app.test/", "https://app.test", "http://localhost:3000"]
     )
     assert tenants.allowed_return_origins(project) == ["https://app.test", "http://localhost:3000"]
+
+
+def test_return_origins_are_stored_in_the_form_sessions_compare(db: Session, project_id: str) -> None:
+    origins = ["HTTPS://App.Example.com:443/", "http://Example.com:80", "https://[2001:DB8::1]:8443", "http://127.0.0.1:3000"]
+    project = tenants.update_project(db, project_id, allowed_return_origins=origins)
+    assert tenants.allowed_return_origins(project) == [
+        "https://app.example.com", "http://example.com", "https://[2001:db8::1]:8443", "http://127.0.0.1:3000",
+    ]
+    assert sessions.check_return_url("https://APP.example.com/account", project) == "https://APP.example.com/account"
+
+
+def test_origins_saved_before_the_strict_rule_are_still_compared_alike(db: Session, project_id: str) -> None:
+    project = tenants.get_project(db, project_id)
+    project.allowed_return_origins = "https://App.Example.com:443"  # as the old, laxer check stored it
+    assert sessions.check_return_url("https://app.example.com/x", project) == "https://app.example.com/x"
+    with pytest.raises(BillStackError) as refused:
+        sessions.check_return_url("https://other.example.com/x", project)
+    assert refused.value.code == "return_url_not_allowed"
+
+
+@pytest.mark.parametrize("origin", [
+    "https://user@app.example.com", "https://*.example.com", "https://app.example.com:99999", "https://app.example.com:0",
+    "https://app.example.com:http", "https://app.example.com/path", "https://app.example.com?", "https://app.example.com#",
+    "ws://app.example.com", "https://", "https://app.example.com.", "https://-app.example.com", "https://127.1",
+    "https://[fe80::1%25eth0]", "https://app.example.com\\@evil.example", "https://app.example.com\t:8443",
+])
+def test_return_origins_refuse_anything_but_scheme_host_and_port(db: Session, project_id: str, origin: str) -> None:
+    with pytest.raises(BillStackError) as refused:
+        tenants.update_project(db, project_id, allowed_return_origins=[origin])
+    assert refused.value.param == "allowed_return_origins"
+    assert refused.value.message.startswith("allowed_return_origins must be an origin such as https://app.example.com")
+
+
+@pytest.mark.parametrize("url", [
+    "https://cdn.example.com/logo.png", "https://CDN.Example.com:8443/a/logo.svg?v=2", "https://93.184.215.14/logo.png",
+    "https://[2606:4700::1111]/logo.png", "https://cdn.test/logo.png",
+])
+def test_logo_urls_on_public_https_hosts_are_accepted(db: Session, project_id: str, url: str) -> None:
+    assert tenants.update_project(db, project_id, logo_url=url).logo_url == url
+
+
+@pytest.mark.parametrize("url", [
+    "http://cdn.example.com/logo.png", "https://user:pw@cdn.example.com/logo.png", "https://localhost/logo.png",
+    "https://cdn.localhost/logo.png", "https://printer.local/logo.png", "https://cdn.internal/logo.png",
+    "https://nas.home.arpa/logo.png", "https://intranet/logo.png", "https://127.0.0.1/logo.png",
+    "https://[::1]/logo.png", "https://[::ffff:127.0.0.1]/logo.png", "https://[::ffff:a9fe:a9fe]/logo.png",
+    "https://[2002:7f00:1::]/logo.png", "https://169.254.169.254/latest/meta-data", "https://[fe80::1]/logo.png",
+    "https://10.1.2.3/logo.png", "https://172.16.0.1/logo.png", "https://192.168.0.10/logo.png",
+    "https://100.64.0.1/logo.png", "https://[fd00::1]/logo.png", "https://0.0.0.0/logo.png", "https://[::]/logo.png",
+    "https://224.0.0.251/logo.png", "https://[ff02::1]/logo.png", "https://240.0.0.1/logo.png",
+    "https://255.255.255.255/logo.png", "https://192.0.2.1/logo.png", "https://0x7f.1/logo.png",
+])
+def test_logo_urls_must_be_https_on_a_public_host(db: Session, project_id: str, url: str) -> None:
+    with pytest.raises(BillStackError) as refused:
+        tenants.update_project(db, project_id, logo_url=url)
+    assert refused.value.param == "logo_url"
+    assert refused.value.message.startswith("logo_url must be a public https URL")
+
+
+@pytest.mark.parametrize("field", ["support_url", "terms_url", "privacy_url", "default_return_url"])
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", "ftp://example.com/x", "https://user:pw@example.com/x", "https://*.example.com/x",
+    "https://example.com/a b", "https://example.com/\x00", "https://example.com/\u0085x", "https://example.com:65536/x",
+])
+def test_link_urls_are_plain_http_urls(db: Session, project_id: str, field: str, url: str) -> None:
+    with pytest.raises(BillStackError) as refused:
+        tenants.update_project(db, project_id, **{field: url})
+    assert refused.value.param == field and refused.value.message.startswith(f"{field} must be an http(s) URL")
+
+
+@pytest.mark.parametrize("email", [
+    "<script>@example.com", "Help <help@example.com>", "\"help\"@example.com", "o'brien@example.com", "a b@example.com",
+    "a@b@example.com", "help@localhost", "help@example.com.", "help@-example.com", "help@example.1",
+    ".help@example.com", "he..lp@example.com", "help@example.com\nBcc: x@example.com",
+])
+def test_support_email_is_a_plain_address(db: Session, project_id: str, email: str) -> None:
+    with pytest.raises(BillStackError) as refused:
+        tenants.update_project(db, project_id, support_email=email)
+    assert refused.value.message.startswith("support_email must be an email address such as support@example.com")
+
+
+def test_ordinary_support_emails_are_accepted(db: Session, project_id: str) -> None:
+    for email in ("support@example.com", "billing+portal@mail.example.co.uk", "first.last@xn--bcher-kva.de"):
+        assert tenants.update_project(db, project_id, support_email=email).support_email == email
 
 
 def test_optional_texts_clear_with_empty_strings(db: Session, project_id: str) -> None:
