@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     rate_limit_token_failures_per_minute: int = 30
     # Mirror older than this (seconds) is refreshed from Stripe in the background.
     sync_max_age: int = 60
+    # Database connection pool: connections kept, extra ones allowed under load (None: the
+    # database's default, see billstack/db.py), seconds to wait for one before a 503.
+    db_pool_size: int | None = Field(default=None, ge=1)
+    db_max_overflow: int | None = Field(default=None, ge=0)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     @property

@@ -2,6 +2,11 @@
 
 SQLite by default (WAL, foreign keys on); PostgreSQL via BILLSTACK_DATABASE_URL.
 The schema is owned by Alembic (`billstack db upgrade`), never by create_all.
+
+A connection is held only while the database is being used: nothing slow (a Stripe call
+above all) may run while a unit of work has one (`release_connection`). When the pool
+has none free within BILLSTACK_DB_POOL_TIMEOUT_S the request answers 503
+`database_busy` (`session_scope`, `raw_connection`), never a 500.
 """
 
 from __future__ import annotations
@@ -17,6 +22,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from billstack.config import get_settings
+from billstack.errors import database_busy
+
+# Connections per engine (kept, extra under load) unless BILLSTACK_DB_POOL_SIZE /
+# BILLSTACK_DB_MAX_OVERFLOW say otherwise. SQLite's are cheap (a file handle each); the
+# pool only has to outnumber the threads that use it at once, so no request waits for one.
+SQLITE_POOL = (20, 20)
+POSTGRESQL_POOL = (10, 20)
 
 
 def _normalise_url(url: str) -> str:
@@ -33,7 +45,9 @@ def engine_for(url: str) -> sa.Engine:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_options(SQLITE_POOL)
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -44,9 +58,19 @@ def engine_for(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
-    engine = sa.create_engine(url, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, **_pool_options(POSTGRESQL_POOL))
     _ping_connections_that_sat_idle(engine)
     return engine
+
+
+def _pool_options(default: tuple[int, int]) -> dict[str, float]:
+    settings = get_settings()
+    size, overflow = default
+    return {
+        "pool_size": size if settings.db_pool_size is None else settings.db_pool_size,
+        "max_overflow": overflow if settings.db_max_overflow is None else settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+    }
 
 
 # A pooled connection is pinged before use only when it has sat idle this long (as
@@ -130,11 +154,48 @@ def throwaway_database(admin_url: str, prefix: str) -> Iterator[str]:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on any error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    """A unit of work: commit on success, roll back on any error; 503 `database_busy` when
+    no connection came free in time."""
+    with _pool_timeout_is_busy(), Session(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def release_connection(db: Session) -> None:
+    """Commit the unit of work so far and give its connection back to the pool.
+
+    Call it before anything slow that needs no database, a Stripe call above all: no
+    connection, transaction, row lock or SQLite write lock then waits on the network.
+    Objects stay usable (sessions are made with expire_on_commit=False); the next
+    statement takes a connection again.
+    """
+    db.commit()
+
+
+def raw_connection(engine: sa.Engine) -> sa.PoolProxiedConnection:
+    """A pooled driver connection (the session API's fast path), or 503 `database_busy`."""
+    with _pool_timeout_is_busy():
+        return engine.raw_connection()
+
+
+def pool_has_room(engine: sa.Engine) -> bool:
+    """Whether a connection can be had without waiting (for code on an event loop, which
+    must never wait for the pool). QueuePool only; other pools always say yes."""
+    pool = engine.pool
+    if not isinstance(pool, sa.pool.QueuePool):
+        return True
+    limit = pool._max_overflow  # QueuePool exposes it no other way
+    # As QueuePool decides whether to wait: an idle connection, or room to open another.
+    return pool.checkedin() > 0 or limit == -1 or pool.overflow() < limit
+
+
+@contextmanager
+def _pool_timeout_is_busy() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.TimeoutError as exc:  # QueuePool: no connection came free within pool_timeout
+        raise database_busy() from exc

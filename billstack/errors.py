@@ -60,6 +60,18 @@ def rate_limited(retry_after: int) -> BillStackError:
     )
 
 
+def busy(message: str, code: str, retry_after: int = 1) -> BillStackError:
+    """503: this server has no capacity for the request right now; nothing was done."""
+    return BillStackError(
+        message, code=code, type="api_error", status=503, headers={"Retry-After": str(max(1, retry_after))}
+    )
+
+
+def database_busy() -> BillStackError:
+    """No database connection came free within BILLSTACK_DB_POOL_TIMEOUT_S."""
+    return busy("The server is busy right now. Nothing was changed; please try again.", "database_busy")
+
+
 class StripeUnavailable(BillStackError):
     """Stripe could not be reached or answered with a server error; nothing was changed."""
 

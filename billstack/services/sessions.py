@@ -42,7 +42,7 @@ from sqlmodel import Session, select, update
 
 from billstack.clock import to_iso_z, utcnow
 from billstack.config import get_settings
-from billstack.db import get_engine
+from billstack.db import get_engine, pool_has_room, raw_connection
 from billstack.errors import BillStackError, forbidden, invalid, not_found, rate_limited, unauthorized
 from billstack.models import ApiKey, Customer, PortalSession, Project
 from billstack.secrets_box import digest, digests_match
@@ -231,7 +231,8 @@ _sqlite_patience: dict[int, int] = {}  # the busy timeout each pooled connection
 
 
 class DatabaseBusy(Exception):
-    """SQLite is locked by another writer and the caller asked not to wait (see `wait`)."""
+    """SQLite is locked by another writer, or the pool has no free connection, and the
+    caller (on an event loop) asked not to wait (see `wait`)."""
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ def create_portal_session_committed(*, wait: bool = True, **kwargs: Any) -> Crea
     around it (same arguments as `create_portal_session`, minus `db`).
     """
     engine = get_engine()
-    pooled = engine.raw_connection()
+    pooled = raw_connection(engine)
     raw = pooled.driver_connection
     # Over the network every statement is a round trip: the writes are one statement
     # (see "insert_all"), so in autocommit mode neither BEGIN nor COMMIT is needed —
@@ -383,7 +384,9 @@ class _SqliteGroupCommit:
         written: list[tuple[asyncio.Future[CreatedSession], CreatedSession]] = []
         try:
             engine = get_engine()
-            pooled = engine.raw_connection()
+            if not pool_has_room(engine):  # the loop must never wait for the pool: the waiters retry in a thread
+                raise DatabaseBusy("no database connection is free")
+            pooled = raw_connection(engine)
             cursor = pooled.driver_connection.cursor()
             try:
                 _begin_sqlite_write(pooled.driver_connection, cursor, wait=False)
