@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     rate_limit_token_failures_per_minute: int = 30
     # Mirror older than this (seconds) is refreshed from Stripe in the background.
     sync_max_age: int = 60
+    # Seconds one Stripe request may take before it is given up (503, nothing changed).
+    stripe_timeout_s: float = Field(default=10.0, gt=0)
     # Database connection pool: connections kept, extra ones allowed under load (None: the
     # database's default, see billstack/db.py), seconds to wait for one before a 503.
     db_pool_size: int | None = Field(default=None, ge=1)

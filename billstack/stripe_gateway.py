@@ -1,8 +1,9 @@
 """The Stripe boundary: the only module that talks to Stripe.
 
 One `stripe.StripeClient` per project (its own secret key, `api_base` overridable so
-the emulator and real Stripe differ only by URL), network retries on, an idempotency
-key on every write, and Stripe errors mapped to BillStack errors.
+the emulator and real Stripe differ only by URL), network retries on, a timeout of
+BILLSTACK_STRIPE_TIMEOUT_S, an idempotency key on every write, and Stripe errors mapped
+to BillStack errors (a timeout is StripeUnavailable: 503, nothing changed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import requests
 import stripe
 
 from billstack.config import get_settings
@@ -23,22 +25,41 @@ from billstack.secrets_box import unseal
 T = TypeVar("T")
 
 
+class _HttpClient(stripe.RequestsClient):
+    """The SDK's default HTTP client (requests), with BILLSTACK_STRIPE_TIMEOUT_S as its
+    timeout instead of 80 s, and a timed-out attempt given up instead of retried: a retry
+    would wait as long again, while its caller holds one of its project's few slots for
+    Stripe work (services/portal_calls.py). Failures that answer (a 5xx, a refused
+    connection) are still retried with backoff, so one Stripe request takes at most the
+    timeout plus a few quick retries."""
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        try:
+            return super().request(method, url, headers, post_data)
+        except stripe.APIConnectionError as exc:
+            if isinstance(exc.__cause__, requests.exceptions.Timeout):
+                exc.should_retry = False
+            raise
+
+
 @lru_cache(maxsize=256)
-def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
-    kwargs: dict[str, Any] = {"max_network_retries": 2}
+def _client(secret_key: str, api_base: str | None, timeout_s: float) -> stripe.StripeClient:
+    kwargs: dict[str, Any] = {"max_network_retries": 2, "http_client": _HttpClient(timeout=timeout_s)}
     if api_base:
         kwargs["base_addresses"] = {"api": api_base.rstrip("/")}
     return stripe.StripeClient(secret_key, **kwargs)
 
 
 def client_for(project: Project) -> stripe.StripeClient:
-    api_base = project.stripe_api_base or get_settings().stripe_api_base
-    return _client(unseal(project.stripe_secret_key_sealed), api_base)
+    settings = get_settings()
+    api_base = project.stripe_api_base or settings.stripe_api_base
+    return _client(unseal(project.stripe_secret_key_sealed), api_base, settings.stripe_timeout_s)
 
 
 def client_for_key(secret_key: str, api_base: str | None = None) -> stripe.StripeClient:
     """For checks before a project exists (e.g. validating a key at creation)."""
-    return _client(secret_key, api_base or get_settings().stripe_api_base)
+    settings = get_settings()
+    return _client(secret_key, api_base or settings.stripe_api_base, settings.stripe_timeout_s)
 
 
 def idempotency_key(*parts: str) -> str:
