@@ -1,9 +1,11 @@
 """Portal API (DESIGN.md §4.3): the portal's data and actions, authenticated by the token.
 
-Thin: validate the token (every request), call one service in billstack/services/portal.py
-— the same functions the Reflex page calls — and shape the answer. Ids are Stripe's own
-(`sub_…`, `in_…`, `pm_…`, `cs_…`); one that is not the token customer's is a 404, an
-action the project turned off a 403, Stripe unreachable a 503 with nothing changed.
+Thin: each route hands one service of billstack/services/portal.py — the same functions
+the Reflex page calls — to `run_portal_call` (services/portal_calls.py: validates the
+token, runs the service within the per-project and per-session limits, off the event
+loop) and shapes the answer. Ids are Stripe's own (`sub_…`, `in_…`, `pm_…`, `cs_…`); one
+that is not the token customer's is a 404, an action the project turned off a 403, Stripe
+unreachable or too busy a 503 with nothing changed.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pydantic.alias_generators import to_camel
 from api_routes.deps import client_ip
 from api_routes.portal_sessions import ErrorResponse
 from billstack.config import get_settings
-from billstack.db import session_scope
-from billstack.services import portal, sessions
+from billstack.services import portal
+from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import to_camel_json
 
 router = APIRouter(prefix="/api/portal", tags=["Portal"])
@@ -182,29 +184,33 @@ _STRIPE_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
             "payment methods. Read from BillStack's mirror (synced from Stripe on first use, kept fresh by "
             "webhooks); `?refresh=true` reads Stripe first. When Stripe is unreachable the saved data comes "
             "back with `stale: true`.")
-def get_portal(
+async def get_portal(
     token: str,
     request: Request,
     refresh: bool = Query(default=False, description="true: read Stripe first instead of the saved mirror."),
 ) -> PortalViewOut:
-    with session_scope() as db:
-        ctx = _context(db, token, request)
-        view = portal.load_portal_view(db, ctx, refresh="always" if refresh else "if_stale")
+    mode = "always" if refresh else "if_stale"
+    view = await run_portal_call(
+        token, client_ip(request), lambda db, ctx: portal.load_portal_view(db, ctx, refresh=mode),
+        work=Work.STRIPE_READ,
+    )
     return PortalViewOut.model_validate(view.to_json())
 
 
 @router.get("/{token}/invoices", response_model=InvoicePageOut, responses=_ERRORS,
             operation_id="listInvoices", summary="A page of invoices, newest first")
-def list_invoices(
+async def list_invoices(
     token: str,
     request: Request,
     starting_after: str | None = Query(default=None, alias="startingAfter", max_length=255,
                                        description="The last invoice id of the previous page."),
     limit: int = Query(default=10, ge=1, le=portal.INVOICE_PAGE_MAX),
 ) -> InvoicePageOut:
-    with session_scope() as db:
-        ctx = _context(db, token, request)
-        page = portal.list_invoices(db, ctx, starting_after=starting_after, limit=limit)
+    page = await run_portal_call(
+        token, client_ip(request),
+        lambda db, ctx: portal.list_invoices(db, ctx, starting_after=starting_after, limit=limit),
+        work=Work.MIRROR,
+    )
     return InvoicePageOut.model_validate(to_camel_json(page))
 
 
@@ -213,19 +219,21 @@ def list_invoices(
               operation_id="updateSubscription", summary="Cancel at period end, or resume",
               description="Stripe is updated first, then BillStack's mirror from Stripe's answer. Send an "
               "`Idempotency-Key` header to make a retry replay the first result instead of acting again.")
-def update_subscription(
+async def update_subscription(
     token: str,
     subscriptionId: str,  # noqa: N803 - path name as in the public contract
     body: UpdateSubscriptionRequest,
     request: Request,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
 ) -> SubscriptionOut:
-    with session_scope() as db:
-        ctx = _context(db, token, request)
-        updated = portal.set_cancel_at_period_end(
+    updated = await run_portal_call(
+        token, client_ip(request),
+        lambda db, ctx: portal.set_cancel_at_period_end(
             db, ctx, subscriptionId, body.cancel_at_period_end,
             reason=body.reason, comment=body.comment, idempotency_key=idempotency_key,
-        )
+        ),
+        work=Work.ACTION,
+    )
     return SubscriptionOut.model_validate(to_camel_json(updated))
 
 
@@ -234,13 +242,14 @@ def update_subscription(
              description="Creates a Stripe Checkout Session in setup mode. Send the customer to `url`; "
              "Checkout returns to the portal with `?setup=success&session_id={CHECKOUT_SESSION_ID}` "
              "(then call `setup-intent/complete`) or `?setup=canceled` (nothing changed).")
-def create_setup_intent(token: str, request: Request, body: SetupIntentRequest | None = None) -> CheckoutOut:
+async def create_setup_intent(token: str, request: Request, body: SetupIntentRequest | None = None) -> CheckoutOut:
     portal_url = f"{get_settings().resolved_public_url}/portal/{token}"
-    with session_scope() as db:
-        ctx = _context(db, token, request)
-        checkout = portal.start_payment_method_checkout(
-            db, ctx, portal_url=portal_url, return_url=body.return_url if body else None
-        )
+    return_url = body.return_url if body else None
+    checkout = await run_portal_call(
+        token, client_ip(request),
+        lambda db, ctx: portal.start_payment_method_checkout(db, ctx, portal_url=portal_url, return_url=return_url),
+        work=Work.ACTION,
+    )
     return CheckoutOut(id=checkout.id, url=checkout.url)
 
 
@@ -249,12 +258,10 @@ def create_setup_intent(token: str, request: Request, body: SetupIntentRequest |
              description="Makes the card collected by a completed Checkout the default for the customer "
              "and their active subscriptions; returns it. Repeating it is harmless. A canceled or "
              "unfinished Checkout is a 400 and changes nothing.")
-def complete_setup_intent(token: str, body: CompleteSetupRequest, request: Request) -> PaymentMethodOut:
-    with session_scope() as db:
-        ctx = _context(db, token, request)
-        method = portal.complete_payment_method_update(db, ctx, body.checkout_session_id)
+async def complete_setup_intent(token: str, body: CompleteSetupRequest, request: Request) -> PaymentMethodOut:
+    method = await run_portal_call(
+        token, client_ip(request),
+        lambda db, ctx: portal.complete_payment_method_update(db, ctx, body.checkout_session_id),
+        work=Work.ACTION,
+    )
     return PaymentMethodOut.model_validate(to_camel_json(method))
-
-
-def _context(db: Any, token: str, request: Request) -> sessions.PortalContext:
-    return sessions.validate_portal_token(db, token, client_ip=client_ip(request))

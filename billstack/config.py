@@ -46,8 +46,15 @@ class Settings(BaseSettings):
     # Limits on the session API and on failed portal-token validations.
     rate_limit_sessions_per_minute: int = 600
     rate_limit_token_failures_per_minute: int = 30
+    # Portal actions (cancel/resume, card update) per portal session and minute.
+    rate_limit_portal_actions_per_minute: int = 30
     # Mirror older than this (seconds) is refreshed from Stripe in the background.
     sync_max_age: int = 60
+    # Portal work that may wait on Stripe (services/portal_calls.py): its own threads, at
+    # most this many calls in flight per project, this many more waiting for a thread.
+    stripe_threads: int = Field(default=32, ge=1)
+    stripe_concurrency_per_project: int = Field(default=8, ge=1)
+    stripe_queue: int = Field(default=64, ge=0)
     # Seconds one Stripe request may take before it is given up (503, nothing changed).
     stripe_timeout_s: float = Field(default=10.0, gt=0)
     # Database connection pool: connections kept, extra ones allowed under load (None: the

@@ -6,13 +6,16 @@ runaway integrations cheaply, not to meter usage — and it keeps the request pa
 free of network round trips. Put a shared limiter (a proxy, or Redis) in front if
 an exact global rate matters.
 
-Two limiters are used:
+Three limiters are used:
 - `session_creation`: per API key, on `POST …/portal` (BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE);
 - `token_failures`: per client IP, on failed portal-token validations
   (BILLSTACK_RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE). Once an IP has used up its
   budget, every failed validation from it answers 429 until the bucket refills, so a
   forger cannot keep guessing; a valid token from that IP still gets through (an
   office behind NAT shares one address).
+- `portal_actions`: per portal session, on portal actions — cancel/resume, starting and
+  finishing a payment-method update (BILLSTACK_RATE_LIMIT_PORTAL_ACTIONS_PER_MINUTE), so
+  one token cannot keep its project's Stripe slots busy (services/portal_calls.py).
 
 A limit of 0 or less disables that limiter.
 """
@@ -89,9 +92,11 @@ class RateLimiter:
 
 session_creation = RateLimiter(lambda: get_settings().rate_limit_sessions_per_minute)
 token_failures = RateLimiter(lambda: get_settings().rate_limit_token_failures_per_minute)
+portal_actions = RateLimiter(lambda: get_settings().rate_limit_portal_actions_per_minute)
 
 
 def reset_all() -> None:
     """Forget all buckets (tests; an operator restarting a worker does the same)."""
     session_creation.reset()
     token_failures.reset()
+    portal_actions.reset()

@@ -1,9 +1,10 @@
 """Reflex state for /portal/[token].
 
-Thin by design: every handler re-validates the token through
-`services.sessions.validate_portal_token`, calls one service function in a worker
-thread (Stripe round trips must not block the event loop), and maps the result to
-display rows. Nothing about the customer is set before the token validates.
+Thin by design: every handler hands one service function to
+`services.portal_calls.run_portal_call`, which re-validates the token and runs it off the
+event loop within the per-project and per-session limits (Stripe round trips must block
+neither the loop nor other tenants), and maps the result to display rows. Nothing about
+the customer is set before the token validates.
 
 Freshness: `load` renders the mirror at once; an old mirror is refreshed from Stripe
 in the background (`refresh_from_stripe`), and `follow_mirror` keeps the open page
@@ -23,11 +24,11 @@ import reflex as rx
 
 from billstack import presenters, routes
 from billstack.config import get_settings
-from billstack.db import session_scope
 from billstack.errors import BillStackError
 from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
 from billstack.services import live, sessions
 from billstack.services import portal as portal_service
+from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import PortalView
 
 log = logging.getLogger("billstack.portal")
@@ -97,8 +98,11 @@ class PortalState(rx.State):
         query = dict(self.router.url.query_parameters)
         try:
             if query.get("setup") == "success" and query.get("session_id"):
-                await self._run(lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]))
-            view, refresh_later, version = await self._run(_load_view_from_mirror)
+                await self._run(
+                    lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]),
+                    work=Work.ACTION,
+                )
+            view, refresh_later, version = await self._run(_load_view_from_mirror, work=Work.STRIPE_READ)
         except Exception as exc:  # noqa: BLE001 - the page must leave "loading" whatever failed
             self._show_failure(exc)
             return
@@ -127,11 +131,12 @@ class PortalState(rx.State):
         async with self:
             token, client_ip = self._token(), self.router.session.client_ip or None
         try:
-            view = await asyncio.to_thread(
-                _with_context, token, client_ip, lambda db, ctx: portal_service.load_portal_view(db, ctx, refresh="always")
+            view = await run_portal_call(
+                token, client_ip, lambda db, ctx: portal_service.load_portal_view(db, ctx, refresh="always"),
+                work=Work.STRIPE_READ,
             )
         except BillStackError:
-            return  # the token expired meanwhile: the next action shows the right page
+            return  # expired meanwhile (the next action shows the right page), or too busy: saved data stays
         async with self:
             # An action in flight owns the rows it changes; the next load brings the rest.
             if self.page_status == "ready" and not self.pending and token == self._token():
@@ -159,8 +164,8 @@ class PortalState(rx.State):
                 continue
             limit = min(max(shown, 10), portal_service.INVOICE_PAGE_MAX)  # keep "Show more" pages shown
             try:
-                view, new_version = await asyncio.to_thread(
-                    _with_context, token, client_ip, functools.partial(_mirror_view, invoice_limit=limit)
+                view, new_version = await run_portal_call(
+                    token, client_ip, functools.partial(_mirror_view, invoice_limit=limit), work=Work.MIRROR
                 )
             except BillStackError:
                 return  # expired or revoked meanwhile: the next action shows the right page
@@ -190,7 +195,9 @@ class PortalState(rx.State):
         yield
         cursor = self.invoices[-1].id
         try:
-            page = await self._run(lambda db, ctx: portal_service.list_invoices(db, ctx, starting_after=cursor))
+            page = await self._run(
+                lambda db, ctx: portal_service.list_invoices(db, ctx, starting_after=cursor), work=Work.MIRROR
+            )
             self.invoices = self.invoices + [presenters.invoice_row(i, self.locale) for i in page.invoices]
             self.invoices_has_more = page.has_more
         except Exception as exc:  # noqa: BLE001 - see _show_failure
@@ -241,7 +248,8 @@ class PortalState(rx.State):
         yield
         try:
             updated = await self._run(
-                lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason)
+                lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason),
+                work=Work.ACTION,
             )
             row = presenters.subscription_row(
                 updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume
@@ -276,7 +284,8 @@ class PortalState(rx.State):
                     ctx,
                     success_url=base + "?setup=success&session_id={CHECKOUT_SESSION_ID}",
                     cancel_url=base + "?setup=canceled",
-                )
+                ),
+                work=Work.ACTION,
             )
         except Exception as exc:  # noqa: BLE001 - see _show_failure
             self._show_failure(exc)
@@ -294,9 +303,9 @@ class PortalState(rx.State):
     def _token(self) -> str:
         return routes.token_from_path(self.router.url.path)
 
-    async def _run(self, action: Callable[[Any, sessions.PortalContext], T]) -> T:
-        """Validate the token and run one service call, in a worker thread."""
-        return await asyncio.to_thread(_with_context, self._token(), self.router.session.client_ip or None, action)
+    async def _run(self, action: Callable[[Any, sessions.PortalContext], T], *, work: Work) -> T:
+        """Validate the token and run one service call off the event loop (services/portal_calls.py)."""
+        return await run_portal_call(self._token(), self.router.session.client_ip or None, action, work=work)
 
     def _apply_view(self, view: PortalView) -> None:
         locale = normalise_locale(view.locale)
@@ -377,13 +386,6 @@ class PortalState(rx.State):
         self.customer_email = ""
         self.notice, self.pending = "", ""
         self.cancel_dialog_open = self.pm_dialog_open = False
-
-
-def _with_context(token: str, client_ip: str | None, action: Callable[[Any, sessions.PortalContext], T]) -> T:
-    """One unit of work: re-validate the token, then run the action with its context."""
-    with session_scope() as db:
-        ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
-        return action(db, ctx)
 
 
 def _load_view_from_mirror(db: Any, ctx: sessions.PortalContext) -> tuple[PortalView, bool, int]:
