@@ -5,6 +5,10 @@ so the two can never disagree. Reads come from the mirror (services/sync.py) and
 back to saved data when Stripe is down; writes go to Stripe first (with an idempotency
 key), then to the mirror from Stripe's answer, and change nothing locally when Stripe
 fails.
+
+No database connection is held while Stripe is called: each service commits its unit of
+work so far first (`release_connection`), so a slow Stripe holds no connection, no row
+lock and no SQLite write lock (services/portal_calls.py bounds the threads it holds).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlmodel import Session, select
 from billstack import stripe_gateway
 from billstack.clock import utcnow
 from billstack.config import get_settings
+from billstack.db import release_connection
 from billstack.errors import BillStackError, forbidden, invalid, not_found
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
 from billstack.services import audit
@@ -184,6 +189,7 @@ def set_cancel_at_period_end(
             code="subscription_not_live",
         )
     key = _cancel_key(ctx, row.stripe_id, cancel, idempotency_key)
+    release_connection(db)
     updated = stripe_gateway.set_cancel_at_period_end(
         project, row.stripe_id, cancel, key=key, feedback=reason, comment=comment
     )
@@ -255,10 +261,12 @@ def create_payment_method_checkout(
     if CHECKOUT_SESSION_PLACEHOLDER not in success_url:
         # Without the session id on return there is no way to finish the update.
         raise invalid(f"success_url must contain {CHECKOUT_SESSION_PLACEHOLDER}.", param="successUrl")
+    currency = _billing_currency(db, customer)
+    release_connection(db)
     session = stripe_gateway.create_setup_checkout_session(
         project,
         customer.stripe_customer_id,
-        currency=_billing_currency(db, customer),
+        currency=currency,
         success_url=success_url,
         cancel_url=cancel_url,
         # Each click is its own Checkout; the key only makes the SDK's network retries safe.
@@ -285,6 +293,7 @@ def complete_payment_method_update(
     project, customer = ctx.project, ctx.customer
     if not project.feature_payment_method_update:
         raise _feature_off("Updating the payment method")
+    release_connection(db)
     payment_method_id = _completed_setup_payment_method(project, customer, checkout_session_id)
     previous_default = customer.default_payment_method_id
     stripe_customer = stripe_gateway.set_customer_default_payment_method(
@@ -302,6 +311,7 @@ def complete_payment_method_update(
             key = stripe_gateway.idempotency_key(
                 "sub-default-pm", project.id, checkout_session_id, row.stripe_id
             )
+            release_connection(db)
             updated = stripe_gateway.set_subscription_default_payment_method(
                 project, row.stripe_id, payment_method_id, key=key
             )

@@ -10,13 +10,19 @@ Only rows whose content differs from Stripe's are written, so a sync of an uncha
 customer writes nothing but `customer.synced_at` (when it was last checked), and every
 write that changes something bumps `customer.mirror_version`, which open portal pages
 watch for live updates (services/live.py). Writers lock the customer row first
-(`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises writers anyway), so a fetch
-and the write that follows it cannot interleave with another worker's for the same
-customer, and locks are always taken in one order: customer, then its mirror rows.
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises writers anyway), and locks are
+always taken in one order: customer, then its mirror rows.
+
+A full sync holds no transaction while it reads Stripe (a slow Stripe must not hold
+database connections and row locks): it notes the customer's mirror version, reads
+Stripe, then locks the customer and writes only if that version is unchanged. If another
+writer changed the mirror meanwhile, what was read may be older than what it wrote, so
+Stripe is read again (up to SYNC_ATTEMPTS times).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,9 +34,14 @@ from sqlmodel import Session, SQLModel, select
 
 from billstack import stripe_gateway
 from billstack.clock import from_unix, utcnow
+from billstack.db import release_connection
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
 
+log = logging.getLogger("billstack.sync")
+
 StripeDict = Mapping[str, Any]
+# Full reads of Stripe per sync while other writers keep changing the customer's mirror.
+SYNC_ATTEMPTS = 3
 
 # Subscriptions a customer can still cancel, resume or pay for.
 LIVE_STATUSES = ("active", "trialing", "past_due")
@@ -63,12 +74,23 @@ def sync_customer(
 
     Every read happens before the first write, so a Stripe failure part-way leaves
     the mirror exactly as it was (and raises StripeUnavailable). Returns the number of
-    rows written (0 when the mirror already matched Stripe). `stripe_customer` saves
-    the customer read when the caller already has it (e.g. from a customer list).
+    rows written (0 when the mirror already matched Stripe, or when other writers kept
+    changing it: see the module's docstring). `stripe_customer` saves the customer read
+    when the caller already has it (e.g. from a customer list).
+
+    The caller's unit of work so far is committed before Stripe is read (its connection
+    goes back to the pool); the mirror's rows are written in a new transaction.
     """
-    lock_customer(db, customer)
-    state = fetch_customer_state(project, customer.stripe_customer_id, stripe_customer=stripe_customer)
-    return write_customer_state(db, project, customer, state, now=now)
+    for _attempt in range(SYNC_ATTEMPTS):
+        seen = _mirror_version(db, customer)
+        release_connection(db)
+        state = fetch_customer_state(project, customer.stripe_customer_id, stripe_customer=stripe_customer)
+        if _lock_if_unchanged(db, customer, seen):
+            return write_customer_state(db, project, customer, state, now=now)
+        release_connection(db)  # let the other writer's newer rows stand; read Stripe again
+        stripe_customer = None
+    log.warning("sync of customer %s skipped: its mirror kept changing while Stripe was read", customer.id)
+    return 0
 
 
 def fetch_customer_state(
@@ -183,6 +205,27 @@ def forget(db: Session, project: Project, customer: Customer, model: type[SQLMod
     )
     _expire_mirror_objects(db)
     return _changed_mirror(db, customer, result.rowcount or 0)
+
+
+def _mirror_version(db: Session, customer: Customer) -> int:
+    table = Customer.__table__
+    return db.execute(sa.select(table.c.mirror_version).where(table.c.id == customer.id)).scalar_one()
+
+
+def _lock_if_unchanged(db: Session, customer: Customer, version: int) -> bool:
+    """Lock the customer row (as `lock_customer`) if its mirror version is still `version`.
+
+    One UPDATE that changes nothing, so the check and the lock are one step on both
+    databases: a PostgreSQL row lock, or SQLite's write lock (the first write of the
+    transaction takes it), held until the commit.
+    """
+    table = Customer.__table__
+    result = db.execute(
+        sa.update(table)
+        .where(table.c.id == customer.id, table.c.mirror_version == version)
+        .values(mirror_version=table.c.mirror_version)
+    )
+    return result.rowcount == 1
 
 
 def lock_customer(db: Session, customer: Customer) -> None:
