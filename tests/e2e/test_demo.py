@@ -14,7 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import E2E_PORT, REPO, stop, wait_until_up
+from tests.e2e.conftest import E2E_PORT
+from tests.live_server import REPO, stop, wait_until_up
 
 DEMO_TIMEOUT_S = 600
 
