@@ -50,6 +50,7 @@ IN_FLIGHT = 4  # at least this many of A's requests wait at Stripe while B is me
 A_TIMEOUT_S = 90  # one of A's actions: longer than the Stripe delay, so every answer comes back
 B_TIMEOUT_S = 15  # one of B's requests; one that takes longer counts as this long and as failed
 PHASE_TIMEOUT_S = 60  # all of one run of B's measurements
+SETTLE_TIMEOUT_S = 20  # for A's load to settle before B is measured under it
 POLL_S = 0.05  # how often the emulator's queue of delayed requests is looked at
 
 
@@ -261,8 +262,13 @@ async def _until_a_waits_on_stripe(scene: Scene, actions: list[asyncio.Task]) ->
     """Until A's load is what it will be for a while: at least IN_FLIGHT of A's requests
     wait at the emulator, and every action of A's has either been answered (refused at
     once, say) or may be one of those waiting. Each request that reaches the emulator
-    takes one of the queued delays, so the queue's length tells how many did."""
-    async with httpx.AsyncClient(timeout=10) as http, asyncio.timeout(PHASE_TIMEOUT_S):
+    takes one of the queued delays, so the queue's length tells how many did.
+
+    A server that stalls never gets there: after SETTLE_TIMEOUT_S it is measured as it is,
+    provided A's requests do wait at Stripe (else there would be no load to test under).
+    """
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=10) as http:
         while True:
             response = await http.get(
                 f"{scene.server.emulator_url}/_emulator/faults",
@@ -272,4 +278,7 @@ async def _until_a_waits_on_stripe(scene: Scene, actions: list[asyncio.Task]) ->
             unanswered = sum(not task.done() for task in actions)
             if at_stripe >= IN_FLIGHT and unanswered <= at_stripe:
                 return
-            await asyncio.sleep(POLL_S)  # a polling interval, bounded by the timeout above
+            if time.monotonic() > deadline:
+                assert at_stripe >= IN_FLIGHT, f"only {at_stripe} of A's requests reached Stripe"
+                return
+            await asyncio.sleep(POLL_S)  # a polling interval, bounded by the deadline above
