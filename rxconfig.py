@@ -1,5 +1,10 @@
+import os
+
 import reflex as rx
+from reflex.constants import StateManagerMode
 from reflex_base.plugins.sitemap import SitemapPlugin
+
+from billstack.config import ConfigError
 
 config = rx.Config(
     app_name="billstack",
@@ -11,4 +16,12 @@ config = rx.Config(
         )
     ],
     disable_plugins=[SitemapPlugin],
+    # A tab's state holds the portal URL with its token and the customer's data. Reflex's
+    # default (disk) pickles it into .states/*.pkl; keep it in this process, or in Redis
+    # when several workers share it.
+    state_manager_mode=StateManagerMode.REDIS if os.environ.get("REFLEX_REDIS_URL") else StateManagerMode.MEMORY,
 )
+
+# REFLEX_STATE_MANAGER_MODE would override the above.
+if config.state_manager_mode == StateManagerMode.DISK:
+    raise ConfigError("REFLEX_STATE_MANAGER_MODE=disk is refused: portal state holds tokens and customer data.")

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from billstack.config import get_settings
 from billstack.errors import database_busy
+from billstack.private_files import private_file
 
 # Connections per engine (kept, extra under load) unless BILLSTACK_DB_POOL_SIZE /
 # BILLSTACK_DB_MAX_OVERFLOW say otherwise. SQLite's are cheap (a file handle each); the
@@ -44,7 +45,7 @@ def engine_for(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))  # customer data: 0600 (SQLite's own default is 0644)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_options(SQLITE_POOL)
         )

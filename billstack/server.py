@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUN_BIN_DIR = ROOT / "tools" / "node_modules" / ".bin"
 # What the frontend bundle is built from: a change to any of these means rebuild.
 BUILD_INPUTS = ("billstack", "assets", "rxconfig.py", "reflex.lock", "requirements.txt")
+STATES_DIR = ".states"  # Reflex's disk state manager's folder (REFLEX_STATES_WORKDIR)
 
 
 def reflex_env(public_url: str) -> dict[str, str]:
@@ -116,9 +117,16 @@ def prepare(host: str | None = None, port: int | None = None) -> tuple[Settings,
     settings = effective_settings(host, port)
     resolve_secret_key(settings)  # production refuses to start without one
     public_url = settings.resolved_public_url
+    remove_disk_state()
     upgrade()
     build_frontend(public_url)
     return settings, public_url
+
+
+def remove_disk_state() -> None:
+    """Delete what Reflex's disk state manager wrote before rxconfig.py chose memory/Redis:
+    pickles of every tab's state, portal tokens and customer data included."""
+    shutil.rmtree(ROOT / os.environ.get("REFLEX_STATES_WORKDIR", STATES_DIR), ignore_errors=True)
 
 
 def run_server(settings: Settings, public_url: str, *, workers: int | None = None) -> None:

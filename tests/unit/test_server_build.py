@@ -62,3 +62,14 @@ def test_build_is_skipped_when_current(app_tree: Path, monkeypatch: pytest.Monke
 def test_web_dir_follows_reflex_web_workdir(app_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFLEX_WEB_WORKDIR", ".web-e2e")
     assert server.web_dir() == app_tree / ".web-e2e"
+
+
+def test_state_left_on_disk_by_an_earlier_version_is_deleted(app_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reflex's disk state manager pickled whole tabs' state (tokens, customer data) there."""
+    monkeypatch.delenv("REFLEX_STATES_WORKDIR", raising=False)
+    states = app_tree / ".states"
+    states.mkdir()
+    (states / "0a1b.pkl").write_bytes(b"portal token and email")
+    server.remove_disk_state()
+    assert not states.exists()
+    server.remove_disk_state()  # nothing there: fine
