@@ -13,6 +13,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
+    # Browser origins, besides the public URL's, allowed to call the API (comma-separated).
+    cors_origins: str = ""
     # Server worker processes; in-process Reflex state needs 1 (more need REFLEX_REDIS_URL).
     workers: int = 1
     # Default Stripe API base for projects that set none (None = api.stripe.com).
@@ -79,6 +82,12 @@ class Settings(BaseSettings):
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
         return f"http://{host}:{self.port}"
 
+    def allowed_origins(self) -> list[str]:
+        """The origins a browser may call the API and open the websocket from (rxconfig.py
+        hands them to Reflex): the public URL's own, then BILLSTACK_CORS_ORIGINS."""
+        extra = [_listed_origin(value.strip()) for value in self.cors_origins.split(",") if value.strip()]
+        return list(dict.fromkeys([origin_of(self.resolved_public_url), *extra]))
+
     def signing_keys(self) -> list[str]:
         """Current secret first, then the previous one (still accepted during rotation)."""
         keys = [resolve_secret_key(self)]
@@ -96,6 +105,33 @@ def reset_settings() -> None:
     """Forget cached settings and derived state (tests change the environment)."""
     get_settings.cache_clear()
     _generated_secret.cache_clear()
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin` (lower case, no default port)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port is not None and parts.port != default_port else ""
+    return f"{parts.scheme.lower()}://{host}{port}"
+
+
+def _listed_origin(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        is_origin = (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+                     and not (parts.query or parts.fragment or parts.username or "*" in value)
+                     and (parts.port is None or parts.port > 0))
+    except ValueError:  # a port that is not a number
+        is_origin = False
+    if not is_origin:
+        raise ConfigError(
+            f"BILLSTACK_CORS_ORIGINS: {value!r} is not an origin. List scheme://host[:port] values, "
+            "comma-separated (e.g. https://app.example.com); '*' is not allowed."
+        )
+    return origin_of(value)
 
 
 def resolve_secret_key(settings: Settings) -> str:

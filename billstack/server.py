@@ -116,6 +116,7 @@ def prepare(host: str | None = None, port: int | None = None) -> tuple[Settings,
 
     settings = effective_settings(host, port)
     resolve_secret_key(settings)  # production refuses to start without one
+    settings.allowed_origins()  # a bad BILLSTACK_CORS_ORIGINS is refused before the build
     public_url = settings.resolved_public_url
     remove_disk_state()
     upgrade()
