@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from billstack.config import ConfigError, Settings, get_settings, resolve_secret_key
+from billstack.logs import install_log_redaction
 
 ROOT = Path(__file__).resolve().parent.parent
 BUN_BIN_DIR = ROOT / "tools" / "node_modules" / ".bin"
@@ -88,8 +89,15 @@ def build_frontend(public_url: str, *, force: bool = False) -> None:
 
 
 def asgi_app():  # noqa: ANN201 - Granian factory
-    """The Reflex ASGI app with the compiled frontend mounted (used by Granian workers),
-    behind the session API's fast path (api_routes/fast_paths.py)."""
+    """What each Granian worker serves, its logging redacted."""
+    served = served_app()
+    install_log_redaction()  # after Granian's, Reflex's and python-engineio's setup add handlers
+    return served
+
+
+def served_app():  # noqa: ANN201 - an ASGI app
+    """The Reflex ASGI app with the compiled frontend mounted, behind the session API's
+    fast path and the layers that wrap everything (api_routes/fast_paths.py)."""
     from reflex_base.environment import environment
 
     environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)
