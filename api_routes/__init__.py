@@ -6,12 +6,14 @@ route falls through to Reflex — except under /api/, where an unknown URL is a 
 module-level `router` (an APIRouter) is included; that catch-all is added last.
 
 Middleware (outermost first), all pure ASGI so Reflex's websocket passes untouched:
-SecurityHeaders (/portal/… and /api/…), UnexpectedErrors (/api/… → JSON 500),
+SecurityHeaders (every response), UnexpectedErrors (/api/… → JSON 500),
 JsonBodyLimits (413/415 on the JSON API).
 
 `billstack serve` puts api_routes.fast_paths.FastPaths in front of the whole app: it
 answers `POST …/portal` (session creation, the hot path) without entering these stacks,
-with the same checks, answers and headers.
+with the same checks, answers and headers, and wraps everything else in SecurityHeaders
+and JsonNotFound, so that Reflex's own answers (CORS preflights, static files, 404s) get
+the headers and the error shape too; the inner SecurityHeaders then stands aside.
 """
 
 from __future__ import annotations

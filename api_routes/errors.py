@@ -5,9 +5,12 @@
 - HTTP errors under /api (unknown route 404, wrong method 405, …) → the same shape.
 - Anything unexpected under /api → 500 with a generic message; the traceback goes to
   the server log only.
+- A 404 anywhere else (an unknown page route, a missing static file) and any path not in
+  canonical form (`//portal/<t>`, `/a/../portal/<t>`) → the same JSON 404 (`JsonNotFound`,
+  run by `billstack serve` in front of Reflex).
 
-Paths outside /api belong to the Reflex app mounted under this one and keep its own
-error handling.
+Otherwise paths outside /api belong to the Reflex app mounted under this one and keep
+its own error handling.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     type_, code = _HTTP_CODES.get(exc.status_code, ("api_error" if exc.status_code >= 500 else "invalid_request_error",
                                                     "http_error"))
     if exc.status_code == 404:
-        message = f"Unrecognized request URL ({request.method}: {request.url.path})."
+        message = not_found_message(request.method, request.url.path)
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
@@ -151,6 +154,61 @@ class UnexpectedErrors:
             if started:
                 raise
             await internal_error_response()(scope, receive, send)
+
+
+def not_found_message(method: str, path: str) -> str:
+    return f"Unrecognized request URL ({method}: {path})."
+
+
+def is_canonical(path: str) -> bool:
+    """No empty, `.` or `..` segment (a trailing slash is fine): the one spelling of a path."""
+    segments = path.split("/")
+    return path.startswith("/") and not any(s in ("", ".", "..") for s in segments[1:-1]) \
+        and segments[-1] not in (".", "..")
+
+
+class JsonNotFound:
+    """Pure ASGI, in front of the whole app: every 404 is the JSON error shape.
+
+    - A path not in canonical form is answered here and never reaches Reflex, whose static
+      files normalise it (`//portal/<t>` would be served the portal page).
+    - A 404 from behind (Reflex's SPA 404 page for an unknown route or a missing file) is
+      replaced; JSON ones (the API's) pass. Browsers lose nothing: Reflex's client router
+      never fetches a page route, so its own 404 page still shows for links inside the
+      app; only a typed or stale URL loaded directly gets this JSON.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not is_canonical(scope["path"]):
+            await _not_found(scope)(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json_404(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 404 and not _is_json(message):
+                replaced = True
+                await _not_found(scope)(scope, receive, send)
+            elif not replaced:  # the replaced response's body is dropped
+                await send(message)
+
+        await self.app(scope, receive, send_json_404)
+
+
+def _not_found(scope: Scope) -> JSONResponse:
+    type_, code = _HTTP_CODES[404]
+    return error_response(BillStackError(not_found_message(scope["method"], scope["path"]), code=code, type=type_,
+                                         status=404))
+
+
+def _is_json(start: Message) -> bool:
+    return any(k.lower() == b"content-type" and v.startswith(b"application/json") for k, v in start.get("headers", []))
 
 
 def add_api_fallback(app: FastAPI) -> None:

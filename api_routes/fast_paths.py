@@ -6,7 +6,9 @@ backend calls, and it is held to half the throughput of a bare Starlette insert
 error and CORS middlewares, our three, routing, dependency solving) a request cost
 about four times the bare insert, most of it in the layers, so `billstack serve` puts
 `FastPaths` outermost: that one request is answered here, everything else (other
-methods, other paths, websockets, lifespan) passes through untouched.
+methods, other paths, websockets, lifespan) passes on through the two layers that must
+wrap the whole app, Reflex's own answers included: the security headers
+(api_routes/security.py) and JSON 404s (api_routes/errors.py `JsonNotFound`).
 
 Nothing is served differently: the same body checks (`read_json_body`: 413/415), the
 same operation (`portal_sessions.create_session_json`: 401/400/403/404/429), the same
@@ -22,10 +24,10 @@ import re
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api_routes.errors import INTERNAL_ERROR_BODY
+from api_routes.errors import INTERNAL_ERROR_BODY, JsonNotFound
 from api_routes.limits import MAX_JSON_BODY_BYTES, BodyRejected, ClientGone, read_json_body, reject
 from api_routes.portal_sessions import create_session_json
-from api_routes.security import NONE, security_headers
+from api_routes.security import NONE, SecurityHeaders, security_headers
 from billstack.errors import BillStackError
 
 log = logging.getLogger("billstack.api")
@@ -36,7 +38,7 @@ SESSION_CREATE_PATH = re.compile(r"/api/billstack/teams/([^/]+)/projects/([^/]+)
 
 class FastPaths:
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        self.app = SecurityHeaders(JsonNotFound(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):

@@ -1,18 +1,24 @@
-"""Pure ASGI middleware: security headers on every portal and API response.
+"""Pure ASGI middleware: security headers on every HTTP response.
 
-Covers `/portal/…` (the Reflex pages, which pass through this app because Reflex is
-mounted under it) and everything under `/api/` (session API, portal API, OpenAPI):
+Every one: pages, APIs, static files, 404s, CORS preflights, odd paths. `billstack serve`
+runs it outermost (api_routes/fast_paths.py), so even what Reflex's own layers answer
+(its CORS preflights, its static frontend) gets them; `create_api()` has it too, for the
+API on its own (`reflex run`, tests), and an instance that finds the scope marked by an
+outer one passes the request through.
 
     Referrer-Policy: no-referrer          the token is in the URL; never leak it
-    Cache-Control: no-store               nor keep it (or the customer's data) in caches
+    Cache-Control: no-store               nor keep it (or the customer's data) in caches;
+                                          but Vite's content-hashed build files under
+                                          /assets/ (no data, a new name for every change)
+                                          are cached for a year, `immutable`
     X-Content-Type-Options: nosniff
     Content-Security-Policy: frame-ancestors <project setting, default 'none'>
     X-Frame-Options: DENY                 when frame-ancestors is 'none' (older browsers)
 
 For `/portal/<token>` and `/api/portal/<token>/…` the project is read from the token's
 signed claims (no database work unless the project's policy is not cached yet); an
-invalid token gets `'none'`. Policies are cached per project for POLICY_TTL seconds,
-so a changed `frame_ancestors` setting applies within that time.
+invalid token, and every other path, gets `'none'`. Policies are cached per project for
+POLICY_TTL seconds, so a changed `frame_ancestors` setting applies within that time.
 
 Pure ASGI rather than BaseHTTPMiddleware, so websockets (Reflex's event channel) and
 streaming responses pass through untouched.
@@ -33,6 +39,11 @@ POLICY_TTL = 30.0
 NONE = "'none'"
 _REPLACED = frozenset({b"referrer-policy", b"cache-control", b"x-content-type-options", b"x-frame-options"})
 _PORTAL_PREFIXES = ("/portal/", "/api/portal/")
+NO_STORE = b"no-store"
+HASHED_ASSETS_PREFIX = "/assets/"
+CACHED_FOR_GOOD = b"public, max-age=31536000, immutable"
+# Set in the scope by the instance that adds the headers; an inner one then passes through.
+APPLIED = "billstack.security_headers"
 
 
 class PolicyCache:
@@ -82,27 +93,30 @@ async def frame_ancestors_for_path(path: str) -> str:
     return NONE
 
 
-def security_headers(policy: str) -> list[tuple[bytes, bytes]]:
+def security_headers(policy: str, cache_control: bytes = NO_STORE) -> list[tuple[bytes, bytes]]:
     """The headers above for a frame-ancestors `policy` (a fresh list: callers may extend it)."""
+    headers = [*_COMMON_HEADERS, (b"cache-control", cache_control)]
     if policy == NONE:
-        return list(_HEADERS_FRAMING_NONE)
-    return [*_COMMON_HEADERS, (b"content-security-policy", f"frame-ancestors {policy}".encode("latin-1"))]
+        headers += _FRAMING_NONE
+    else:
+        headers.append((b"content-security-policy", f"frame-ancestors {policy}".encode("latin-1")))
+    return headers
 
 
 _COMMON_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 )
-_HEADERS_FRAMING_NONE = (
-    *_COMMON_HEADERS,
+_FRAMING_NONE = (
     (b"content-security-policy", f"frame-ancestors {NONE}".encode("latin-1")),
     (b"x-frame-options", b"DENY"),
 )
 
 
-def is_covered(path: str) -> bool:
-    return path.startswith(("/api/", "/portal/")) or path == "/portal"
+def cache_control_for(path: str, status: int) -> bytes:
+    if path.startswith(HASHED_ASSETS_PREFIX) and status in (200, 304):
+        return CACHED_FOR_GOOD
+    return NO_STORE
 
 
 class SecurityHeaders:
@@ -110,9 +124,10 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_covered(scope["path"]):
+        if scope["type"] != "http" or scope.get(APPLIED):
             await self.app(scope, receive, send)
             return
+        scope[APPLIED] = True
         policy_holder: list[str] = []
 
         async def send_with_headers(message: Message) -> None:
@@ -123,7 +138,8 @@ class SecurityHeaders:
                     except Exception:  # noqa: BLE001 - a header lookup must never break a response
                         policy_holder.append(NONE)
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED]
-                message = {**message, "headers": headers + security_headers(policy_holder[0])}
+                cache_control = cache_control_for(scope["path"], message["status"])
+                message = {**message, "headers": headers + security_headers(policy_holder[0], cache_control)}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -140,9 +140,9 @@ async def test_portal_page_gets_the_projects_frame_ancestors(tenant: Tenant, db_
             assert page.headers["x-frame-options"] == "DENY"
             assert page.headers["cache-control"] == "no-store"
 
-        home = await http.get("/")  # outside /portal and /api: untouched
-        assert home.status_code == 200 and "content-security-policy" not in home.headers
-        assert home.headers["cache-control"] == "public, max-age=600"
+        home = await http.get("/")  # outside /portal and /api: the same headers, framing refused
+        assert home.status_code == 200 and home.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert home.headers["cache-control"] == "no-store"
 
         unknown = await http.get("/api/nothing")  # /api stays ours even with "Reflex" mounted
         assert_error(unknown, 404, "not_found")
