@@ -32,6 +32,13 @@ from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import PortalView
 
 log = logging.getLogger("billstack.portal")
+# Errors whose own message is for an API client: the page shows its localised words instead.
+_NOTICE_KEYS = {
+    "stripe_unavailable": "portal.stripe_unavailable",
+    "portal_busy": "portal.busy",
+    "database_busy": "portal.busy",
+    "rate_limited": "portal.busy",  # too many actions from this page (a ready page; see _show_error)
+}
 T = TypeVar("T")
 
 CANCEL_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
@@ -376,7 +383,7 @@ class PortalState(rx.State):
             self.page_status = "invalid"
             self.invalid_kind = _invalid_kind(exc)
             return
-        key = "portal.stripe_unavailable" if exc.code == "stripe_unavailable" else None
+        key = _NOTICE_KEYS.get(exc.code or "")
         self._set_notice(t(self.locale, key) if key else (exc.message or t(self.locale, "portal.error_generic")), "red")
         if self.page_status == "loading":
             self.page_status = "error"
