@@ -9,25 +9,21 @@ before they reach any service.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.reflex_client import Build, PortalClient
-from billstack.server import web_dir
 from tests.e2e.conftest import LiveServer
+from tests.e2e.portal_tab import STEP_TIMEOUT_S, send_events
 from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
 from tests.e2e.test_portal import open_portal, stripe_client
 
 GENERIC_ERROR = "Something went wrong. Nothing was changed; please try again."
-STEP_TIMEOUT_S = 30
 
 
 @pytest.fixture
@@ -71,34 +67,18 @@ def test_an_unexpected_failure_re_enables_the_buttons_and_shows_the_notice(
     assert stripe_client(live_db, tenant).v1.subscriptions.retrieve(sub_id).cancel_at_period_end is True
 
 
-async def _send_malformed_events(live: LiveServer, portal_url: str, sub_id: str) -> dict:
-    """Over Reflex's own websocket protocol, as a forged page would send them."""
-    parts = urlsplit(live.url)
-    client = PortalClient(parts.hostname or "localhost", parts.port or 80, urlsplit(portal_url).path,
-                          Build.read(web_dir()))
-    await client.connect()
-    try:
-        await client.wait_until(lambda state: state.get("page_status") == "ready", STEP_TIMEOUT_S)
-        client.emit("resume", {"sub_id": ["a"]})
-        client.emit("resume", {"sub_id": {"id": sub_id}})
-        client.emit("open_cancel", {"sub_id": 42})
-        client.emit("set_cancel_reason", {"value": ["too_expensive"]})
-        client.emit("set_pm_dialog_open", {"value": "yes"})
-        # Events of one tab are handled in order: once this one is answered, the ones above were too.
-        client.emit("open_cancel", {"sub_id": sub_id})
-        await client.wait_until(lambda state: state.get("cancel_dialog_open") is True, STEP_TIMEOUT_S)
-        return dict(client.state)
-    finally:
-        await client.close()
-
-
 def test_malformed_event_arguments_are_refused(live_db: LiveServer, tenant: Tenant) -> None:
     session = new_portal_session(live_db.url, tenant)
     sub_id = tenant.seeded["subscriptions"][0]
     log_before = live_db.log_path.read_text()
-    # Its own thread: this process may have Playwright's event loop.
-    with ThreadPoolExecutor(1) as thread:
-        state = thread.submit(asyncio.run, _send_malformed_events(live_db, session["portalUrl"], sub_id)).result()
+    malformed = [
+        ("resume", {"sub_id": ["a"]}),
+        ("resume", {"sub_id": {"id": sub_id}}),
+        ("open_cancel", {"sub_id": 42}),
+        ("set_cancel_reason", {"value": ["too_expensive"]}),
+        ("set_pm_dialog_open", {"value": "yes"}),
+    ]
+    state = send_events(live_db, session["portalUrl"], malformed, sub_id=sub_id)
 
     assert state["pending"] == ""  # nothing was started, so nothing is stuck
     assert state["notice"] == ""

@@ -9,11 +9,9 @@ URL, and the websocket, headers and 404s are checked on the real build and serve
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,15 +20,15 @@ import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, RejectConnection, Request
 
-from bench.reflex_client import Build, PortalClient
+from bench.reflex_client import Build
 from billstack.logs import REDACTED
 from billstack.server import ROOT, web_dir
 from tests.e2e.conftest import LiveServer
+from tests.e2e.portal_tab import STEP_TIMEOUT_S, send_events
 from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
 
 JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+")
 UNKNOWN_HANDLER = "no_such_handler"
-STEP_TIMEOUT_S = 30
 
 
 @pytest.fixture
@@ -38,27 +36,10 @@ def tenant(live_db: LiveServer) -> Tenant:
     return seed_tenant(live_db.emulator_url)
 
 
-async def _send_an_unknown_event(live: LiveServer, portal_url: str, sub_id: str) -> None:
-    parts = urlsplit(live.url)
-    client = PortalClient(parts.hostname or "localhost", parts.port or 80, urlsplit(portal_url).path,
-                          Build.read(web_dir()))
-    await client.connect()
-    try:
-        await client.wait_until(lambda state: state.get("page_status") == "ready", STEP_TIMEOUT_S)
-        client.emit(UNKNOWN_HANDLER, {})
-        # A tab's events are handled in order: once this one is answered, the one above was too.
-        client.emit("open_cancel", {"sub_id": sub_id})
-        await client.wait_until(lambda state: state.get("cancel_dialog_open") is True, STEP_TIMEOUT_S)
-    finally:
-        await client.close()
-
-
 def test_an_unknown_event_is_one_short_redacted_log_line(live_db: LiveServer, tenant: Tenant) -> None:
     session = new_portal_session(live_db.url, tenant)
     log_before = live_db.log_path.read_text()
-    with ThreadPoolExecutor(1) as thread:  # its own thread: this process may run Playwright's loop
-        thread.submit(asyncio.run, _send_an_unknown_event(live_db, session["portalUrl"],
-                                                          tenant.seeded["subscriptions"][0])).result()
+    send_events(live_db, session["portalUrl"], [(UNKNOWN_HANDLER, {})], sub_id=tenant.seeded["subscriptions"][0])
 
     log = live_db.log_path.read_text()[len(log_before):]
     assert "Traceback" not in log
