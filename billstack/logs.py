@@ -62,10 +62,13 @@ class RedactTokens(logging.Filter):
 _redact_tokens = RedactTokens()
 
 
-def install_log_redaction() -> None:
-    """Give the root logger a handler if it has none, and every handler of the loggers
-    above the redacting filter. Call it after the server and Reflex configured logging."""
+def install_log_redaction(level: str | None = None) -> None:
+    """Give the root logger a handler if it has none (and `level`, BILLSTACK_LOG_LEVEL),
+    and every handler of the loggers above the redacting filter. Call it after the server
+    and Reflex configured logging."""
     root = logging.getLogger()
+    if level is not None:
+        root.setLevel(level)
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))

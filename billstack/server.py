@@ -91,7 +91,8 @@ def build_frontend(public_url: str, *, force: bool = False) -> None:
 def asgi_app():  # noqa: ANN201 - Granian factory
     """What each Granian worker serves, its logging redacted."""
     served = served_app()
-    install_log_redaction()  # after Granian's, Reflex's and python-engineio's setup add handlers
+    # After Granian's, Reflex's and python-engineio's setup add their handlers.
+    install_log_redaction(get_settings().log_level)
     return served
 
 

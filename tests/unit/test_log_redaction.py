@@ -8,8 +8,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 from reflex_base.utils.log import RichConsoleHandler
 
+from billstack.config import get_settings, reset_settings
 from billstack.logs import LOGGERS_WITH_HANDLERS, REDACTED, RedactTokens, install_log_redaction, redact
 
 TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJwb3J0YWxfc2Vzc18xIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -107,3 +109,20 @@ def test_install_covers_the_root_and_the_servers_loggers(monkeypatch: pytest.Mon
         assert [type(f) for f in handler.filters] == [RedactTokens]
     assert engineio.propagate is False  # printed once, by its own (redacting) handler
     assert set(LOGGERS_WITH_HANDLERS) >= {"", "reflex", "_granian", "granian.access", "engineio.server"}
+
+
+def test_billstack_log_level_sets_the_servers_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    monkeypatch.setenv("BILLSTACK_LOG_LEVEL", "debug")
+    reset_settings()
+    install_log_redaction(get_settings().log_level)
+    assert root.level == logging.DEBUG
+
+
+def test_an_unknown_log_level_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLSTACK_LOG_LEVEL", "chatty")
+    reset_settings()
+    with pytest.raises(ValidationError, match="log_level"):
+        get_settings()
