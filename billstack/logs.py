@@ -32,6 +32,9 @@ TOKEN_PATTERN = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+|(?P<portal>/portal/)[\w.~
 # Loggers with handlers of their own (records do not propagate from them to the root's).
 LOGGERS_WITH_HANDLERS = ("", "reflex", "_granian", "granian.access", "socketio.server", "engineio.server")
 LOG_FORMAT = "[%(levelname)s] %(name)s: %(message)s"
+# Libraries that narrate every request at INFO (the Stripe SDK: two lines per call): their
+# lines show at DEBUG only, warnings and errors always.
+CHATTY_LOGGERS = ("stripe",)
 
 _traceback_formatter = logging.Formatter()
 
@@ -69,6 +72,8 @@ def install_log_redaction(level: str | None = None) -> None:
     root = logging.getLogger()
     if level is not None:
         root.setLevel(level)
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -115,10 +115,15 @@ def test_billstack_log_level_sets_the_servers_level(monkeypatch: pytest.MonkeyPa
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
     monkeypatch.setattr(root, "level", logging.WARNING)
+    monkeypatch.setattr(logging.getLogger("stripe"), "level", logging.NOTSET)
     monkeypatch.setenv("BILLSTACK_LOG_LEVEL", "debug")
     reset_settings()
     install_log_redaction(get_settings().log_level)
     assert root.level == logging.DEBUG
+    assert logging.getLogger("stripe").isEnabledFor(logging.DEBUG)
+    install_log_redaction("INFO")  # the default: one line per Stripe request would drown the rest
+    assert root.isEnabledFor(logging.INFO) and not logging.getLogger("stripe").isEnabledFor(logging.INFO)
+    assert logging.getLogger("stripe").isEnabledFor(logging.WARNING)
 
 
 def test_an_unknown_log_level_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
