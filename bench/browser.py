@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import CLIENT_CPU, pinned_to
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # the same browser and flags as the e2e suite
+from devtools.chromium import CHROMIUM, CHROMIUM_ARGS  # the same browser and flags as the e2e suite
 
 
 # Installed before any page script: records when the first subscription card is in the

@@ -1,6 +1,6 @@
 """How many simple requests per second the Stripe emulator serves on one core.
 
-Starts `billstack.emulator.server.serve` in a child process pinned to one CPU (unless
+Starts `stripe_emulator.server.serve` in a child process pinned to one CPU (unless
 --url points at a running emulator), then drives it from worker processes, one
 keep-alive connection each (kept off the emulator's core), and prints requests/s for a retrieve (GET) and a create (POST), plus the
 emulator's CPU time per request (so a busy machine does not hide its capacity).
@@ -48,7 +48,7 @@ def _cpu_seconds(pid: int | None) -> float | None:
 @contextmanager
 def _emulator(latency_ms: int, cpu: int | None) -> Iterator[tuple[str, int]]:
     port = _free_port()
-    code = f"from billstack.emulator.server import serve; serve(port={port}, latency_ms={latency_ms})"
+    code = f"from stripe_emulator.server import serve; serve(port={port}, latency_ms={latency_ms})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -128,7 +128,7 @@ def main() -> None:
         os.sched_setaffinity(0, others)  # keep the load generator off the emulator's core
 
     sys.path.insert(0, str(ROOT))
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
 
     key = new_account_key()
     with (

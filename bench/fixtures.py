@@ -67,7 +67,7 @@ class Tenant:
 def api_tenant(customers: int) -> Tenant:
     """A project, an API key and `customers` customer rows; no Stripe needed (session API only)."""
     from billstack.db import session_scope
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
     from billstack.ids import new_id
     from billstack.models import Customer
     from billstack.services import tenants
@@ -97,7 +97,7 @@ def emulator_tenant(emulator_url: str, customers: int) -> Tenant:
     from billstack import stripe_gateway
     from billstack.db import session_scope
     from billstack.demo import create_demo_project
-    from billstack.emulator.seed import seed_demo_customer
+    from stripe_emulator.seed import seed_demo_customer
     from billstack.services import customers as customer_service
     from billstack.services.sync import sync_customer
 

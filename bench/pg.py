@@ -8,11 +8,11 @@ from contextlib import AbstractContextManager
 import sqlalchemy as sa
 
 from bench.common import Skipped
-from billstack import db
+from devtools import database as db
 
 ADMIN_URL = os.environ.get(
     "BILLSTACK_BENCH_PG_URL",
-    os.environ.get("BILLSTACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    db.PG_ADMIN_URL,
 )
 
 

@@ -389,7 +389,7 @@ def ensure_seeded(dialect: str, size: Size) -> Seeded:
 def make_tenants() -> tuple[str, list[dict[str, str]]]:
     """One team, PROJECTS projects, one API key each — through the services operators use."""
     from billstack.db import session_scope
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
     from billstack.services import tenants
 
     with session_scope() as db:

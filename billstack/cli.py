@@ -453,7 +453,7 @@ def emulator(host: str, port: int, latency_ms: int) -> None:
 
     Long-running: with --json only a startup error is JSON.
     """
-    from billstack.emulator.server import serve as run_emulator
+    from stripe_emulator.server import serve as run_emulator
 
     try:
         run_emulator(host=host, port=port, latency_ms=latency_ms)

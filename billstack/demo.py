@@ -103,7 +103,7 @@ def seed(emulator_url: str, public_url: str) -> dict[str, str]:
     """Demo tenant + customers, created through the same services operators use."""
     from billstack import routes, stripe_gateway
     from billstack.db import session_scope
-    from billstack.emulator.seed import seed_demo_customer
+    from stripe_emulator.seed import seed_demo_customer
     from billstack.services import customers, sessions, webhooks
 
     print("==> seeding a demo tenant and customers", flush=True)
@@ -142,7 +142,7 @@ def create_demo_project(
     """Team "Acme Inc." with the branded project "Acme Cloud" on a fresh emulator account
     (or `stripe_key`'s) and an API key, whose plaintext is returned once. Also used by the
     browser tests and the benchmarks, so all three seed the same tenant."""
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
     from billstack.services import tenants
 
     team = tenants.create_team(db, name="Acme Inc.")

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from billstack.config import reset_settings
-from billstack.db import engine_for, throwaway_database, unreachable_reason
+from billstack.db import engine_for
 from billstack.migrate import upgrade
+from devtools.database import PG_ADMIN_URL, throwaway_database, unreachable_reason
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
-PG_ADMIN_URL = os.environ.get("BILLSTACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def db(db_url: str) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def emulator_url() -> Iterator[str]:
     """A real emulator server on a free loopback port for the whole test run."""
-    from billstack.emulator.testing import running_emulator
+    from devtools.emulator import running_emulator
 
     with running_emulator() as url:
         yield url

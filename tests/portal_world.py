@@ -19,8 +19,8 @@ import stripe
 from sqlmodel import select
 
 from billstack.db import session_scope
-from billstack.emulator.seed import seed_demo_customer
-from billstack.emulator.testing import new_account_key, stripe_down
+from stripe_emulator.seed import seed_demo_customer
+from devtools.emulator import new_account_key, stripe_down
 from billstack.models import Customer, Invoice, PaymentMethod, Subscription
 from billstack.services import customers, sessions, tenants
 from billstack.services.sessions import PortalContext

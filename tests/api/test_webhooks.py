@@ -25,7 +25,7 @@ from sqlmodel import SQLModel, select
 from billstack import routes
 from billstack.clock import UNIX_MAX, UNIX_MIN, utcnow
 from billstack.db import session_scope
-from billstack.emulator.testing import advance_time
+from devtools.emulator import advance_time
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, WebhookEvent
 from billstack.services import sync, webhooks
 from tests.api.conftest import assert_error, make_tenant

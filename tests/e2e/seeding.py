@@ -8,8 +8,8 @@ import httpx
 
 from billstack import stripe_gateway
 from billstack.db import session_scope
-from billstack.emulator.seed import seed_demo_customer
-from billstack.emulator.testing import new_account_key
+from stripe_emulator.seed import seed_demo_customer
+from devtools.emulator import new_account_key
 from billstack.demo import create_demo_project
 from billstack.services import customers
 

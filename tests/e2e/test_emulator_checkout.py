@@ -14,7 +14,7 @@ import pytest
 import stripe
 from playwright.sync_api import Page, expect
 
-from billstack.emulator.testing import new_account_key
+from devtools.emulator import new_account_key
 
 
 class _ReturnPages(BaseHTTPRequestHandler):

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from billstack.clock import utcnow
 from billstack.db import session_scope
-from billstack.emulator.testing import advance_time, stripe_down
+from devtools.emulator import advance_time, stripe_down
 from billstack.models import Customer
 from billstack.services import webhooks
 from tests.e2e.conftest import LiveServer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from billstack.emulator.testing import new_account_key
+from devtools.emulator import new_account_key
 
 
 @pytest.fixture

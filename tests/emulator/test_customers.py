@@ -103,7 +103,7 @@ def test_missing_and_invalid_keys_are_401(emulator_url: str) -> None:
 
 
 def test_accounts_are_isolated(emulator_url: str) -> None:
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
 
     a = stripe.StripeClient(new_account_key(), base_addresses={"api": emulator_url}, max_network_retries=0)
     b = stripe.StripeClient(new_account_key(), base_addresses={"api": emulator_url}, max_network_retries=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stripe
 
-from billstack.emulator.seed import seed_demo_customer
+from stripe_emulator.seed import seed_demo_customer
 
 DAY = 86400
 

@@ -160,7 +160,7 @@ def _walk(value: Any, found: dict[str, list[dict[str, Any]]]) -> None:
 
 @pytest.fixture(scope="module")
 def bodies(emulator_url: str) -> dict[str, list[dict[str, Any]]]:
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
 
     key = new_account_key()
     client = stripe.StripeClient(key, base_addresses={"api": emulator_url}, max_network_retries=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from billstack.emulator.testing import advance_time, emulator_now
+from devtools.emulator import advance_time, emulator_now
 from tests.emulator.helpers import Catalog, customer_with_card, make_catalog
 
 DAY = 86400

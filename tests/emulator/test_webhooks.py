@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import stripe
 
-from billstack.emulator.testing import new_account_key, running_emulator, webhook_deliveries
+from devtools.emulator import new_account_key, running_emulator, webhook_deliveries
 
 
 class Receiver:

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import stripe
 
-from billstack.emulator.errors import StripeError
-from billstack.emulator.testing import clear_faults, inject_faults, new_account_key, running_emulator
-from billstack.emulator.wire import merge_metadata, parse_form
+from stripe_emulator.errors import StripeError
+from devtools.emulator import clear_faults, inject_faults, new_account_key, running_emulator
+from stripe_emulator.wire import merge_metadata, parse_form
 
 
 def test_parse_form_bracket_nesting() -> None:
@@ -164,7 +164,7 @@ def test_serve_binds_any_free_port_and_says_where() -> None:
 
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from billstack.emulator.server import serve; serve(port=0)"],
+        [sys.executable, "-c", "from stripe_emulator.server import serve; serve(port=0)"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -30,7 +30,7 @@ import pytest
 from bench.reflex_client import Build, PortalClient
 from billstack.config import reset_settings
 from billstack.db import engine_for
-from billstack.emulator.testing import clear_faults, inject_faults
+from devtools.emulator import clear_faults, inject_faults
 from tests.conftest import throwaway_pg_database
 from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
 from tests.live_server import REPO, LiveServer, live_billstack

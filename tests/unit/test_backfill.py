@@ -18,7 +18,7 @@ import stripe
 from cli_helpers import assert_clean_error, make_project, make_team, row_counts, run, run_json
 
 from billstack.db import engine_for, session_scope
-from billstack.emulator.testing import inject_faults, new_account_key
+from devtools.emulator import inject_faults, new_account_key
 from billstack.errors import StripeUnavailable
 from billstack.models import Customer
 from billstack.services import backfill

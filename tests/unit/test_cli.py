@@ -365,7 +365,7 @@ def empty_db_url(
         # schema into a sibling database instead of touching it.
         import uuid
 
-        from tests.conftest import PG_ADMIN_URL
+        from devtools.database import PG_ADMIN_URL
 
         request.getfixturevalue("pg_database")
         name = f"billstack_empty_{uuid.uuid4().hex[:10]}"
@@ -529,7 +529,7 @@ def stripe_account(emulator_url: str) -> dict[str, object]:
     """A fresh emulator account: its key, and an SDK client to look at Stripe's side."""
     import stripe
 
-    from billstack.emulator.testing import new_account_key
+    from devtools.emulator import new_account_key
 
     key = new_account_key()
     client = stripe.StripeClient(key, base_addresses={"api": emulator_url})
@@ -648,7 +648,7 @@ def test_customer_is_not_stored_when_stripe_refuses(db_url: str, stripe_account:
 def test_customer_is_not_stored_when_stripe_is_down(
     db_url: str, stripe_account: dict, emulated_project: dict
 ) -> None:
-    from billstack.emulator.testing import stripe_down
+    from devtools.emulator import stripe_down
 
     before = row_counts(db_url)
     with stripe_down(stripe_account["url"], stripe_account["key"]):
@@ -669,11 +669,11 @@ def test_serve_demo_and_emulator_hand_over_their_options(monkeypatch: pytest.Mon
     server.serve = lambda **kw: calls.append(("serve", kw))
     demo = types.ModuleType("billstack.demo")
     demo.run_demo = lambda: calls.append(("demo", {}))
-    emulator_server = types.ModuleType("billstack.emulator.server")
+    emulator_server = types.ModuleType("stripe_emulator.server")
     emulator_server.serve = lambda **kw: calls.append(("emulator", kw))
     monkeypatch.setitem(sys.modules, "billstack.server", server)
     monkeypatch.setitem(sys.modules, "billstack.demo", demo)
-    monkeypatch.setitem(sys.modules, "billstack.emulator.server", emulator_server)
+    monkeypatch.setitem(sys.modules, "stripe_emulator.server", emulator_server)
 
     assert run("serve").exit_code == 0
     assert run("serve", "--host", "0.0.0.0", "--port", "8123", "--workers", "2").exit_code == 0

@@ -15,7 +15,7 @@ import pytest
 from billstack import stripe_gateway
 from billstack.config import reset_settings
 from billstack.db import get_engine, session_scope
-from billstack.emulator.testing import clear_faults, inject_faults
+from devtools.emulator import clear_faults, inject_faults
 from billstack.errors import StripeUnavailable
 from billstack.models import Customer, Project, Subscription
 from billstack.services import portal, sync

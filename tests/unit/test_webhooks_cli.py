@@ -13,7 +13,7 @@ from cli_helpers import all_cells, make_project, make_team, run, run_json
 
 from billstack.config import reset_settings
 from billstack.db import session_scope
-from billstack.emulator.testing import new_account_key
+from devtools.emulator import new_account_key
 from billstack.ids import new_id
 from billstack.models import Customer, Project
 from billstack.secrets_box import unseal

@@ -12,15 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billstack.emulator.context import API_VERSION, Ctx
-from billstack.emulator.errors import StripeError, unrecognized_url
-from billstack.emulator.ids import new_id
-from billstack.emulator.registry import match
-from billstack.emulator.render import copy_json, expand, render
-from billstack.emulator.store import Account, IdempotentRecord, Store
-from billstack.emulator.wire import expand_paths, parse_form
+from stripe_emulator.context import API_VERSION, Ctx
+from stripe_emulator.errors import StripeError, unrecognized_url
+from stripe_emulator.ids import new_id
+from stripe_emulator.registry import match
+from stripe_emulator.render import copy_json, expand, render
+from stripe_emulator.store import Account, IdempotentRecord, Store
+from stripe_emulator.wire import expand_paths, parse_form
 
-log = logging.getLogger("billstack.emulator")
+log = logging.getLogger("stripe_emulator")
 _KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]+$")
 
 

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from billstack.emulator.errors import StripeError, card_error
+from stripe_emulator.errors import StripeError, card_error
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from billstack.emulator import cards
-from billstack.emulator.api import base_url
-from billstack.emulator.context import Ctx
-from billstack.emulator.errors import StripeError
-from billstack.emulator.money import format_amount, format_date
-from billstack.emulator.pdf import invoice_pdf
-from billstack.emulator.store import Account
+from stripe_emulator import cards
+from stripe_emulator.api import base_url
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import StripeError
+from stripe_emulator.money import format_amount, format_date
+from stripe_emulator.pdf import invoice_pdf
+from stripe_emulator.store import Account
 
 _CSS = """
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1f36;background:#f6f9fc}
@@ -192,7 +192,7 @@ async def checkout_page(request: Request) -> Response:
             )
         account, session = hit
         ctx = _ctx(request, account)
-        from billstack.emulator.render import render
+        from stripe_emulator.render import render
 
         state = render(ctx, session)["status"]
         if request.method == "GET" or state != "open":
@@ -206,8 +206,8 @@ async def checkout_page(request: Request) -> Response:
         card, errors = parse_card(form, ctx.now())
         alert = None
         if card is not None:
-            from billstack.emulator.resources.checkout import complete
-            from billstack.emulator.resources.payment_methods import new_card_pm
+            from stripe_emulator.resources.checkout import complete
+            from stripe_emulator.resources.payment_methods import new_card_pm
 
             pm = new_card_pm(
                 ctx,
@@ -317,8 +317,8 @@ async def invoice_page(request: Request) -> Response:
         card, errors = parse_card(form_data, ctx.now())
         alert = None
         if card is not None:
-            from billstack.emulator.resources.invoices import attempt_payment
-            from billstack.emulator.resources.payment_methods import new_card_pm
+            from stripe_emulator.resources.invoices import attempt_payment
+            from stripe_emulator.resources.payment_methods import new_card_pm
 
             pm = new_card_pm(
                 ctx,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from billstack.emulator.context import Ctx
-from billstack.emulator.periods import add_interval
+from stripe_emulator.context import Ctx
+from stripe_emulator.periods import add_interval
 
 INCOMPLETE_EXPIRY = 23 * 3600
 _RENEWING = ("active", "trialing", "past_due", "unpaid")
@@ -25,7 +25,7 @@ def advance_clock(ctx: Ctx, seconds: int) -> dict[str, Any]:
 
 
 def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
-    from billstack.emulator.resources.subscriptions import cancel_now
+    from stripe_emulator.resources.subscriptions import cancel_now
 
     now = ctx.now()
     summary = {"renewed": 0, "canceled": 0, "expired": 0}
@@ -54,7 +54,7 @@ def _period_end(ctx: Ctx, sub: dict[str, Any]) -> int:
 
 
 def renew(ctx: Ctx, sub: dict[str, Any], at: int) -> dict[str, Any]:
-    from billstack.emulator.resources.subscriptions import bill_period, items_of, price_of
+    from stripe_emulator.resources.subscriptions import bill_period, items_of, price_of
 
     items = items_of(ctx, sub)
     old = (items[0]["current_period_start"], items[0]["current_period_end"])

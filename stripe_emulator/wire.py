@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from billstack.emulator.errors import StripeError, invalid, missing, unknown_param
+from stripe_emulator.errors import StripeError, invalid, missing, unknown_param
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")

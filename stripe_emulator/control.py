@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from billstack.emulator.api import authenticate, base_url, error_response, json_response
-from billstack.emulator.context import Ctx
-from billstack.emulator.errors import StripeError, invalid
-from billstack.emulator.store import Fault
-from billstack.emulator.wire import parse_form, take_int
+from stripe_emulator.api import authenticate, base_url, error_response, json_response
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.store import Fault
+from stripe_emulator.wire import parse_form, take_int
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -53,7 +53,7 @@ async def clock(request: Request, account: Any) -> Response:
 
 
 async def advance(request: Request, account: Any) -> Response:
-    from billstack.emulator.billing import advance_clock
+    from stripe_emulator.billing import advance_clock
 
     params = await _params(request)
     seconds = take_int(params, "seconds", required=True, minimum=0)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billstack.emulator.context import Ctx
-from billstack.emulator.errors import StripeError
-from billstack.emulator.ids import new_id, random_text
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import route
-from billstack.emulator.render import render
-from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import StripeError
+from stripe_emulator.ids import new_id, random_text
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import route
+from stripe_emulator.render import render
+from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
 
 CREATE_PARAMS = frozenset(
     {
@@ -75,7 +75,7 @@ def new_setup_intent(
 
 def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
     """Verify the card; on success attach it to the intent's customer. Raises the card error on decline."""
-    from billstack.emulator.resources.payment_methods import attach, verify
+    from stripe_emulator.resources.payment_methods import attach, verify
 
     if si["status"] in ("succeeded", "canceled"):
         raise StripeError(
@@ -109,8 +109,8 @@ def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
 @route("POST", "/v1/setup_intents")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, CREATE_PARAMS)
-    from billstack.emulator.resources.customers import live_customer
-    from billstack.emulator.resources.payment_methods import resolve
+    from stripe_emulator.resources.customers import live_customer
+    from stripe_emulator.resources.payment_methods import resolve
 
     cus_id = take_str(params, "customer")
     if cus_id is not None:
@@ -144,7 +144,7 @@ def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     check_known(
         params, frozenset({"customer", "payment_method", "metadata", "description", "payment_method_types"})
     )
-    from billstack.emulator.resources.payment_methods import resolve
+    from stripe_emulator.resources.payment_methods import resolve
 
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     if si["status"] in ("succeeded", "canceled") and set(params) - {"metadata", "description", "expand"}:
@@ -167,7 +167,7 @@ def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
 @route("POST", "/v1/setup_intents/{intent}/confirm")
 def confirm_route(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     check_known(params, frozenset({"payment_method", "return_url", "mandate_data", "use_stripe_sdk"}))
-    from billstack.emulator.resources.payment_methods import resolve
+    from stripe_emulator.resources.payment_methods import resolve
 
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     pm_id = take_str(params, "payment_method") or si["payment_method"]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billstack.emulator.context import Ctx, changed
-from billstack.emulator.errors import StripeError
-from billstack.emulator.ids import new_id, random_text
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import renderer, route
-from billstack.emulator.render import copy_json
-from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_int, take_str
+from stripe_emulator.context import Ctx, changed
+from stripe_emulator.errors import StripeError
+from stripe_emulator.ids import new_id, random_text
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import renderer, route
+from stripe_emulator.render import copy_json
+from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_int, take_str
 
 DAY = 86400
 
@@ -272,7 +272,7 @@ def attempt_payment(
     ctx: Ctx, inv: dict[str, Any], pm: dict[str, Any] | None = None, at: int | None = None
 ) -> StripeError | None:
     """Charge the invoice; returns the card error on failure (after recording the failed attempt)."""
-    from billstack.emulator.resources.payment_methods import charge
+    from stripe_emulator.resources.payment_methods import charge
 
     now = at if at is not None else ctx.now()
     pm = pm or payment_method_for(ctx, inv)
@@ -375,7 +375,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(
         params, _EDITABLE | {"customer", "currency", "pending_invoice_items_behavior", "subscription"}
     )
-    from billstack.emulator.resources.customers import live_customer
+    from stripe_emulator.resources.customers import live_customer
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     method = (
@@ -413,7 +413,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             if k in ("description", "footer", "metadata", "default_payment_method")
         },
     )
-    from billstack.emulator.resources.invoice_items import add_to_invoice
+    from stripe_emulator.resources.invoice_items import add_to_invoice
 
     for ii in pending:
         add_to_invoice(ctx, ii, inv)
@@ -520,7 +520,7 @@ def pay(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
     pm = None
     pm_id = take_str(params, "payment_method")
     if pm_id is not None:
-        from billstack.emulator.resources.payment_methods import attach, resolve
+        from stripe_emulator.resources.payment_methods import attach, resolve
 
         pm = resolve(ctx, pm_id, "payment_method")
         if pm["customer"] is None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from billstack.emulator.context import Ctx
-from billstack.emulator.errors import StripeError, invalid
-from billstack.emulator.ids import new_id
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import renderer, route
-from billstack.emulator.resources.setup_intents import new_setup_intent
-from billstack.emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.ids import new_id
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import renderer, route
+from stripe_emulator.resources.setup_intents import new_setup_intent
+from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 DAY = 86400
 CREATE_PARAMS = frozenset(
@@ -56,7 +56,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     cus_id = take_str(params, "customer")
     cus = None
     if cus_id is not None:
-        from billstack.emulator.resources.customers import live_customer
+        from stripe_emulator.resources.customers import live_customer
 
         cus = live_customer(ctx, cus_id, "customer")
     success_url = _url(params, "success_url", required=True)
@@ -162,7 +162,7 @@ def _details(cus: dict[str, Any], name: str | None) -> dict[str, Any]:
 
 def complete(ctx: Ctx, session: dict[str, Any], pm: dict[str, Any], cardholder: str | None) -> None:
     """The hosted page's submit: confirm the setup intent with the new card (raises on decline)."""
-    from billstack.emulator.resources.setup_intents import confirm
+    from stripe_emulator.resources.setup_intents import confirm
 
     si = ctx.account.require("setup_intent", session["setup_intent"])
     confirm(ctx, si, pm)

@@ -6,12 +6,12 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
-from billstack.emulator.context import Ctx
-from billstack.emulator.errors import invalid
-from billstack.emulator.ids import new_id
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import renderer, route
-from billstack.emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import invalid
+from stripe_emulator.ids import new_id
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import renderer, route
+from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
 
 
 @route("GET", "/v1/events/{event}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from billstack.emulator.errors import StripeError, invalid
-from billstack.emulator.wire import take_int, take_str
+from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.wire import take_int, take_str
 
 
 def paginate(params: dict[str, Any], oldest_first: Iterable[dict[str, Any]], url: str) -> dict[str, Any]:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from billstack.emulator.context import Ctx, changed
-from billstack.emulator.errors import StripeError, invalid, missing
-from billstack.emulator.ids import new_id
-from billstack.emulator.listing import paginate
-from billstack.emulator.periods import add_interval
-from billstack.emulator.registry import renderer, route
-from billstack.emulator.render import render
-from billstack.emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
-from billstack.emulator.resources.products import plan_of
-from billstack.emulator.wire import (
+from stripe_emulator.context import Ctx, changed
+from stripe_emulator.errors import StripeError, invalid, missing
+from stripe_emulator.ids import new_id
+from stripe_emulator.listing import paginate
+from stripe_emulator.periods import add_interval
+from stripe_emulator.registry import renderer, route
+from stripe_emulator.render import render
+from stripe_emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
+from stripe_emulator.resources.products import plan_of
+from stripe_emulator.wire import (
     check_known,
     merge_metadata,
     take_bool,
@@ -182,7 +182,7 @@ def _cycle_lines(
 
 
 def _price_text(price: dict[str, Any]) -> str:
-    from billstack.emulator.money import format_amount
+    from stripe_emulator.money import format_amount
 
     rec = price["recurring"]
     every = rec["interval"] if rec["interval_count"] == 1 else f"{rec['interval_count']} {rec['interval']}s"
@@ -226,7 +226,7 @@ def bill_period(
 
 def _check_default_pm(ctx: Ctx, cus: dict[str, Any], pm_id: str | None) -> None:
     if pm_id is not None:
-        from billstack.emulator.resources.customers import require_attached
+        from stripe_emulator.resources.customers import require_attached
 
         require_attached(ctx, cus, pm_id, "default_payment_method")
 
@@ -234,8 +234,8 @@ def _check_default_pm(ctx: Ctx, cus: dict[str, Any], pm_id: str | None) -> None:
 @route("POST", "/v1/subscriptions")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, CREATE_PARAMS)
-    from billstack.emulator.resources.customers import live_customer
-    from billstack.emulator.resources.payment_methods import charge
+    from stripe_emulator.resources.customers import live_customer
+    from stripe_emulator.resources.payment_methods import charge
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     raw_items = take_list(params, "items")
@@ -392,7 +392,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     del sub["_creating"]
     ctx.emit("customer.subscription.created", sub)
     if start < now and sub["status"] in ("active", "trialing"):
-        from billstack.emulator.billing import run_due
+        from stripe_emulator.billing import run_due
 
         run_due(
             ctx, [sub]

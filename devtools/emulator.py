@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from billstack.emulator.ids import new_secret_key
-from billstack.emulator.server import create_app, listening_socket
+from stripe_emulator.ids import new_secret_key
+from stripe_emulator.server import create_app, listening_socket
 
 
 def new_account_key() -> str:

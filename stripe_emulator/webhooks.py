@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from billstack.emulator.ids import new_id
-from billstack.emulator.store import Account, Store
+from stripe_emulator.ids import new_id
+from stripe_emulator.store import Account, Store
 
 DEFAULT_BACKOFF = (0.2, 0.5, 1.0, 2.0, 4.0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billstack.emulator.money import format_amount, format_date
+from stripe_emulator.money import format_amount, format_date
 
 _PAGE_W, _PAGE_H = 595, 842
 

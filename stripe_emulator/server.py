@@ -10,9 +10,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from billstack.emulator import api, control, resources  # noqa: F401  (registers the routes)
-from billstack.emulator.store import Store
-from billstack.emulator.webhooks import DEFAULT_BACKOFF, WebhookDispatcher
+from stripe_emulator import api, control, resources  # noqa: F401  (registers the routes)
+from stripe_emulator.store import Store
+from stripe_emulator.webhooks import DEFAULT_BACKOFF, WebhookDispatcher
 
 
 def create_app(
@@ -33,7 +33,7 @@ def create_app(
         finally:
             webhooks.stop()
 
-    from billstack.emulator import hosted
+    from stripe_emulator import hosted
 
     app = Starlette(
         routes=[

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from billstack.emulator.errors import no_such
+from stripe_emulator.errors import no_such
 
 
 @dataclass

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from billstack.emulator.errors import StripeError
-from billstack.emulator.registry import RENDERERS
+from stripe_emulator.errors import StripeError
+from stripe_emulator.registry import RENDERERS
 
 if TYPE_CHECKING:
-    from billstack.emulator.context import Ctx
+    from stripe_emulator.context import Ctx
 
 # Fields that hold an id Stripe lets you expand into the object.
 EXPANDABLE = frozenset(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billstack.emulator.context import Ctx, changed
-from billstack.emulator.errors import StripeError, invalid, missing
-from billstack.emulator.ids import new_id
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import route
-from billstack.emulator.render import copy_json
-from billstack.emulator.wire import (
+from stripe_emulator.context import Ctx, changed
+from stripe_emulator.errors import StripeError, invalid, missing
+from stripe_emulator.ids import new_id
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import route
+from stripe_emulator.render import copy_json
+from stripe_emulator.wire import (
     check_known,
     merge_metadata,
     take_bool,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from billstack.emulator.context import Ctx, changed
-from billstack.emulator.errors import StripeError, invalid
-from billstack.emulator.ids import new_id, random_text
-from billstack.emulator.listing import paginate
-from billstack.emulator.registry import route
-from billstack.emulator.render import copy_json
-from billstack.emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
+from stripe_emulator.context import Ctx, changed
+from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.ids import new_id, random_text
+from stripe_emulator.listing import paginate
+from stripe_emulator.registry import route
+from stripe_emulator.render import copy_json
+from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 _FIELDS = frozenset(
     {
@@ -149,7 +149,7 @@ def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
     if pm_id is not None:
         # Validate/attach before the customer exists so a declined card creates nothing.
-        from billstack.emulator.resources.payment_methods import attach, resolve
+        from stripe_emulator.resources.payment_methods import attach, resolve
 
         pm = resolve(ctx, pm_id, "payment_method")
         ctx.account.add(cus)
@@ -215,7 +215,7 @@ def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
         if s["customer"] == cus["id"] and s["status"] not in ("canceled", "incomplete_expired")
     ]
     if live_subs:
-        from billstack.emulator.resources.subscriptions import cancel_now
+        from stripe_emulator.resources.subscriptions import cancel_now
 
         for sub in live_subs:
             cancel_now(ctx, sub)

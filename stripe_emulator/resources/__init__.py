@@ -1,6 +1,6 @@
 """Stripe resources; importing this package registers every route and renderer."""
 
-from billstack.emulator.resources import (  # noqa: F401
+from stripe_emulator.resources import (  # noqa: F401
     checkout,
     customers,
     events,
