@@ -25,10 +25,14 @@ from __future__ import annotations
 import logging
 import re
 
+from billstack.routes import PORTAL_PREFIX
+
 REDACTED = "…redacted…"
 # A JWT (every portal token is one), or the path segment after /portal/ (an invalid token
 # too: it may be a real one with a typo), in URL-safe characters and percent-escapes.
-TOKEN_PATTERN = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+|(?P<portal>/portal/)[\w.~%+=-]+", re.IGNORECASE)
+TOKEN_PATTERN = re.compile(
+    r"eyJ[\w-]*\.[\w-]+\.[\w-]+|(?P<portal>" + re.escape(PORTAL_PREFIX) + r")[\w.~%+=-]+", re.IGNORECASE
+)
 # Loggers with handlers of their own (records do not propagate from them to the root's).
 LOGGERS_WITH_HANDLERS = ("", "reflex", "_granian", "granian.access", "socketio.server", "engineio.server")
 LOG_FORMAT = "[%(levelname)s] %(name)s: %(message)s"
