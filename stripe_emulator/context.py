@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stripe_emulator.ids import new_id
 from stripe_emulator.render import render
 from stripe_emulator.store import Account, Store
-
-if TYPE_CHECKING:
-    from stripe_emulator.webhooks import WebhookDispatcher
+from stripe_emulator.webhooks import WebhookDispatcher
 
 API_VERSION = "2026-10-28.endive"
 

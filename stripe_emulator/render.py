@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from stripe_emulator.errors import StripeError
 from stripe_emulator.registry import RENDERERS
+from stripe_emulator.store import Account
 
-if TYPE_CHECKING:
-    from stripe_emulator.context import Ctx
+
+class RenderCtx(Protocol):
+    """What rendering reads: the account (expansion) and, in the renderers, the clock and
+    base URL. `context.Ctx` satisfies it; declared here so `context` can import `render`
+    without `render` importing `context` back."""
+
+    account: Account
+
+    def now(self) -> int: ...
+
+    def url(self, path: str) -> str: ...
 
 # Fields that hold an id Stripe lets you expand into the object.
 EXPANDABLE = frozenset(
@@ -45,7 +55,7 @@ def public_copy(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: copy_json(v) for k, v in obj.items() if not k.startswith("_")}
 
 
-def render(ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
+def render(ctx: RenderCtx, obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("object") in ("list", "search_result"):
         return {**obj, "data": [render(ctx, o) for o in obj["data"]]}
     out = public_copy(obj)
@@ -55,7 +65,7 @@ def render(ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
     return fn(ctx, obj, out) if fn else out
 
 
-def expand(ctx: Ctx, data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+def expand(ctx: RenderCtx, data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     for path in paths:
         parts = path.split(".")
         if len([p for p in parts if p != "data"]) > MAX_EXPAND_DEPTH:
@@ -67,7 +77,7 @@ def expand(ctx: Ctx, data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     return data
 
 
-def _expand(ctx: Ctx, node: Any, parts: list[str], path: str) -> None:
+def _expand(ctx: RenderCtx, node: Any, parts: list[str], path: str) -> None:
     if isinstance(node, list):
         for item in node:
             _expand(ctx, item, parts, path)
