@@ -9,6 +9,7 @@ from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.resources.setup_intents import new_setup_intent
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
@@ -56,8 +57,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     cus_id = take_str(params, "customer")
     cus = None
     if cus_id is not None:
-        from stripe_emulator.resources.customers import live_customer
-
         cus = live_customer(ctx, cus_id, "customer")
     success_url = _url(params, "success_url", required=True)
     cancel_url = _url(params, "cancel_url", required=False)

@@ -9,6 +9,7 @@ from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer, require_attached
 from stripe_emulator.registry import route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
@@ -96,18 +97,6 @@ def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
         cus["invoice_settings"] = out
 
 
-def require_attached(ctx: Ctx, cus: dict[str, Any], pm_id: str, param: str) -> dict[str, Any]:
-    pm = ctx.account.require("payment_method", pm_id, param=param, kind="PaymentMethod")
-    if pm["customer"] != cus["id"]:
-        raise StripeError(
-            f"The customer does not have a payment method with the ID {pm_id}. "
-            "The payment method must be attached to the customer.",
-            code="resource_missing",
-            param=param,
-        )
-    return pm
-
-
 def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     cus: dict[str, Any] = {
         "id": new_id("cus"),
@@ -181,13 +170,6 @@ def retrieve(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
     if obj is None or obj["object"] != "customer":
         ctx.account.require("customer", customer)
     return obj  # type: ignore[return-value]  # may be a deleted tombstone, as in Stripe
-
-
-def live_customer(ctx: Ctx, cus_id: Any, param: str = "id") -> dict[str, Any]:
-    cus = ctx.account.require("customer", cus_id, param=param)
-    if cus.get("deleted"):
-        raise StripeError(f"No such customer: '{cus_id}'", status=404, code="resource_missing", param=param)
-    return cus
 
 
 def update_customer(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

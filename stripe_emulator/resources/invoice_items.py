@@ -8,6 +8,7 @@ from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, missing
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.registry import route
 from stripe_emulator.resources.invoices import _recompute, new_line
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_str
@@ -54,7 +55,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             }
         ),
     )
-    from stripe_emulator.resources.customers import live_customer
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     quantity = take_int(params, "quantity", minimum=1) or 1

@@ -12,6 +12,7 @@ from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_int, take_str
@@ -375,7 +376,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(
         params, _EDITABLE | {"customer", "currency", "pending_invoice_items_behavior", "subscription"}
     )
-    from stripe_emulator.resources.customers import live_customer
 
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     method = (

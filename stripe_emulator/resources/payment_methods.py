@@ -15,6 +15,7 @@ from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError, card_error, invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.registry import route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_str
@@ -286,8 +287,6 @@ def update(ctx: Ctx, params: dict[str, Any], payment_method: str) -> dict[str, A
 @route("POST", "/v1/payment_methods/{payment_method}/attach")
 def attach_route(ctx: Ctx, params: dict[str, Any], payment_method: str) -> dict[str, Any]:
     check_known(params, frozenset({"customer", "customer_account"}))
-    from stripe_emulator.resources.customers import live_customer
-
     cus_id = take_str(params, "customer", required=True)
     cus = live_customer(ctx, cus_id, "customer")
     pm = resolve(ctx, payment_method, "payment_method")
@@ -328,8 +327,6 @@ def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     )
     customer = take_str(params, "customer")
     if customer is not None:
-        from stripe_emulator.resources.customers import live_customer
-
         live_customer(ctx, customer, "customer")
     return _listed(ctx, params, customer, "/v1/payment_methods")
 
@@ -337,8 +334,6 @@ def list_(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 @route("GET", "/v1/customers/{customer}/payment_methods")
 def customer_list(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
     check_known(params, frozenset({"type", "limit", "starting_after", "ending_before", "allow_redisplay"}))
-    from stripe_emulator.resources.customers import live_customer
-
     live_customer(ctx, customer)
     return _listed(ctx, params, customer, f"/v1/customers/{customer}/payment_methods")
 

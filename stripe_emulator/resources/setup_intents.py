@@ -8,6 +8,7 @@ from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.registry import route
 from stripe_emulator.render import render
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
@@ -109,7 +110,6 @@ def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
 @route("POST", "/v1/setup_intents")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, CREATE_PARAMS)
-    from stripe_emulator.resources.customers import live_customer
     from stripe_emulator.resources.payment_methods import resolve
 
     cus_id = take_str(params, "customer")

@@ -1,0 +1,28 @@
+"""Customer lookups the other operations and resources need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_emulator.context import Ctx
+from stripe_emulator.errors import StripeError
+
+
+def live_customer(ctx: Ctx, cus_id: Any, param: str = "id") -> dict[str, Any]:
+    """The customer, unless missing or deleted (a deleted customer answers 404 like a missing one)."""
+    cus = ctx.account.require("customer", cus_id, param=param)
+    if cus.get("deleted"):
+        raise StripeError(f"No such customer: '{cus_id}'", status=404, code="resource_missing", param=param)
+    return cus
+
+
+def require_attached(ctx: Ctx, cus: dict[str, Any], pm_id: str, param: str) -> dict[str, Any]:
+    pm = ctx.account.require("payment_method", pm_id, param=param, kind="PaymentMethod")
+    if pm["customer"] != cus["id"]:
+        raise StripeError(
+            f"The customer does not have a payment method with the ID {pm_id}. "
+            "The payment method must be attached to the customer.",
+            code="resource_missing",
+            param=param,
+        )
+    return pm
