@@ -10,6 +10,7 @@ from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer, require_attached
+from stripe_emulator.operations.payment_methods import attach, resolve
 from stripe_emulator.registry import route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
@@ -138,8 +139,6 @@ def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
     if pm_id is not None:
         # Validate/attach before the customer exists so a declined card creates nothing.
-        from stripe_emulator.resources.payment_methods import attach, resolve
-
         pm = resolve(ctx, pm_id, "payment_method")
         ctx.account.add(cus)
         try:

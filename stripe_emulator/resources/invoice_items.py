@@ -55,7 +55,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             }
         ),
     )
-
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     quantity = take_int(params, "quantity", minimum=1) or 1
     pricing = take_dict(params, "pricing") or {}

@@ -13,6 +13,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
+from stripe_emulator.operations.payment_methods import attach, charge, resolve
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_int, take_str
@@ -273,8 +274,6 @@ def attempt_payment(
     ctx: Ctx, inv: dict[str, Any], pm: dict[str, Any] | None = None, at: int | None = None
 ) -> StripeError | None:
     """Charge the invoice; returns the card error on failure (after recording the failed attempt)."""
-    from stripe_emulator.resources.payment_methods import charge
-
     now = at if at is not None else ctx.now()
     pm = pm or payment_method_for(ctx, inv)
     inv["attempt_count"] += 1
@@ -376,7 +375,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(
         params, _EDITABLE | {"customer", "currency", "pending_invoice_items_behavior", "subscription"}
     )
-
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     method = (
         take_str(params, "collection_method", choices=("charge_automatically", "send_invoice"))
@@ -520,8 +518,6 @@ def pay(ctx: Ctx, params: dict[str, Any], invoice: str) -> dict[str, Any]:
     pm = None
     pm_id = take_str(params, "payment_method")
     if pm_id is not None:
-        from stripe_emulator.resources.payment_methods import attach, resolve
-
         pm = resolve(ctx, pm_id, "payment_method")
         if pm["customer"] is None:
             attach(ctx, pm, ctx.account.require("customer", inv["customer"]))

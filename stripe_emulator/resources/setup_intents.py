@@ -9,6 +9,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
+from stripe_emulator.operations.payment_methods import attach, resolve, verify
 from stripe_emulator.registry import route
 from stripe_emulator.render import render
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_list, take_str
@@ -76,8 +77,6 @@ def new_setup_intent(
 
 def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
     """Verify the card; on success attach it to the intent's customer. Raises the card error on decline."""
-    from stripe_emulator.resources.payment_methods import attach, verify
-
     if si["status"] in ("succeeded", "canceled"):
         raise StripeError(
             f"You cannot confirm this SetupIntent because it has a status of {si['status']}.",
@@ -110,8 +109,6 @@ def confirm(ctx: Ctx, si: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
 @route("POST", "/v1/setup_intents")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, CREATE_PARAMS)
-    from stripe_emulator.resources.payment_methods import resolve
-
     cus_id = take_str(params, "customer")
     if cus_id is not None:
         live_customer(ctx, cus_id, "customer")
@@ -144,8 +141,6 @@ def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     check_known(
         params, frozenset({"customer", "payment_method", "metadata", "description", "payment_method_types"})
     )
-    from stripe_emulator.resources.payment_methods import resolve
-
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     if si["status"] in ("succeeded", "canceled") and set(params) - {"metadata", "description", "expand"}:
         raise StripeError(
@@ -167,8 +162,6 @@ def update(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
 @route("POST", "/v1/setup_intents/{intent}/confirm")
 def confirm_route(ctx: Ctx, params: dict[str, Any], intent: str) -> dict[str, Any]:
     check_known(params, frozenset({"payment_method", "return_url", "mandate_data", "use_stripe_sdk"}))
-    from stripe_emulator.resources.payment_methods import resolve
-
     si = ctx.account.require("setup_intent", intent, kind="setupintent")
     pm_id = take_str(params, "payment_method") or si["payment_method"]
     if pm_id is None:

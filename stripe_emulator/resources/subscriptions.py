@@ -14,6 +14,7 @@ from stripe_emulator.errors import StripeError, invalid, missing
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer, require_attached
+from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import render
@@ -233,8 +234,6 @@ def _check_default_pm(ctx: Ctx, cus: dict[str, Any], pm_id: str | None) -> None:
 @route("POST", "/v1/subscriptions")
 def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     check_known(params, CREATE_PARAMS)
-    from stripe_emulator.resources.payment_methods import charge
-
     cus = live_customer(ctx, take_str(params, "customer", required=True), "customer")
     raw_items = take_list(params, "items")
     if not raw_items:
