@@ -10,8 +10,8 @@ from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
+from stripe_emulator.operations.setup_intents import confirm, new_setup_intent
 from stripe_emulator.registry import renderer, route
-from stripe_emulator.resources.setup_intents import new_setup_intent
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 DAY = 86400
@@ -161,8 +161,6 @@ def _details(cus: dict[str, Any], name: str | None) -> dict[str, Any]:
 
 def complete(ctx: Ctx, session: dict[str, Any], pm: dict[str, Any], cardholder: str | None) -> None:
     """The hosted page's submit: confirm the setup intent with the new card (raises on decline)."""
-    from stripe_emulator.resources.setup_intents import confirm
-
     si = ctx.account.require("setup_intent", session["setup_intent"])
     confirm(ctx, si, pm)
     cus = ctx.account.get("customer", session["customer"])
