@@ -5,33 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from stripe_emulator.context import Ctx
-from stripe_emulator.errors import StripeError, missing
+from stripe_emulator.errors import missing
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
+from stripe_emulator.operations.invoices import add_to_invoice, remove_from_invoice
 from stripe_emulator.registry import route
-from stripe_emulator.resources.invoices import _recompute, new_line
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_str
-
-
-def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
-    if inv["status"] != "draft":
-        raise StripeError("You can only add invoice items to draft invoices.", param="invoice")
-    ii["invoice"] = inv["id"]
-    line = new_line(
-        ctx,
-        amount=ii["amount"],
-        currency=ii["currency"],
-        description=ii["description"],
-        period=(ii["period"]["start"], ii["period"]["end"]),
-        quantity=ii["quantity"],
-        unit_amount=ii["amount"] // max(ii["quantity"], 1),
-        invoice_item=ii["id"],
-        metadata=dict(ii["metadata"]),
-    )
-    line["invoice"] = inv["id"]
-    inv["_lines"].append(line)
-    _recompute(inv)
 
 
 @route("POST", "/v1/invoiceitems")
@@ -119,15 +99,7 @@ def delete(ctx: Ctx, params: dict[str, Any], invoiceitem: str) -> dict[str, Any]
     check_known(params, frozenset())
     ii = ctx.account.require("invoiceitem", invoiceitem, kind="invoiceitem")
     if ii["invoice"] is not None:
-        inv = ctx.account.require("invoice", ii["invoice"])
-        if inv["status"] != "draft":
-            raise StripeError("This invoice item is on a finalized invoice and cannot be deleted.")
-        inv["_lines"] = [
-            line
-            for line in inv["_lines"]
-            if (line["parent"]["invoice_item_details"] or {}).get("invoice_item") != ii["id"]
-        ]
-        _recompute(inv)
+        remove_from_invoice(ii, ctx.account.require("invoice", ii["invoice"]))
     ctx.account.remove(ii)
     ctx.emit("invoiceitem.deleted", ii)
     return {"id": ii["id"], "object": "invoiceitem", "deleted": True}

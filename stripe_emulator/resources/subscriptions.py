@@ -14,11 +14,11 @@ from stripe_emulator.errors import StripeError, invalid, missing
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer, require_attached
+from stripe_emulator.operations.invoices import attempt_payment, finalize, new_invoice, new_line
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import render
-from stripe_emulator.resources.invoices import attempt_payment, finalize, new_invoice, new_line
 from stripe_emulator.resources.products import plan_of
 from stripe_emulator.wire import (
     check_known,
