@@ -21,6 +21,7 @@ from starlette.routing import Route
 from stripe_emulator.api import authenticate, base_url, error_response, json_response
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.operations.billing import advance_clock
 from stripe_emulator.store import Fault
 from stripe_emulator.wire import parse_form, take_int
 
@@ -53,8 +54,6 @@ async def clock(request: Request, account: Any) -> Response:
 
 
 async def advance(request: Request, account: Any) -> Response:
-    from stripe_emulator.billing import advance_clock
-
     params = await _params(request)
     seconds = take_int(params, "seconds", required=True, minimum=0)
     store = request.app.state.store

@@ -11,6 +11,7 @@ from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer, require_attached
 from stripe_emulator.operations.payment_methods import attach, resolve
+from stripe_emulator.operations.subscriptions import cancel_now
 from stripe_emulator.registry import route
 from stripe_emulator.render import copy_json
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
@@ -196,8 +197,6 @@ def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
         if s["customer"] == cus["id"] and s["status"] not in ("canceled", "incomplete_expired")
     ]
     if live_subs:
-        from stripe_emulator.resources.subscriptions import cancel_now
-
         for sub in live_subs:
             cancel_now(ctx, sub)
     ctx.emit("customer.deleted", cus)

@@ -348,29 +348,3 @@ def list_prices(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         and (interval is None or (p["recurring"] or {}).get("interval") == interval)
     )
     return paginate(params, rows, "/v1/prices")
-
-
-def plan_of(price: dict[str, Any]) -> dict[str, Any]:
-    """The legacy `plan` Stripe still embeds beside `price` on subscription items."""
-    rec = price["recurring"] or {}
-    return {
-        "id": price["id"],
-        "object": "plan",
-        "active": price["active"],
-        "amount": price["unit_amount"],
-        "amount_decimal": price["unit_amount_decimal"],
-        "billing_scheme": price["billing_scheme"],
-        "created": price["created"],
-        "currency": price["currency"],
-        "interval": rec.get("interval"),
-        "interval_count": rec.get("interval_count"),
-        "livemode": False,
-        "metadata": copy_json(price["metadata"]),
-        "meter": None,
-        "nickname": price["nickname"],
-        "product": price["product"],
-        "tiers_mode": None,
-        "transform_usage": None,
-        "trial_period_days": rec.get("trial_period_days"),
-        "usage_type": rec.get("usage_type", "licensed"),
-    }

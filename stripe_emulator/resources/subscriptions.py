@@ -11,15 +11,23 @@ from typing import Any
 
 from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError, invalid, missing
-from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.billing import run_due
 from stripe_emulator.operations.customers import live_customer, require_attached
-from stripe_emulator.operations.invoices import attempt_payment, finalize, new_invoice, new_line
 from stripe_emulator.operations.payment_methods import charge
+from stripe_emulator.operations.products import plan_of
+from stripe_emulator.operations.subscriptions import (
+    bill_first_period,
+    cancel_now,
+    current_period,
+    items_of,
+    new_item,
+    new_subscription,
+    price_of,
+)
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import render
-from stripe_emulator.resources.products import plan_of
 from stripe_emulator.wire import (
     check_known,
     merge_metadata,
@@ -102,42 +110,6 @@ def _resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
     return price
 
 
-def _new_item(
-    ctx: Ctx,
-    sub_id: str,
-    price: dict[str, Any],
-    quantity: int,
-    metadata: dict[str, str],
-    period: tuple[int, int],
-    at: int,
-) -> dict[str, Any]:
-    item = {
-        "id": new_id("si"),
-        "object": "subscription_item",
-        "billing_thresholds": None,
-        "created": at,
-        "current_period_end": period[1],
-        "current_period_start": period[0],
-        "discounts": [],
-        "metadata": metadata,
-        "price": None,  # rendered from `_price`
-        "plan": None,
-        "quantity": quantity,
-        "subscription": sub_id,
-        "tax_rates": [],
-        "_price": price["id"],
-    }
-    return ctx.account.add(item)
-
-
-def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
-    return [ctx.account.objects[i] for i in sub["_items"]]
-
-
-def price_of(ctx: Ctx, item: dict[str, Any]) -> dict[str, Any]:
-    return ctx.account.objects[item["_price"]]
-
-
 @renderer("subscription_item")
 def _render_item(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     price = price_of(ctx, obj)
@@ -155,72 +127,6 @@ def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any
         "url": f"/v1/subscription_items?subscription={obj['id']}",
     }
     return out
-
-
-def _cycle_lines(
-    ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False
-) -> list[dict[str, Any]]:
-    lines = []
-    for item in items_of(ctx, sub):
-        price = price_of(ctx, item)
-        product = ctx.account.objects.get(price["product"], {}).get("name") or price["product"]
-        qty = item["quantity"]
-        amount = 0 if trial else price["unit_amount"] * qty
-        text = f"Trial period for {product}" if trial else f"{qty} × {product} (at {_price_text(price)})"
-        lines.append(
-            new_line(
-                ctx,
-                amount=amount,
-                currency=price["currency"],
-                description=text,
-                period=period,
-                quantity=qty,
-                unit_amount=0 if trial else price["unit_amount"],
-                subscription=sub["id"],
-                subscription_item=item["id"],
-            )
-        )
-    return lines
-
-
-def _price_text(price: dict[str, Any]) -> str:
-    from stripe_emulator.money import format_amount
-
-    rec = price["recurring"]
-    every = rec["interval"] if rec["interval_count"] == 1 else f"{rec['interval_count']} {rec['interval']}s"
-    return f"{format_amount(price['unit_amount'], price['currency'])} / {every}"
-
-
-def bill_period(
-    ctx: Ctx,
-    sub: dict[str, Any],
-    period: tuple[int, int],
-    *,
-    reason: str,
-    at: int,
-    invoice_period: tuple[int, int],
-    trial: bool = False,
-    attempt: bool = True,
-) -> dict[str, Any]:
-    """Create, finalize and (when collected automatically) charge the invoice for one period."""
-    cus = ctx.account.require("customer", sub["customer"])
-    inv = new_invoice(
-        ctx,
-        cus,
-        lines=_cycle_lines(ctx, sub, period, trial),
-        currency=sub["currency"],
-        billing_reason=reason,
-        collection_method=sub["collection_method"],
-        days_until_due=sub["days_until_due"],
-        subscription=sub,
-        period=invoice_period,
-        at=at,
-    )
-    sub["latest_invoice"] = inv["id"]
-    finalize(ctx, inv, at=at)
-    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
-        attempt_payment(ctx, inv, at=at)
-    return inv
 
 
 # --- create ---------------------------------------------------------------------------
@@ -298,102 +204,26 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     pm = ctx.account.get("payment_method", pm_id)
     if method == "charge_automatically" and behavior == "error_if_incomplete" and not trial_end:
         charge(pm)  # fail before creating anything, as Stripe does
-    sub_id = new_id("sub")
-    sub: dict[str, Any] = {
-        "id": sub_id,
-        "object": "subscription",
-        "application": None,
-        "application_fee_percent": None,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
-        "billing_cycle_anchor": period_end if trial_end else start,
-        "billing_cycle_anchor_config": None,
-        "billing_mode": {"flexible": None, "type": "classic"},
-        "billing_schedules": [],
-        "billing_thresholds": None,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
-        "canceled_at": None,
-        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-        "collection_method": method,
-        "created": now,
-        "currency": specs[0][0]["currency"],
-        "customer": cus["id"],
-        "customer_account": None,
-        "days_until_due": days,
-        "default_payment_method": dpm,
-        "default_source": None,
-        "default_tax_rates": [],
-        "description": take_str(params, "description"),
-        "discounts": [],
-        "ended_at": None,
-        "invoice_settings": {
-            "account_tax_ids": None,
-            "custom_fields": None,
-            "description": None,
-            "footer": None,
-            "issuer": {"type": "self"},
-        },
-        "latest_invoice": None,
-        "livemode": False,
-        "managed_payments": None,
-        "metadata": merge_metadata({}, params),
-        "next_pending_invoice_item_invoice": None,
-        "on_behalf_of": None,
-        "pause_collection": None,
-        "payment_settings": {
-            "payment_method_options": None,
-            "payment_method_types": None,
-            "save_default_payment_method": "off",
-        },
-        "pending_invoice_item_interval": None,
-        "pending_setup_intent": None,
-        "pending_update": None,
-        "schedule": None,
-        "start_date": start,
-        "status": "incomplete",
-        "test_clock": None,
-        "transfer_data": None,
-        "trial_end": trial_end,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
-        "trial_start": start if trial_end else None,
-        "_items": [],
-        "_creating": True,
-    }
-    ctx.account.add(sub)
-    for price, qty, meta in specs:
-        sub["_items"].append(_new_item(ctx, sub_id, price, qty, meta, (start, period_end), start)["id"])
-    if trial_end:
-        bill_period(
-            ctx,
-            sub,
-            (start, period_end),
-            reason="subscription_create",
-            at=start,
-            invoice_period=(start, start),
-            trial=True,
-        )
-        sub["status"] = "trialing"
-    else:
-        inv = bill_period(
-            ctx,
-            sub,
-            (start, period_end),
-            reason="subscription_create",
-            at=start,
-            invoice_period=(start, start),
-            attempt=behavior != "default_incomplete",
-        )
-        if inv["status"] == "paid" or method == "send_invoice":
-            sub["status"] = "active"
+    sub = new_subscription(
+        ctx,
+        cus,
+        specs,
+        now=now,
+        period=(start, period_end),
+        trial_end=trial_end,
+        collection_method=method,
+        days_until_due=days,
+        default_payment_method=dpm,
+        description=take_str(params, "description"),
+        metadata=merge_metadata({}, params),
+    )
+    bill_first_period(ctx, sub, trial=bool(trial_end), attempt=behavior != "default_incomplete")
     _apply_cancel(ctx, sub, params, now)
     del sub["_creating"]
     ctx.emit("customer.subscription.created", sub)
     if start < now and sub["status"] in ("active", "trialing"):
-        from stripe_emulator.billing import run_due
-
-        run_due(
-            ctx, [sub]
-        )  # emulator extension: replay the periods a backdated subscription has lived through
+        # Emulator extension: replay the periods a backdated subscription has lived through.
+        run_due(ctx, [sub])
     return sub
 
 
@@ -448,11 +278,6 @@ def _apply_cancel(ctx: Ctx, sub: dict[str, Any], params: dict[str, Any], now: in
                 ),
             ),
         }
-
-
-def current_period(ctx: Ctx, sub: dict[str, Any]) -> tuple[int, int]:
-    item = ctx.account.objects[sub["_items"][0]]
-    return item["current_period_start"], item["current_period_end"]
 
 
 # --- retrieve / update / cancel / list -----------------------------------------------
@@ -530,7 +355,7 @@ def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
         else:
             price = _resolve_price(ctx, raw, f"items[{i}]")
             sub["_items"].append(
-                _new_item(
+                new_item(
                     ctx,
                     sub["id"],
                     price,
@@ -547,26 +372,6 @@ def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
                 "items",
                 "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
             )
-
-
-def cancel_now(
-    ctx: Ctx, sub: dict[str, Any], at: int | None = None, reason: str = "cancellation_requested"
-) -> None:
-    now = at if at is not None else ctx.now()
-    previous = sub["status"]
-    sub.update(status="canceled", ended_at=now, canceled_at=sub["canceled_at"] or now)
-    sub["cancellation_details"] = {**sub["cancellation_details"], "reason": reason}
-    for inv in ctx.account.all("invoice"):
-        parent = inv["parent"] or {}
-        if (
-            previous == "incomplete"
-            and inv["status"] == "open"
-            and (parent.get("subscription_details") or {}).get("subscription") == sub["id"]
-        ):
-            inv["status"] = "void"
-            inv["status_transitions"] = {**inv["status_transitions"], "voided_at": now}
-            ctx.emit("invoice.voided", inv)
-    ctx.emit("customer.subscription.deleted", sub, {"status": previous})
 
 
 @route("DELETE", "/v1/subscriptions/{subscription}")

@@ -13,6 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from stripe_emulator.context import Ctx
+from stripe_emulator.operations.subscriptions import (
+    bill_period,
+    cancel_now,
+    current_period,
+    items_of,
+    price_of,
+)
 from stripe_emulator.periods import add_interval
 
 INCOMPLETE_EXPIRY = 23 * 3600
@@ -25,8 +32,6 @@ def advance_clock(ctx: Ctx, seconds: int) -> dict[str, Any]:
 
 
 def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
-    from stripe_emulator.resources.subscriptions import cancel_now
-
     now = ctx.now()
     summary = {"renewed": 0, "canceled": 0, "expired": 0}
     for sub in list(subs if subs is not None else ctx.account.all("subscription")):
@@ -36,7 +41,7 @@ def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str,
             summary["expired"] += 1
             continue
         while sub["status"] in _RENEWING:
-            end = _period_end(ctx, sub)
+            end = current_period(ctx, sub)[1]
             cancel_at = sub["cancel_at"]
             if cancel_at is not None and cancel_at <= min(end, now):
                 cancel_now(ctx, sub, at=cancel_at)
@@ -49,15 +54,9 @@ def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str,
     return summary
 
 
-def _period_end(ctx: Ctx, sub: dict[str, Any]) -> int:
-    return ctx.account.objects[sub["_items"][0]]["current_period_end"]
-
-
 def renew(ctx: Ctx, sub: dict[str, Any], at: int) -> dict[str, Any]:
-    from stripe_emulator.resources.subscriptions import bill_period, items_of, price_of
-
     items = items_of(ctx, sub)
-    old = (items[0]["current_period_start"], items[0]["current_period_end"])
+    old = current_period(ctx, sub)
     rec = price_of(ctx, items[0])["recurring"]
     new_end = add_interval(at, rec["interval"], rec["interval_count"], anchor=sub["billing_cycle_anchor"])
     previous: dict[str, Any] = {"latest_invoice": sub["latest_invoice"]}

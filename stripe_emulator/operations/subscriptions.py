@@ -1,0 +1,253 @@
+"""Subscription mechanics the API and the billing clock share: items and their prices, the
+current period, creating a subscription, billing one period, ending one now.
+
+At this API version the billing period lives on each item (`current_period_start/end`);
+all items of a subscription share one interval, so they share one period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_emulator.context import Ctx
+from stripe_emulator.ids import new_id
+from stripe_emulator.money import format_amount
+from stripe_emulator.operations.invoices import attempt_payment, finalize, new_invoice, new_line
+
+
+def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
+    return [ctx.account.objects[i] for i in sub["_items"]]
+
+
+def price_of(ctx: Ctx, item: dict[str, Any]) -> dict[str, Any]:
+    return ctx.account.objects[item["_price"]]
+
+
+def current_period(ctx: Ctx, sub: dict[str, Any]) -> tuple[int, int]:
+    item = ctx.account.objects[sub["_items"][0]]
+    return item["current_period_start"], item["current_period_end"]
+
+
+def new_item(
+    ctx: Ctx,
+    sub_id: str,
+    price: dict[str, Any],
+    quantity: int,
+    metadata: dict[str, str],
+    period: tuple[int, int],
+    at: int,
+) -> dict[str, Any]:
+    item = {
+        "id": new_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": None,
+        "created": at,
+        "current_period_end": period[1],
+        "current_period_start": period[0],
+        "discounts": [],
+        "metadata": metadata,
+        "price": None,  # rendered from `_price`
+        "plan": None,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+        "_price": price["id"],
+    }
+    return ctx.account.add(item)
+
+
+def new_subscription(
+    ctx: Ctx,
+    cus: dict[str, Any],
+    specs: list[tuple[dict[str, Any], int, dict[str, str]]],
+    *,
+    now: int,
+    period: tuple[int, int],
+    trial_end: int | None,
+    collection_method: str,
+    days_until_due: int | None,
+    default_payment_method: str | None,
+    description: str | None,
+    metadata: dict[str, str],
+) -> dict[str, Any]:
+    """An `incomplete` subscription (flagged `_creating` until the caller emits its creation),
+    with one item per (price, quantity, metadata) spec, all on `period`."""
+    start, end = period
+    sub_id = new_id("sub")
+    sub: dict[str, Any] = {
+        "id": sub_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": end if trial_end else start,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "classic"},
+        "billing_schedules": [],
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": None,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": collection_method,
+        "created": now,
+        "currency": specs[0][0]["currency"],
+        "customer": cus["id"],
+        "customer_account": None,
+        "days_until_due": days_until_due,
+        "default_payment_method": default_payment_method,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": description,
+        "discounts": [],
+        "ended_at": None,
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": {"type": "self"},
+        },
+        "latest_invoice": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": metadata,
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
+        "start_date": start,
+        "status": "incomplete",
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": trial_end,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": start if trial_end else None,
+        "_items": [],
+        "_creating": True,
+    }
+    ctx.account.add(sub)
+    for price, qty, meta in specs:
+        sub["_items"].append(new_item(ctx, sub_id, price, qty, meta, period, start)["id"])
+    return sub
+
+
+def bill_first_period(ctx: Ctx, sub: dict[str, Any], *, trial: bool, attempt: bool) -> None:
+    """The creation invoice: $0 for a trial (→ `trialing`), else the first period's, charged unless
+    `attempt` is off (→ `active` once paid, or at once when the invoice is sent)."""
+    start, end = current_period(ctx, sub)
+    if trial:
+        bill_period(
+            ctx,
+            sub,
+            (start, end),
+            reason="subscription_create",
+            at=start,
+            invoice_period=(start, start),
+            trial=True,
+        )
+        sub["status"] = "trialing"
+    else:
+        inv = bill_period(
+            ctx,
+            sub,
+            (start, end),
+            reason="subscription_create",
+            at=start,
+            invoice_period=(start, start),
+            attempt=attempt,
+        )
+        if inv["status"] == "paid" or sub["collection_method"] == "send_invoice":
+            sub["status"] = "active"
+
+
+def _cycle_lines(
+    ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False
+) -> list[dict[str, Any]]:
+    lines = []
+    for item in items_of(ctx, sub):
+        price = price_of(ctx, item)
+        product = ctx.account.objects.get(price["product"], {}).get("name") or price["product"]
+        qty = item["quantity"]
+        amount = 0 if trial else price["unit_amount"] * qty
+        text = f"Trial period for {product}" if trial else f"{qty} × {product} (at {_price_text(price)})"
+        lines.append(
+            new_line(
+                ctx,
+                amount=amount,
+                currency=price["currency"],
+                description=text,
+                period=period,
+                quantity=qty,
+                unit_amount=0 if trial else price["unit_amount"],
+                subscription=sub["id"],
+                subscription_item=item["id"],
+            )
+        )
+    return lines
+
+
+def _price_text(price: dict[str, Any]) -> str:
+    rec = price["recurring"]
+    every = rec["interval"] if rec["interval_count"] == 1 else f"{rec['interval_count']} {rec['interval']}s"
+    return f"{format_amount(price['unit_amount'], price['currency'])} / {every}"
+
+
+def bill_period(
+    ctx: Ctx,
+    sub: dict[str, Any],
+    period: tuple[int, int],
+    *,
+    reason: str,
+    at: int,
+    invoice_period: tuple[int, int],
+    trial: bool = False,
+    attempt: bool = True,
+) -> dict[str, Any]:
+    """Create, finalize and (when collected automatically) charge the invoice for one period."""
+    cus = ctx.account.require("customer", sub["customer"])
+    inv = new_invoice(
+        ctx,
+        cus,
+        lines=_cycle_lines(ctx, sub, period, trial),
+        currency=sub["currency"],
+        billing_reason=reason,
+        collection_method=sub["collection_method"],
+        days_until_due=sub["days_until_due"],
+        subscription=sub,
+        period=invoice_period,
+        at=at,
+    )
+    sub["latest_invoice"] = inv["id"]
+    finalize(ctx, inv, at=at)
+    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
+        attempt_payment(ctx, inv, at=at)
+    return inv
+
+
+def cancel_now(
+    ctx: Ctx, sub: dict[str, Any], at: int | None = None, reason: str = "cancellation_requested"
+) -> None:
+    now = at if at is not None else ctx.now()
+    previous = sub["status"]
+    sub.update(status="canceled", ended_at=now, canceled_at=sub["canceled_at"] or now)
+    sub["cancellation_details"] = {**sub["cancellation_details"], "reason": reason}
+    for inv in ctx.account.all("invoice"):
+        parent = inv["parent"] or {}
+        if (
+            previous == "incomplete"
+            and inv["status"] == "open"
+            and (parent.get("subscription_details") or {}).get("subscription") == sub["id"]
+        ):
+            inv["status"] = "void"
+            inv["status_transitions"] = {**inv["status_transitions"], "voided_at": now}
+            ctx.emit("invoice.voided", inv)
+    ctx.emit("customer.subscription.deleted", sub, {"status": previous})
