@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -40,8 +41,6 @@ def authenticate(store: Store, request: Request) -> Account:
     if header.lower().startswith("bearer "):
         key = header[7:].strip()
     elif header.lower().startswith("basic "):
-        import base64
-
         try:
             key = base64.b64decode(header[6:].strip()).decode().split(":", 1)[0]
         except ValueError:

@@ -23,7 +23,11 @@ from stripe_emulator.api import base_url
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
 from stripe_emulator.money import format_amount, format_date
+from stripe_emulator.operations.checkout import complete
+from stripe_emulator.operations.invoices import attempt_payment
+from stripe_emulator.operations.payment_methods import new_card_pm
 from stripe_emulator.pdf import invoice_pdf
+from stripe_emulator.render import render
 from stripe_emulator.store import Account
 
 _CSS = """
@@ -192,8 +196,6 @@ async def checkout_page(request: Request) -> Response:
             )
         account, session = hit
         ctx = _ctx(request, account)
-        from stripe_emulator.render import render
-
         state = render(ctx, session)["status"]
         if request.method == "GET" or state != "open":
             return _checkout_state_page(account, session, state)
@@ -206,9 +208,6 @@ async def checkout_page(request: Request) -> Response:
         card, errors = parse_card(form, ctx.now())
         alert = None
         if card is not None:
-            from stripe_emulator.resources.checkout import complete
-            from stripe_emulator.resources.payment_methods import new_card_pm
-
             pm = new_card_pm(
                 ctx,
                 card["number"],
@@ -317,9 +316,6 @@ async def invoice_page(request: Request) -> Response:
         card, errors = parse_card(form_data, ctx.now())
         alert = None
         if card is not None:
-            from stripe_emulator.resources.invoices import attempt_payment
-            from stripe_emulator.resources.payment_methods import new_card_pm
-
             pm = new_card_pm(
                 ctx,
                 card["number"],

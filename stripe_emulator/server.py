@@ -10,7 +10,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from stripe_emulator import api, control, resources  # noqa: F401  (registers the routes)
+from stripe_emulator import (
+    api,
+    control,
+    hosted,
+    resources,  # noqa: F401  (importing it registers the /v1 routes and renderers)
+)
 from stripe_emulator.store import Store
 from stripe_emulator.webhooks import DEFAULT_BACKOFF, WebhookDispatcher
 
@@ -32,8 +37,6 @@ def create_app(
             yield
         finally:
             webhooks.stop()
-
-    from stripe_emulator import hosted
 
     app = Starlette(
         routes=[

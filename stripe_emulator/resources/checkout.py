@@ -1,4 +1,5 @@
-"""/v1/checkout/sessions in `mode=setup`, completed on the emulator's hosted page (`hosted.py`)."""
+"""/v1/checkout/sessions in `mode=setup`, completed on the emulator's hosted page (`hosted.py`)
+through `operations.checkout`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stripe_emulator.context import Ctx
-from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.errors import invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
+from stripe_emulator.operations.checkout import customer_details, expire
 from stripe_emulator.operations.customers import live_customer
-from stripe_emulator.operations.setup_intents import confirm, new_setup_intent
+from stripe_emulator.operations.setup_intents import new_setup_intent
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
@@ -104,7 +106,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "customer": cus_id,
         "customer_account": None,
         "customer_creation": None,
-        "customer_details": None if cus is None else _details(cus, None),
+        "customer_details": None if cus is None else customer_details(cus, None),
         "customer_email": take_str(params, "customer_email"),
         "discounts": None,
         "expires_at": expires_at,
@@ -143,57 +145,6 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     }
     ctx.account.add(session)
     ctx.store.publish(cs_id, ctx.account, cs_id)
-    return session
-
-
-def _details(cus: dict[str, Any], name: str | None) -> dict[str, Any]:
-    return {
-        "address": cus["address"],
-        "business_name": None,
-        "email": cus["email"],
-        "individual_name": None,
-        "name": name or cus["name"],
-        "phone": cus["phone"],
-        "tax_exempt": cus["tax_exempt"],
-        "tax_ids": [],
-    }
-
-
-def complete(ctx: Ctx, session: dict[str, Any], pm: dict[str, Any], cardholder: str | None) -> None:
-    """The hosted page's submit: confirm the setup intent with the new card (raises on decline)."""
-    si = ctx.account.require("setup_intent", session["setup_intent"])
-    confirm(ctx, si, pm)
-    cus = ctx.account.get("customer", session["customer"])
-    session["status"] = "complete"
-    session["customer_details"] = (
-        _details(cus, cardholder)
-        if cus
-        else {
-            "address": None,
-            "business_name": None,
-            "email": session["customer_email"],
-            "individual_name": None,
-            "name": cardholder,
-            "phone": None,
-            "tax_exempt": "none",
-            "tax_ids": [],
-        }
-    )
-    ctx.emit("checkout.session.completed", session)
-
-
-def expire(ctx: Ctx, session: dict[str, Any]) -> dict[str, Any]:
-    if session["status"] != "open":
-        raise StripeError(
-            f"Only Checkout Sessions with a status of open can be expired; this one is {session['status']}."
-        )
-    session["status"] = "expired"
-    si = ctx.account.get("setup_intent", session["setup_intent"])
-    if si is not None and si["status"] not in ("succeeded", "canceled"):
-        si["status"] = "canceled"
-        si["cancellation_reason"] = "abandoned"
-        ctx.emit("setup_intent.canceled", si)
-    ctx.emit("checkout.session.expired", session)
     return session
 
 
