@@ -16,6 +16,7 @@ import httpx
 
 from bench.common import SECRET_KEY
 from bench.servers import UNLIMITED_RATE
+from billstack import routes
 
 
 @contextmanager
@@ -61,7 +62,7 @@ class Tenant:
 
     @property
     def session_path(self) -> str:
-        return f"/api/billstack/teams/{self.team_id}/projects/{self.project_id}/portal"
+        return routes.portal_sessions_path(self.team_id, self.project_id)
 
 
 def api_tenant(customers: int) -> Tenant:
@@ -96,7 +97,7 @@ def emulator_tenant(emulator_url: str, customers: int) -> Tenant:
     year of invoices, a card each), linked and synced so the portal reads a fresh mirror."""
     from billstack import stripe_gateway
     from billstack.db import session_scope
-    from billstack.demo import create_demo_project
+    from devtools.demo_tenant import create_demo_project
     from stripe_emulator.seed import seed_demo_customer
     from billstack.services import customers as customer_service
     from billstack.services.sync import sync_customer

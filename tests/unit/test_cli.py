@@ -16,7 +16,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
+from billstack.cli import dev as cli_dev
 from billstack.cli import main
+from billstack.cli import serve as cli_serve
 from billstack.migrate import alembic_config
 from billstack.secrets_box import digest
 from cli_helpers import (
@@ -496,6 +498,10 @@ def test_python_dash_m_billstack_is_the_same_command(db_url: str, isolated_setti
 # --- serve refuses to start in production without a secret key ----------------------------------------
 
 
+def _server_must_not_start(**_options: object) -> None:
+    raise AssertionError("billstack serve reached the server")
+
+
 def test_serve_in_production_without_secret_key_fails_before_starting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -504,8 +510,8 @@ def test_serve_in_production_without_secret_key_fails_before_starting(
     monkeypatch.setenv("BILLSTACK_ENV", "production")
     monkeypatch.delenv("BILLSTACK_SECRET_KEY")
     reset_settings()
-    # Were the server module reached, this import would fail loudly instead of the clean error.
-    monkeypatch.setitem(sys.modules, "billstack.server", None)
+    # Were the server reached, this would fail loudly instead of the clean error.
+    monkeypatch.setattr(cli_serve, "run_server", _server_must_not_start)
     stderr = assert_clean_error(run("serve", "--port", "8765"), says="BILLSTACK_SECRET_KEY is not set")
     assert "BILLSTACK_ENV=production" in stderr
 
@@ -665,14 +671,10 @@ def test_serve_demo_and_emulator_hand_over_their_options(monkeypatch: pytest.Mon
     import types
 
     calls: list[tuple[str, dict]] = []
-    server = types.ModuleType("billstack.server")
-    server.serve = lambda **kw: calls.append(("serve", kw))
-    demo = types.ModuleType("billstack.demo")
-    demo.run_demo = lambda: calls.append(("demo", {}))
+    monkeypatch.setattr(cli_serve, "run_server", lambda **kw: calls.append(("serve", kw)))
+    monkeypatch.setattr(cli_dev, "run_demo", lambda _seed: calls.append(("demo", {})))
     emulator_server = types.ModuleType("stripe_emulator.server")
     emulator_server.serve = lambda **kw: calls.append(("emulator", kw))
-    monkeypatch.setitem(sys.modules, "billstack.server", server)
-    monkeypatch.setitem(sys.modules, "billstack.demo", demo)
     monkeypatch.setitem(sys.modules, "stripe_emulator.server", emulator_server)
 
     assert run("serve").exit_code == 0

@@ -1,0 +1,196 @@
+"""`billstack project …`: one Stripe account, its branding, API keys and customers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from billstack.cli.output import CommandFailed, emit, fields, json_option, table
+from billstack.cli.root import main
+from billstack.cli.shapes import project_json
+from billstack.cli.work import unit_of_work
+from billstack.services import tenants
+
+FEATURES = (
+    ("cancel", "cancelling subscriptions at period end"),
+    ("resume", "resuming subscriptions set to cancel"),
+    ("invoice-history", "the invoice list"),
+    ("payment-method-update", "updating the payment method"),
+)
+TEXT_OPTIONS = (
+    ("--frame-ancestors", "Who may embed the portal (CSP frame-ancestors), e.g. \"'self' https://app.example.com\"."),
+    ("--default-return-url", "Where \"Return to app\" goes when a session names none."),
+    ("--privacy-url", "Privacy policy link."),
+    ("--terms-url", "Terms of service link."),
+    ("--support-url", "Support page link."),
+    ("--support-email", "Support email address."),
+    ("--accent-color", "Accent colour, #rrggbb."),
+    ("--logo-url", "Logo image URL (https)."),
+    ("--display-name", "Name shown in the portal header."),
+)
+
+
+def project_options(fn: Callable) -> Callable:
+    """Branding, return-URL and feature options shared by `project create` and `project update`."""
+    for name, what in reversed(FEATURES):
+        field = "feature_" + name.replace("-", "_")
+        fn = click.option(f"--enable-{name}/--disable-{name}", field, default=None, help=f"Portal: {what}.")(fn)
+    fn = click.option(
+        "--allowed-return-origin",
+        "allowed_return_origins",
+        multiple=True,
+        help="Origin a session's returnUrl may use, e.g. https://app.example.com (repeatable; replaces the list).",
+    )(fn)
+    for flag, text in TEXT_OPTIONS:
+        fn = click.option(flag, default=None, help=text)(fn)
+    return fn
+
+
+def _project_options(values: dict[str, Any]) -> dict[str, Any]:
+    origins = values.pop("allowed_return_origins", ())
+    if values.pop("clear_allowed_return_origins", False):
+        values["allowed_return_origins"] = []
+    elif origins:
+        values["allowed_return_origins"] = list(origins)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _secret(value: str | None, flag: str) -> str | None:
+    """`-` reads the secret from stdin (one line), keeping it off the command line."""
+    if value != "-":
+        return value
+    line = click.get_text_stream("stdin").readline().strip()
+    if not line:
+        raise CommandFailed(f"{flag} -: expected the secret on stdin, got nothing.", param=flag.lstrip("-"))
+    return line
+
+
+def _project_secrets(stripe_secret_key: str | None, webhook_secret: str | None) -> dict[str, str | None]:
+    """The project's two secret options, either of them (not both: stdin has one line) `-`."""
+    if stripe_secret_key == "-" and webhook_secret == "-":
+        raise CommandFailed("only one secret can be read from stdin per command.", param="webhook_secret")
+    return {
+        "stripe_secret_key": _secret(stripe_secret_key, "--stripe-secret-key"),
+        "webhook_secret": _secret(webhook_secret, "--webhook-secret"),
+    }
+
+
+def _project_lines(data: dict[str, Any]) -> list[str]:
+    features = ", ".join(
+        f"{label} {'on' if data['features'][key] else 'off'}"
+        for key, label in (
+            ("cancel", "cancel"),
+            ("resume", "resume"),
+            ("invoiceHistory", "invoice history"),
+            ("paymentMethodUpdate", "payment method update"),
+        )
+    )
+    return fields(
+        [
+            ("Team", data["teamId"]),
+            ("Name", data["name"]),
+            ("Display name", data["displayName"]),
+            ("Logo URL", data["logoUrl"]),
+            ("Accent colour", data["accentColor"]),
+            ("Support email", data["supportEmail"]),
+            ("Support URL", data["supportUrl"]),
+            ("Terms URL", data["termsUrl"]),
+            ("Privacy URL", data["privacyUrl"]),
+            ("Default return URL", data["defaultReturnUrl"]),
+            ("Allowed return origins", " ".join(data["allowedReturnOrigins"])),
+            ("Frame ancestors", data["frameAncestors"]),
+            ("Features", features),
+            ("Stripe secret key", f"set ({data['stripeMode']} mode)"),
+            ("Stripe API base", data["stripeApiBase"] or "https://api.stripe.com (default)"),
+            ("Webhook secret", "set" if data["webhookSecret"] else "not set"),
+            ("Created", data["createdAt"]),
+        ]
+    )
+
+
+@main.group()
+def project() -> None:
+    """Projects: one Stripe account, its branding, API keys and customers."""
+
+
+@project.command("create")
+@click.option("--team", "team_id", required=True, help="Team id (team_…).")
+@click.option("--name", required=True, help="Project name.")
+@click.option("--stripe-secret-key", required=True, help="sk_test_…/sk_live_… (or rk_…); '-' reads it from stdin.")
+@click.option("--stripe-api-base", default=None, help="Stripe API base URL (default: api.stripe.com).")
+@click.option("--webhook-secret", default=None, help="Webhook signing secret whsec_…; '-' reads it from stdin.")
+@project_options
+@json_option
+def project_create(
+    team_id: str,
+    name: str,
+    stripe_secret_key: str,
+    stripe_api_base: str | None,
+    webhook_secret: str | None,
+    **options: Any,
+) -> None:
+    """Create a project. The Stripe key and webhook secret are stored sealed and never shown again."""
+    secrets = _project_secrets(stripe_secret_key, webhook_secret)
+    with unit_of_work() as session:
+        created = tenants.create_project(
+            session, team_id=team_id, name=name, stripe_api_base=stripe_api_base, **secrets,
+            **_project_options(options),
+        )
+        data = project_json(created)
+    emit(data, [f"Created project {data['id']} ({data['name']}).", *_project_lines(data)])
+
+
+@project.command("update")
+@click.argument("project_id")
+@click.option("--name", default=None, help="Project name.")
+@click.option("--stripe-secret-key", default=None, help="Replace the Stripe secret key; '-' reads it from stdin.")
+@click.option("--stripe-api-base", default=None, help="Stripe API base URL ('' for api.stripe.com).")
+@click.option("--webhook-secret", default=None, help="Replace the webhook signing secret ('' removes it; '-' reads stdin).")
+@project_options
+@click.option("--clear-allowed-return-origins", is_flag=True, help="Empty the list of allowed return origins.")
+@json_option
+def project_update(
+    project_id: str,
+    stripe_secret_key: str | None,
+    stripe_api_base: str | None,
+    webhook_secret: str | None,
+    **options: Any,
+) -> None:
+    """Change a project's settings; options not given stay as they are ('' clears an optional text)."""
+    if options.get("allowed_return_origins") and options.get("clear_allowed_return_origins"):
+        raise CommandFailed(
+            "--allowed-return-origin and --clear-allowed-return-origins contradict each other.",
+            code="usage_error",
+            type="usage_error",
+            exit_code=2,
+        )
+    secrets = _project_secrets(stripe_secret_key, webhook_secret)
+    with unit_of_work() as session:
+        updated = tenants.update_project(
+            session, project_id, stripe_api_base=stripe_api_base, **secrets, **_project_options(options)
+        )
+        data = project_json(updated)
+    emit(data, [f"Updated project {data['id']} ({data['name']}).", *_project_lines(data)])
+
+
+@project.command("show")
+@click.argument("project_id")
+@json_option
+def project_show(project_id: str) -> None:
+    """Show a project's settings (secrets only as set / not set)."""
+    with unit_of_work() as session:
+        data = project_json(tenants.get_project(session, project_id))
+    emit(data, [f"Project {data['id']} ({data['name']})", *_project_lines(data)])
+
+
+@project.command("list")
+@click.option("--team", "team_id", default=None, help="Only this team's projects.")
+@json_option
+def project_list(team_id: str | None) -> None:
+    """List projects."""
+    with unit_of_work() as session:
+        data = [project_json(p) for p in tenants.list_projects(session, team_id)]
+    rows = [(p["id"], p["teamId"], p["name"], p["stripeMode"], p["createdAt"]) for p in data]
+    emit({"object": "list", "data": data}, table(rows, ("ID", "TEAM", "NAME", "STRIPE", "CREATED"), "No projects yet."))

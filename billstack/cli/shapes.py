@@ -1,0 +1,85 @@
+"""JSON shapes of what the commands print (camelCase keys; secrets only as "set")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billstack.clock import to_iso_z
+from billstack.models import ApiKey, Customer, PortalSession, Project, Team
+from billstack.services.tenants import allowed_return_origins, stripe_mode
+
+
+def iso(moment: Any) -> str | None:
+    return to_iso_z(moment) if moment is not None else None
+
+
+def team_json(team: Team) -> dict[str, Any]:
+    return {"id": team.id, "object": "team", "name": team.name, "createdAt": iso(team.created_at)}
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "object": "project",
+        "teamId": project.team_id,
+        "name": project.name,
+        "displayName": project.display_name,
+        "logoUrl": project.logo_url,
+        "accentColor": project.accent_color,
+        "supportEmail": project.support_email,
+        "supportUrl": project.support_url,
+        "termsUrl": project.terms_url,
+        "privacyUrl": project.privacy_url,
+        "defaultReturnUrl": project.default_return_url,
+        "allowedReturnOrigins": allowed_return_origins(project),
+        "frameAncestors": project.frame_ancestors,
+        "features": {
+            "cancel": project.feature_cancel,
+            "resume": project.feature_resume,
+            "invoiceHistory": project.feature_invoice_history,
+            "paymentMethodUpdate": project.feature_payment_method_update,
+        },
+        "stripeSecretKey": "set",
+        "stripeMode": stripe_mode(project),
+        "stripeApiBase": project.stripe_api_base,
+        "webhookSecret": "set" if project.webhook_secret_sealed else None,
+        "createdAt": iso(project.created_at),
+    }
+
+
+def api_key_json(api_key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": api_key.id,
+        "object": "api_key",
+        "projectId": api_key.project_id,
+        "prefix": api_key.prefix,
+        "status": "revoked" if api_key.revoked_at else "active",
+        "createdAt": iso(api_key.created_at),
+        "lastUsedAt": iso(api_key.last_used_at),
+        "revokedAt": iso(api_key.revoked_at),
+    }
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "object": "customer",
+        "projectId": customer.project_id,
+        "stripeCustomerId": customer.stripe_customer_id,
+        "email": customer.email,
+        "name": customer.name,
+        "createdAt": iso(customer.created_at),
+        "removedAt": iso(customer.removed_at),
+    }
+
+
+def revoked_session_json(revoked: PortalSession) -> dict[str, Any]:
+    return {
+        "id": revoked.id,
+        "object": "portal_session",
+        "projectId": revoked.project_id,
+        "customerId": revoked.customer_id,
+        "revoked": True,
+        "revokedAt": iso(revoked.revoked_at),
+        "expiresAt": iso(revoked.expires_at),
+    }
