@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from billstack import routes
 from billstack.components.states import message_page
 
 
@@ -17,7 +18,7 @@ def page() -> rx.Component:
         ),
         rx.text(
             "Integrators: create a portal session with ",
-            rx.code("POST /api/billstack/teams/{teamId}/projects/{projectId}/portal"),
+            rx.code("POST " + routes.PORTAL_SESSIONS_PATH),
             " (see ",
             rx.link("the API description", href="/api/openapi.json"),
             ").",
