@@ -26,6 +26,7 @@ streaming responses pass through untouched.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -33,10 +34,14 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billstack.db import session_scope
-from billstack.services import sessions
+from billstack.services import sessions, tenants
 
 POLICY_TTL = 30.0
 NONE = "'none'"
+# What may reach the header from a project's setting (checked again on the way out, with
+# fullmatch: tenants checks it on the way in, but a value stored before that check, or by
+# hand, must not be able to add a directive (`;`) or a header line).
+_FRAME_ANCESTORS_SAFE = re.compile(r"[A-Za-z0-9 :/.*'\-_\[\]]+")
 _REPLACED = frozenset({b"referrer-policy", b"cache-control", b"x-content-type-options", b"x-frame-options"})
 _PORTAL_PREFIXES = ("/portal/", "/api/portal/")
 NO_STORE = b"no-store"
@@ -73,9 +78,17 @@ class PolicyCache:
 policy_cache = PolicyCache()
 
 
+def frame_ancestors_policy(setting: str | None) -> str:
+    """The CSP `frame-ancestors` sources for a project's setting; `'none'` when unset or unsafe."""
+    value = (setting or "").strip()
+    if not value or not _FRAME_ANCESTORS_SAFE.fullmatch(value):
+        return NONE
+    return value
+
+
 def _load_policy(project_id: str) -> str:
     with session_scope() as db:
-        return sessions.frame_ancestors(db, project_id)
+        return frame_ancestors_policy(tenants.frame_ancestors_setting(db, project_id))
 
 
 async def frame_ancestors_for_path(path: str) -> str:

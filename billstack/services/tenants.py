@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import secrets
 import unicodedata
@@ -13,10 +12,12 @@ from cryptography.fernet import InvalidToken
 from sqlmodel import Session, select
 
 from billstack.clock import utcnow
+from billstack.config import origin_of
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
-from billstack.models import ApiKey, AuditEvent, Project, Team
+from billstack.models import ApiKey, Project, Team
 from billstack.secrets_box import digest, seal, unseal
+from billstack.services import audit
 
 API_KEY_PREFIX = "bsk_"
 # Project fields an operator may change with `project update`, besides secrets.
@@ -42,17 +43,9 @@ FEATURE_FIELDS = (
 _LINK_URL_FIELDS = ("support_url", "terms_url", "privacy_url", "default_return_url")
 
 
-def record_audit(db: Session, action: str, *, project_id: str | None = None, **detail: object) -> None:
-    """Operator actions go to the audit log; `detail` carries ids and field names, never secrets."""
-    ids = {k: detail.pop(k) for k in ("customer_id", "session_id", "api_key_id") if k in detail}
-    db.add(
-        AuditEvent(
-            project_id=project_id,
-            action=action,
-            detail=json.dumps(detail, sort_keys=True) if detail else None,
-            **ids,
-        )
-    )
+# The operators' audit rows, in the one shape `audit` owns (customers, webhooks and
+# backfill import it under this name).
+record_audit = audit.record_action
 
 
 def list_teams(db: Session) -> list[Team]:
@@ -171,6 +164,13 @@ def allowed_return_origins(project: Project) -> list[str]:
     return [origin for origin in project.allowed_return_origins.split() if origin]
 
 
+def frame_ancestors_setting(db: Session, project_id: str) -> str | None:
+    """The project's `frame_ancestors` as stored (None for an unknown project); the header
+    built from it is api_routes/security.py's."""
+    project = db.get(Project, project_id)
+    return project.frame_ancestors if project is not None else None
+
+
 def _apply_options(project: Project, options: dict[str, object]) -> None:
     for field, value in options.items():
         if value is None:
@@ -230,16 +230,6 @@ def revoke_api_key(db: Session, key_id: str) -> ApiKey:
         db.flush()
         record_audit(db, "api_key.revoked", project_id=api_key.project_id, api_key_id=api_key.id)
     return api_key
-
-
-def find_api_key(db: Session, plaintext: str) -> ApiKey | None:
-    """Hash lookup: keys are high-entropy, so SHA-256 needs no per-request KDF.
-
-    The index lookup is on the digest, so timing reveals nothing about the key.
-    """
-    if not plaintext.startswith(API_KEY_PREFIX) or len(plaintext) > 200:
-        return None
-    return db.exec(select(ApiKey).where(ApiKey.key_hash == digest(plaintext))).first()
 
 
 def list_api_keys(db: Session, project_id: str) -> list[ApiKey]:
@@ -316,36 +306,26 @@ def check_email(value: str, param: str, example: str = "name@example.com") -> st
     return value
 
 
-def origin_of(scheme: str, hostname: str, port: int | None) -> str:
-    """The one form origins are stored and compared in: lower case, no default port, IPv6 in brackets."""
-    scheme = scheme.lower()
-    if port == {"http": 80, "https": 443}.get(scheme):
-        port = None
-    host = hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-
-
 def normalised_origin(origin: str) -> str:
-    """A stored origin in `origin_of`'s form. Lenient: origins saved before `check_origin`
-    had its present rules are read as they were written, never refused."""
-    parts = urlsplit(origin)
+    """A stored origin in `origin_of`'s form (config.py: the one origin normaliser). Lenient:
+    origins saved before `check_origin` had its present rules are read as they were
+    written, never refused (an unreadable port is left out)."""
     try:
-        port = parts.port
+        return origin_of(origin)
     except ValueError:
-        port = None
-    return origin_of(parts.scheme, parts.hostname or "", port)
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        return origin_of(f"{parts.scheme}://[{host}]" if ":" in host else f"{parts.scheme}://{host}")
 
 
 def check_origin(origin: str) -> str:
     """An allowed return origin, in `origin_of`'s form: http(s), a host name or IP address
     (no wildcards), an optional port; no user name, password, path, query or fragment."""
     param, expected = "allowed_return_origins", "an origin such as https://app.example.com"
-    parts, port = _split_url(origin, param, expected, _HTTP_SCHEMES)
+    parts, _port = _split_url(origin, param, expected, _HTTP_SCHEMES)
     if parts.path not in ("", "/") or "?" in origin or "#" in origin:
         raise _not_a(param, expected, origin, "no path, query or fragment")
-    return origin_of(parts.scheme, parts.hostname or "", port)
+    return origin_of(origin)
 
 
 def _check_http_url(url: str, param: str) -> str:

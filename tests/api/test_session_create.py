@@ -15,7 +15,9 @@ from sqlmodel import Session, select
 from billstack.db import engine_for
 from billstack.errors import BillStackError
 from billstack.models import ApiKey, AuditEvent, PortalSession
+from billstack.secrets_box import digest
 from billstack.services import sessions
+from billstack.services.sessions import creation
 from tests.api.conftest import Tenant, assert_error, make_tenant
 from tests.conftest import TEST_SECRET_KEY
 
@@ -196,7 +198,7 @@ async def test_a_subscription_id_with_a_line_break_is_refused_by_the_api_and_the
     response = await client.post(tenant.portal_path, headers=tenant.auth,
                                  json={"customerId": tenant.customer_id, "flow": flow})
     assert_error(response, 400, "parameter_invalid", "flow.subscriptionId")
-    facts = sessions._ProjectFacts("proj_x", "team_x", None, "", True, True)
+    facts = sessions.ProjectFacts("proj_x", "team_x", None, "", True, True)
     with pytest.raises(BillStackError) as refused:
         sessions.check_flow(flow, facts)
     assert refused.value.param == "flow.subscriptionId"
@@ -311,8 +313,8 @@ async def test_tokens_and_api_keys_are_not_stored_in_clear(client, tenant, db_ur
     assert token not in text and token.split(".")[2] not in text
     assert tenant.api_key not in text and tenant.api_key[4:] not in text
     with Session(engine) as db:
-        assert db.get(PortalSession, response.json()["sessionId"]).token_hash == sessions.digest(token)
-        assert db.get(ApiKey, tenant.api_key_id).key_hash == sessions.digest(tenant.api_key)
+        assert db.get(PortalSession, response.json()["sessionId"]).token_hash == digest(token)
+        assert db.get(ApiKey, tenant.api_key_id).key_hash == digest(tenant.api_key)
 
 
 async def test_creation_writes_an_audit_event_and_touches_the_key(client, tenant, db_url) -> None:
@@ -420,17 +422,17 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(client,
     import sqlite3
     import threading
 
-    original = sessions.create_portal_session_committed
+    original = creation.create_committed
     calls: list[bool] = []
     waiting_in_thread = threading.Event()
 
-    def spy(*, wait: bool, **kwargs):
+    def spy(request: sessions.SessionRequest, *, wait: bool = True):
         calls.append(wait)
         if wait:
             waiting_in_thread.set()
-        return original(wait=wait, **kwargs)
+        return original(request, wait=wait)
 
-    monkeypatch.setattr(sessions, "create_portal_session_committed", spy)
+    monkeypatch.setattr(creation, "create_committed", spy)
     holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     request = asyncio.ensure_future(

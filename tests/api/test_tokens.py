@@ -87,7 +87,7 @@ def test_fast_encoder_matches_pyjwt_byte_for_byte() -> None:
 
 
 def test_session_ids_look_like_other_ids() -> None:
-    made = {sessions._new_session_id() for _ in range(2000)}
+    made = {sessions.new_session_id() for _ in range(2000)}
     assert len(made) == 2000
     assert all(re.fullmatch(r"portal_sess_[A-Za-z0-9]{20}", i) for i in made)
 
@@ -95,10 +95,10 @@ def test_session_ids_look_like_other_ids() -> None:
 def test_session_ids_sort_by_creation_time_and_stay_random_within_a_millisecond() -> None:
     """Time first (so the primary-key index grows at its end), then 11 random characters."""
     moments_ms = [0, 35, 36, 1_764_000_000_000, 1_764_000_000_001, 1_764_000_060_000, 36**9 - 1]
-    ids = [sessions._new_session_id(ms) for ms in moments_ms]
+    ids = [sessions.new_session_id(ms) for ms in moments_ms]
     assert ids == sorted(ids)  # code-point order
     assert ids == sorted(ids, key=str.lower)  # and case-insensitive order (collations such as en_US)
-    same_ms = {sessions._new_session_id(1_764_000_000_000) for _ in range(1000)}
+    same_ms = {sessions.new_session_id(1_764_000_000_000) for _ in range(1000)}
     assert len(same_ms) == 1000
     assert len({i[: len("portal_sess_") + 9] for i in same_ms}) == 1  # one time prefix, 1,000 random tails
 

@@ -9,6 +9,7 @@ import pytest
 
 from billstack import i18n
 from billstack.presenters import invoice_row, readable_text_on, subscription_row
+from billstack.services import sessions
 from billstack.services.views import InvoiceView, SubscriptionView
 
 
@@ -99,3 +100,11 @@ def test_only_open_invoices_get_a_pay_link() -> None:
 def test_accent_text_stays_readable() -> None:
     assert readable_text_on("#4f46e5") == "#ffffff"
     assert readable_text_on("#ffd400") == "#000000"
+
+
+def test_the_session_api_offers_exactly_the_portals_languages() -> None:
+    """One list, i18n's: a session's locale is always one the portal has a catalogue for."""
+    assert sessions.SUPPORTED_LOCALES is i18n.SUPPORTED_LOCALES
+    assert sessions.DEFAULT_LOCALE is i18n.DEFAULT_LOCALE
+    for tag in ("en", "de", "de-AT", "DE_at", "fr-CA", "es", "pt-BR", "zh-Hant-TW", "auto", ""):
+        assert sessions.resolve_locale(tag) == i18n.normalise_locale(tag), tag

@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlmodel import Session, select
 
+from billstack import config
 from billstack.errors import BillStackError
 from billstack.models import AuditEvent
-from billstack.services import sessions, tenants
+from billstack.services import audit, sessions, tenants
 
 KEY = "sk_test_serviceTESTkey12345678"
 
@@ -163,3 +164,44 @@ def test_operator_actions_are_audited_without_secrets(db: Session, project_id: s
     assert json.loads(events[3].detail) == {"fields": ["accent_color", "stripe_secret_key", "webhook_secret"]}
     everything = " ".join(f"{e.detail} {e.api_key_id}" for e in events)
     assert plaintext not in everything and "rotatedKEY" not in everything and "rotatedSECRET" not in everything
+
+
+def test_operator_audit_rows_take_the_one_shape_audit_owns(db: Session, project_id: str) -> None:
+    """tenants.record_audit is audit.record_action: ids fill their columns, the rest is compact detail."""
+    assert tenants.record_audit is audit.record_action
+    tenants.record_audit(db, "test.action", project_id=project_id, customer_id="pc_1", fields=["b", "a"])
+    db.commit()
+    event = db.exec(select(AuditEvent).where(AuditEvent.action == "test.action")).one()
+    assert (event.project_id, event.customer_id, event.session_id) == (project_id, "pc_1", None)
+    assert event.detail == '{"fields":["b","a"]}' and event.created_at is not None
+
+
+def test_the_audit_row_names_every_column_of_the_table() -> None:
+    """A column added to AuditEvent must be added to audit.COLUMNS/row(), which the ORM
+    write and the raw-SQL fast path of session creation both use."""
+    table_columns = {column.name for column in AuditEvent.__table__.columns} - {"id"}
+    assert set(audit.COLUMNS) == table_columns
+    assert set(audit.row("x.y", project_id="proj_1")) == table_columns
+    assert audit.row("x.y", project_id=None, client_ip="1" * 100)["client_ip"] == "1" * 64
+    assert audit.detail_text({"k": "v" * 5000}) == '{"truncated": true, "keys": ["k"]}'
+    assert all(f":{column}" in audit.INSERT_SQL for column in table_columns)
+
+
+def test_find_api_key_is_gone() -> None:
+    """Unused: the session API authenticates keys in sessions.api_keys (and its creation query)."""
+    assert not hasattr(tenants, "find_api_key")
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("HTTPS://App.Example.com:443/x?y#z", "https://app.example.com"),
+        ("http://[2001:DB8::1]:8080/", "http://[2001:db8::1]:8080"),
+        ("http://example.com:80", "http://example.com"),
+        ("https://example.com:99999", "https://example.com"),  # stored before the strict check: port left out
+    ],
+)
+def test_one_origin_normaliser_for_stored_origins_and_the_browsers(url: str, origin: str) -> None:
+    assert tenants.normalised_origin(url) == origin
+    if not url.endswith("99999"):
+        assert config.origin_of(url) == origin

@@ -1,0 +1,140 @@
+"""Creating portal sessions: the entry points, and where each unit of work runs.
+
+Every entry point turns its arguments into one typed `SessionRequest`, which is all the
+layers below (group commit, the unit of work, the SQL) pass on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from sqlmodel import Session
+
+from billstack.db import get_engine, raw_connection
+from billstack.models import ApiKey
+from billstack.services.sessions.group_commit import group_for
+from billstack.services.sessions.request import SessionRequest
+from billstack.services.sessions.storage import DatabaseBusy
+from billstack.services.sessions.unit import CreatedSession, create_on
+
+
+def create_portal_session(
+    db: Session,
+    *,
+    team_id: str,
+    project_id: str,
+    api_key: str | ApiKey | None,
+    customer_id: str,
+    ttl_ms: int | None = None,
+    return_url: str | None = None,
+    locale: str | None = None,
+    flow: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+    wait: bool = True,
+) -> CreatedSession:
+    """Mints a session and its token for a customer of the project, in `db`'s transaction.
+
+    `api_key`: see `SessionRequest` (unknown or revoked → 401, another project's or
+    team's → 403). With a key, creation is rate limited per key (429).
+
+    `wait=False` (SQLite only): if another writer holds the database, raise
+    `DatabaseBusy` at once instead of waiting — for callers on an event loop, which
+    then retry in a worker thread with `wait=True`.
+    """
+    request = SessionRequest(
+        team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
+        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
+    )
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # the raw statements below must see the caller's pending work
+    conn = db.connection()
+    return create_on(conn.connection.driver_connection, conn.dialect, request, wait=wait)
+
+
+def create_portal_session_committed(
+    *,
+    team_id: str,
+    project_id: str,
+    api_key: str | ApiKey | None,
+    customer_id: str,
+    ttl_ms: int | None = None,
+    return_url: str | None = None,
+    locale: str | None = None,
+    flow: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+    wait: bool = True,
+) -> CreatedSession:
+    """`create_portal_session` as its own unit of work, committed before it returns."""
+    request = SessionRequest(
+        team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
+        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
+    )
+    return create_committed(request, wait=wait)
+
+
+async def create_portal_session_async(
+    *,
+    team_id: str,
+    project_id: str,
+    api_key: str | ApiKey | None,
+    customer_id: str,
+    ttl_ms: int | None = None,
+    return_url: str | None = None,
+    locale: str | None = None,
+    flow: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+) -> CreatedSession:
+    """`create_portal_session_committed` for callers on an event loop (the session API)."""
+    request = SessionRequest(
+        team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
+        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
+    )
+    return await create_async(request)
+
+
+async def create_async(request: SessionRequest) -> CreatedSession:
+    """SQLite: on the loop itself, in the loop's group commit (group_commit.py); if another
+    writer holds the lock, redone in a worker thread, which waits. A networked database
+    (PostgreSQL) always runs in a worker thread."""
+    if get_engine().dialect.name != "sqlite":
+        return await anyio.to_thread.run_sync(partial(create_committed, request))
+    try:
+        return await group_for(asyncio.get_running_loop()).submit(request)
+    except DatabaseBusy:
+        return await anyio.to_thread.run_sync(partial(create_committed, request, wait=True))
+
+
+def create_committed(request: SessionRequest, *, wait: bool = True) -> CreatedSession:
+    """One creation as its own unit of work, committed before it returns: a pooled driver
+    connection without an ORM session around it (the session API's fast path)."""
+    engine = get_engine()
+    pooled = raw_connection(engine)
+    raw = pooled.driver_connection
+    # Over the network every statement is a round trip: the writes are one statement
+    # (storage.py's "insert_all"), so in autocommit mode neither BEGIN nor COMMIT is
+    # needed — the SELECT and the write are each atomic, and together no weaker than the
+    # READ COMMITTED transaction they replace. SQLite keeps its explicit transaction.
+    autocommit = engine.dialect.name == "postgresql" and not raw.autocommit
+    try:
+        if autocommit:
+            raw.autocommit = True
+        created = create_on(raw, engine.dialect, request, wait=wait)
+        pooled.commit()
+        return created
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pooled.rollback()
+        raise
+    finally:
+        if autocommit:
+            with contextlib.suppress(Exception):
+                raw.autocommit = False
+        pooled.close()

@@ -1,0 +1,152 @@
+"""What a caller asks for when it creates a session (`SessionRequest`), and the checks of
+each field: lifetime, return URL, locale and deep link. No database access."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from billstack.config import origin_of
+from billstack.errors import invalid
+from billstack.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, normalise_locale
+from billstack.models import ApiKey, Project
+from billstack.services.tenants import allowed_return_origins, normalised_origin
+
+TTL_DEFAULT_MS = 3_600_000
+TTL_MIN_MS = 60_000
+TTL_MAX_MS = 86_400_000
+
+# A regional tag maps to its language (`de-AT` → `de`); a well-formed tag of another
+# language falls back to i18n's DEFAULT_LOCALE, so that passing the end user's browser
+# language never breaks a portal link. Checked with fullmatch: `$` would also match
+# before a final line break ("de\n").
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+FLOW_PAYMENT_METHOD_UPDATE = "payment_method_update"
+FLOW_SUBSCRIPTION_CANCEL = "subscription_cancel"
+FLOW_TYPES = (FLOW_PAYMENT_METHOD_UPDATE, FLOW_SUBSCRIPTION_CANCEL)
+# Anchored for pydantic's `pattern=` (pydantic-core's Rust regex searches, and its `$` is
+# the end of the text); Python checks use fullmatch, as Python's `$` also matches before
+# a final line break.
+SUBSCRIPTION_ID_PATTERN = r"^sub_[A-Za-z0-9_]{1,250}$"
+_SUBSCRIPTION_ID = re.compile(SUBSCRIPTION_ID_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """One session creation as asked for, before any check.
+
+    `api_key`: the plaintext key from `Authorization: Bearer …` (authenticated in the same
+    query that loads the project and the customer), an already authenticated `ApiKey`
+    (checked again there: revoked → 401), or None for operator tooling.
+    """
+
+    team_id: str
+    project_id: str
+    api_key: str | ApiKey | None
+    customer_id: str
+    ttl_ms: int | None = None
+    return_url: str | None = None
+    locale: str | None = None
+    flow: dict[str, Any] | None = None
+    client_ip: str | None = None
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    """The project settings session creation needs (duck-types `Project` for the checks)."""
+
+    id: str
+    team_id: str
+    default_return_url: str | None
+    allowed_return_origins: str
+    feature_cancel: bool
+    feature_payment_method_update: bool
+
+
+def check_ttl_ms(ttl_ms: int | None) -> int:
+    if ttl_ms is None:
+        return TTL_DEFAULT_MS
+    if isinstance(ttl_ms, bool) or not isinstance(ttl_ms, int) or not TTL_MIN_MS <= ttl_ms <= TTL_MAX_MS:
+        raise invalid(
+            f"ttlMs must be an integer number of milliseconds between {TTL_MIN_MS} (1 minute) "
+            f"and {TTL_MAX_MS} (24 hours).",
+            param="ttlMs",
+        )
+    return ttl_ms
+
+
+def check_return_url(return_url: str | None, project: Project | ProjectFacts) -> str | None:
+    """An http(s) URL without credentials, on an allowed origin when the project lists any."""
+    if return_url is None:
+        return project.default_return_url
+    message = "returnUrl must be an absolute http(s) URL such as https://app.example.com/account."
+    if not isinstance(return_url, str) or len(return_url) > 2000 or any(c.isspace() or ord(c) < 32 for c in return_url):
+        raise invalid(message, param="returnUrl")
+    parts = urlsplit(return_url)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is no number or out of range
+    except ValueError:
+        raise invalid(message, param="returnUrl") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise invalid(message, param="returnUrl")
+    allowed = {normalised_origin(o) for o in allowed_return_origins(project)}
+    if allowed and origin_of(return_url) not in allowed:
+        raise invalid(
+            "returnUrl is not on one of this project's allowed return origins.",
+            param="returnUrl",
+            code="return_url_not_allowed",
+        )
+    return return_url
+
+
+def resolve_locale(locale: str | None) -> str:
+    """`de`, `de-AT`, `DE_at` → `de`; a well-formed tag of an unsupported language → `en`."""
+    if locale is None or locale == "" or locale == "auto":
+        return DEFAULT_LOCALE
+    if not isinstance(locale, str) or len(locale) > 35 or not _LOCALE_TAG.fullmatch(locale):
+        raise invalid(
+            "locale must be a language tag such as en, de or fr-CA (supported: "
+            + ", ".join(SUPPORTED_LOCALES) + ").",
+            param="locale",
+        )
+    return normalise_locale(locale)
+
+
+def check_flow(flow: dict[str, Any] | None, project: Project | ProjectFacts) -> str | None:
+    """The deep link as canonical JSON (`{"type": …, "subscriptionId": …}`), or None."""
+    if flow is None:
+        return None
+    if not isinstance(flow, dict) or flow.get("type") not in FLOW_TYPES:
+        raise invalid("flow.type must be payment_method_update or subscription_cancel.", param="flow.type")
+    kind = flow["type"]
+    if kind == FLOW_PAYMENT_METHOD_UPDATE:
+        if set(flow) != {"type"}:
+            raise invalid("A payment_method_update flow takes no other fields.", param="flow")
+        if not project.feature_payment_method_update:
+            raise invalid("Payment method updates are turned off for this project.", param="flow.type",
+                          code="feature_disabled")
+        return json.dumps({"type": kind})
+    subscription_id = flow.get("subscriptionId")
+    if set(flow) != {"type", "subscriptionId"} or not is_subscription_id(subscription_id):
+        raise invalid("A subscription_cancel flow needs subscriptionId (sub_…).", param="flow.subscriptionId")
+    if not project.feature_cancel:
+        raise invalid("Cancelling subscriptions is turned off for this project.", param="flow.type",
+                      code="feature_disabled")
+    return json.dumps({"type": kind, "subscriptionId": subscription_id})
+
+
+def is_subscription_id(value: object) -> bool:
+    """A Stripe subscription id (`sub_…`) in shape; says nothing of whose it is."""
+    return isinstance(value, str) and _SUBSCRIPTION_ID.fullmatch(value) is not None
+
+
+def shown(value: object) -> str:
+    """A caller-given id as quoted in an error message: at most 64 characters."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:64])
