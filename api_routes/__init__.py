@@ -2,8 +2,8 @@
 
 Reflex mounts its own backend under this app at "", so anything this app does not
 route falls through to Reflex — except under /api/, where an unknown URL is a JSON
-404/405 (see api_routes/errors.py). Every module of this package that defines a
-module-level `router` (an APIRouter) is included; that catch-all is added last.
+404/405 (see api_routes/errors.py). The routers are `ROUTERS`, included in that order
+(a new router module is added there); that catch-all is added last.
 
 Middleware (outermost first), all pure ASGI so Reflex's websocket passes untouched:
 SecurityHeaders (every response), UnexpectedErrors (/api/… → JSON 500),
@@ -18,12 +18,14 @@ the headers and the error shape too; the inner SecurityHeaders then stands aside
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from fastapi import APIRouter, FastAPI
 
-from api_routes.limits import BODY_METHODS, body_limit
+from api_routes import portal, portal_sessions, webhooks
+from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
+from api_routes.limits import BODY_METHODS, JsonBodyLimits, body_limit
+from api_routes.portal_sessions import CreatePortalSessionRequest
+from api_routes.schemas import ErrorResponse
+from api_routes.security import SecurityHeaders
 
 API_TITLE = "BillStack Portal API"
 API_VERSION = "1.0.0"
@@ -40,18 +42,13 @@ Self-hosted Stripe customer portal.
 Errors always have the shape `{"error": {"type", "code", "message", "param"}}`.
 JSON bodies must be sent as `application/json` and are limited to 16 KiB (webhooks: 1 MiB).
 """
-_ERROR_RESPONSE_REF = "#/components/schemas/ErrorResponse"
+_ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
 
 
-def _routers() -> list[APIRouter]:
-    from api_routes import portal_sessions
-
-    routers = [portal_sessions.router]
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        router = getattr(importlib.import_module(f"{__name__}.{module}"), "router", None)
-        if isinstance(router, APIRouter) and router not in routers:
-            routers.append(router)
-    return routers
+# Every router of the API, in the order its operations are documented.
+ROUTERS: tuple[APIRouter, ...] = (portal_sessions.router, portal.router, webhooks.router)
+# Bodies that hot routes parse themselves (see portal_sessions): documented here.
+DOCUMENTED_BODIES = (CreatePortalSessionRequest,)
 
 
 def _document_400_not_422(app: FastAPI) -> None:
@@ -60,10 +57,6 @@ def _document_400_not_422(app: FastAPI) -> None:
     Also adds the schemas of request bodies that hot routes parse themselves, and the
     413/415 answers of the body limits (`_document_body_limits`).
     """
-    from api_routes.portal_sessions import CreatePortalSessionRequest
-
-    documented_bodies = (CreatePortalSessionRequest,)
-
     def openapi() -> dict:
         schema = FastAPI.openapi(app)  # cached by FastAPI; the stripping below is idempotent
         for path in schema.get("paths", {}).values():
@@ -73,7 +66,7 @@ def _document_400_not_422(app: FastAPI) -> None:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
-        for model in documented_bodies:  # bodies parsed in the route rather than by FastAPI
+        for model in DOCUMENTED_BODIES:  # bodies parsed in the route rather than by FastAPI
             if model.__name__ not in schemas:
                 body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 schemas.update(body_schema.pop("$defs", {}))
@@ -105,10 +98,6 @@ def _error_response(description: str) -> dict:
 
 
 def create_api() -> FastAPI:
-    from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
-    from api_routes.limits import JsonBodyLimits
-    from api_routes.security import SecurityHeaders
-
     app = FastAPI(
         title=API_TITLE,
         version=API_VERSION,
@@ -119,7 +108,7 @@ def create_api() -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     install_error_handling(app)
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router)
     add_api_fallback(app)
     _document_400_not_422(app)

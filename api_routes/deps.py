@@ -1,23 +1,36 @@
-"""Request helpers: the Bearer API key, JSON bodies, the client IP.
+"""Request helpers and the two dependencies every handler starts from.
 
-Header parsing only (no database, no thread hop): the key itself is checked by the
-service inside the request's one unit of work — one indexed lookup by SHA-256 digest
-(DESIGN.md §4.1): unknown or revoked key → 401, a valid key of another project or
-team → 403 (`sessions.create_portal_session`, `sessions.authenticate_api_key`).
+- `ProjectAuth` (session API): the Bearer API key, checked against the path's team and
+  project inside the request's one unit of work — one indexed lookup by SHA-256 digest
+  (DESIGN.md §4.1): unknown or revoked key → 401, a valid key of another project or
+  team → 403 (`sessions.authenticate_api_key`).
+- `PortalCall` (portal API): the path's portal token and the client address, bound to
+  `run_portal_call`, which validates the token and runs one unit of work within the
+  portal's limits (services/portal_calls.py).
+
+Both only parse here (no database, no thread hop); the work happens when the handler
+calls them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 
 from api_routes.errors import validation_error
+from billstack.db import session_scope
 from billstack.errors import unauthorized
+from billstack.services import sessions
+from billstack.services.portal_calls import Action, Work, run_portal_call
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -72,3 +85,56 @@ def client_ip(request: Request) -> str | None:
     peer address only for trusted proxies — so clients cannot spoof rate-limit keys.
     """
     return request.client.host if request.client else None
+
+
+# --- the dependencies ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectCaller:
+    """A request of the session API: its key is checked against its team and project as the
+    first step of the unit of work that `run` opens, so the two commit together."""
+
+    team_id: str
+    project_id: str
+    api_key: str
+    client_ip: str | None
+
+    def run(self, action: Callable[[Session, Any], T]) -> T:
+        """`action(db, api_key_row)` after the key is authenticated, in one unit of work."""
+        with session_scope() as db:
+            key, _project = sessions.authenticate_api_key(
+                db, self.api_key, team_id=self.team_id, project_id=self.project_id
+            )
+            return action(db, key)
+
+
+async def authenticated_project(
+    teamId: str,  # noqa: N803 - path names as in the public contract
+    projectId: str,  # noqa: N803
+    request: Request,
+    api_key: Annotated[str, Depends(bearer_api_key)],
+) -> ProjectCaller:
+    return ProjectCaller(teamId, projectId, api_key, client_ip(request))
+
+
+ProjectAuth = Annotated[ProjectCaller, Depends(authenticated_project)]
+
+
+@dataclass(frozen=True)
+class PortalCaller:
+    """A request of the portal API: its token (validated by each call) and client address."""
+
+    token: str
+    client_ip: str | None
+
+    async def __call__(self, action: Action[T], *, work: Work) -> T:
+        """`action(db, ctx)` for the token's customer, in one unit of work, in the right pool."""
+        return await run_portal_call(self.token, self.client_ip, action, work=work)
+
+
+async def portal_caller(token: str, request: Request) -> PortalCaller:
+    return PortalCaller(token, client_ip(request))
+
+
+PortalCall = Annotated[PortalCaller, Depends(portal_caller)]

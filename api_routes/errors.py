@@ -62,7 +62,6 @@ def error_body(status: int, code: str, message: str, *, type: str = "invalid_req
 
 
 INTERNAL_ERROR = {"error": {"type": "api_error", "code": "internal_error", "message": INTERNAL_ERROR_MESSAGE}}
-INTERNAL_ERROR_BODY = JSONResponse(INTERNAL_ERROR).body
 
 
 def internal_error_response() -> JSONResponse:

@@ -10,67 +10,74 @@ methods, other paths, websockets, lifespan) passes on through the two layers tha
 wrap the whole app, Reflex's own answers included: the security headers
 (api_routes/security.py) and JSON 404s (api_routes/errors.py `JsonNotFound`).
 
-Nothing is served differently: the same body checks (`read_json_body`: 413/415), the
-same operation (`portal_sessions.create_session_json`: 401/400/403/404/429), the same
-error shape and generic 500, the same security headers. tests/api runs every API test
-through this front, and test_fast_path.py holds its answers equal to the framework's.
+Nothing is served differently, because nothing is written twice: the path is the route's
+own (`routes.PORTAL_SESSIONS_PATH`), the body checks the middleware's (`read_json_body`,
+`reject`: 413/415), the operation the route's (`portal_sessions.create_session_json`:
+401/400/403/404/429), errors rendered by the framework's renderer (`error_response`), and
+the fast route runs inside the same `SecurityHeaders` and `UnexpectedErrors` (generic 500)
+middlewares as the framework's. tests/api runs every API test through this front, and
+test_fast_path.py holds its answers equal to the framework's.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api_routes.errors import INTERNAL_ERROR_BODY, JsonNotFound
+from api_routes.errors import JsonNotFound, UnexpectedErrors, error_response
 from api_routes.limits import MAX_JSON_BODY_BYTES, BodyRejected, ClientGone, read_json_body, reject
 from api_routes.portal_sessions import create_session_json
-from api_routes.security import NONE, SecurityHeaders, security_headers
+from api_routes.security import SecurityHeaders
+from billstack import routes
 from billstack.errors import BillStackError
 
-log = logging.getLogger("billstack.api")
 
-# Starlette's `{name}` matches one non-empty path segment; so does this.
-SESSION_CREATE_PATH = re.compile(r"/api/billstack/teams/([^/]+)/projects/([^/]+)/portal")
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A route template (`/teams/{teamId}/…`) as a regex with one named group per
+    parameter, matching one non-empty path segment as Starlette's `{name}` does."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)"
+                              for i, part in enumerate(parts)))
+
+
+SESSION_CREATE_PATH = path_pattern(routes.PORTAL_SESSIONS_PATH)
 
 
 class FastPaths:
     def __init__(self, app: ASGIApp) -> None:
         self.app = SecurityHeaders(JsonNotFound(app))
+        self.session_create = SecurityHeaders(UnexpectedErrors(serve_session_create))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             match = SESSION_CREATE_PATH.fullmatch(scope["path"])
             if match is not None:
-                await serve_session_create(scope, receive, send, match[1], match[2])
+                scope["path_params"] = match.groupdict()
+                await self.session_create(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-async def serve_session_create(scope: Scope, receive: Receive, send: Send, team_id: str, project_id: str) -> None:
-    headers = security_headers(NONE)  # not a portal URL: framing is always refused
+async def serve_session_create(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         body = await read_json_body(scope, receive, MAX_JSON_BODY_BYTES)
     except BodyRejected as rejected:
-        await reject(send, rejected, headers)
+        await reject(send, rejected)
         return
     except ClientGone:
         return
+    params = scope["path_params"]
     try:
         payload = await create_session_json(
-            team_id, project_id, _header(scope, b"authorization"), body, (scope.get("client") or (None,))[0]
+            params["teamId"], params["projectId"], _header(scope, b"authorization"), body,
+            (scope.get("client") or (None,))[0],
         )
-        status = 200
     except BillStackError as error:
-        status, payload = error.status, JSONResponse(error.to_dict()).body  # as the framework's handler
-        headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in error.headers.items()]
-    except Exception as exc:  # logged; the client gets the generic 500 (as from UnexpectedErrors)
-        log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
-        status, payload = 500, INTERNAL_ERROR_BODY
-    headers += [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        await error_response(error)(scope, receive, send)
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -80,4 +87,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
-

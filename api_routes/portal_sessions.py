@@ -9,39 +9,26 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from pydantic.alias_generators import to_camel
+from fastapi import APIRouter, Request, Response
+from pydantic import Field, StrictInt
 
-from api_routes.deps import api_key_from_header, bearer_api_key, client_ip, parse_body
+from api_routes.deps import ProjectAuth, api_key_from_header, client_ip, parse_body
+from api_routes.schemas import RequestBody, ResponseBody, error_responses
+from billstack import routes
 from billstack.clock import to_iso_z
-from billstack.db import session_scope
 from billstack.services import sessions
+from billstack.services.views import ISO_Z_PATTERN
 
-router = APIRouter(prefix="/api/billstack", tags=["Portal sessions"])
-
-_ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
-
-
-class _ApiModel(BaseModel):
-    # Only the camelCase names are accepted, and unknown fields are refused (400
-    # `parameter_unknown`): a typo such as `ttl_ms` or Stripe's `return_url` would
-    # otherwise be silently ignored and the session made with defaults.
-    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=False, validate_by_alias=True,
-                              serialize_by_alias=True, extra="forbid")
+router = APIRouter(prefix=routes.API_PREFIX, tags=["Portal sessions"])
 
 
-class _ResponseModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True)
-
-
-class PaymentMethodUpdateFlow(_ApiModel):
+class PaymentMethodUpdateFlow(RequestBody):
     """Open the portal straight on "Update payment method"."""
 
     type: Literal["payment_method_update"]
 
 
-class SubscriptionCancelFlow(_ApiModel):
+class SubscriptionCancelFlow(RequestBody):
     """Open the portal straight on the cancel dialog of one of the customer's subscriptions."""
 
     type: Literal["subscription_cancel"]
@@ -52,7 +39,7 @@ class SubscriptionCancelFlow(_ApiModel):
 Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discriminator="type")]
 
 
-class CreatePortalSessionRequest(_ApiModel):
+class CreatePortalSessionRequest(RequestBody):
     customer_id: str = Field(min_length=1, max_length=64, examples=["pc_7Hq2LmX9aBcDeFgHiJkL"],
                              description="BillStack customer id (`pc_…`) of this project.")
     # Strict: a JSON integer only. "60000", 60000.0 and true are refused rather than converted.
@@ -72,41 +59,30 @@ class CreatePortalSessionRequest(_ApiModel):
     flow: Flow | None = Field(default=None, description="Optional deep link: the portal opens on that action.")
 
 
-class PortalSessionCreated(_ResponseModel):
+class PortalSessionCreated(ResponseBody):
     session_id: str = Field(examples=["portal_sess_abc123"])
     token: str = Field(description="The portal token (a signed JWT). Keep it secret: it grants access to the "
                        "customer's portal until it expires or is revoked.")
     portal_url: str = Field(examples=["https://your-billstack.com/portal/eyJhbGciOi..."],
                             description="Redirect the customer here.")
-    expires_at: str = Field(pattern=_ISO_Z, examples=["2026-03-30T13:00:00Z"],
+    expires_at: str = Field(pattern=ISO_Z_PATTERN, examples=["2026-03-30T13:00:00Z"],
                             description="UTC, ISO-8601, whole seconds.")
 
 
-class PortalSessionRevoked(_ResponseModel):
+class PortalSessionRevoked(ResponseBody):
     id: str = Field(examples=["portal_sess_abc123"])
     revoked: Literal[True] = True
-    revoked_at: str = Field(pattern=_ISO_Z, examples=["2026-03-30T12:30:00Z"],
+    revoked_at: str = Field(pattern=ISO_Z_PATTERN, examples=["2026-03-30T12:30:00Z"],
                             description="When the session was revoked (the first time, if revoked again).")
 
 
-class ErrorDetail(BaseModel):
-    type: str = Field(examples=["invalid_request_error"])
-    code: str = Field(examples=["parameter_invalid"])
-    message: str
-    param: str | None = Field(default=None, examples=["ttlMs"], description="The request field at fault, if any.")
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
-
-
-_ERRORS = {
-    400: {"model": ErrorResponse, "description": "Invalid body or parameter (`param` names the field)."},
-    401: {"model": ErrorResponse, "description": "Missing, malformed, unknown or revoked API key."},
-    403: {"model": ErrorResponse, "description": "The key is valid but not for this team and project."},
-    404: {"model": ErrorResponse, "description": "No such customer (or session) in this project."},
-    429: {"model": ErrorResponse, "description": "Rate limited; see `Retry-After`."},
-}
+_ERRORS = error_responses({
+    400: "Invalid body or parameter (`param` names the field).",
+    401: "Missing, malformed, unknown or revoked API key.",
+    403: "The key is valid but not for this team and project.",
+    404: "No such customer (or session) in this project.",
+    429: "Rate limited; see `Retry-After`.",
+})
 
 _CREATE_DESCRIPTION = """
 Mints a short-lived portal session for one customer and returns the URL to redirect
@@ -125,7 +101,7 @@ them to. Only `customerId` is required.
 
 
 @router.post(
-    "/teams/{teamId}/projects/{projectId}/portal",
+    routes.PORTAL_SESSIONS_ROUTE,
     response_model=PortalSessionCreated,
     responses=_ERRORS,  # 413 and 415: api_routes/__init__.py, from the body limits
     summary="Create a portal session",
@@ -184,7 +160,7 @@ async def create_session_json(
 
 
 @router.delete(
-    "/teams/{teamId}/projects/{projectId}/portal/{sessionId}",
+    routes.PORTAL_SESSION_ROUTE,
     response_model=PortalSessionRevoked,
     responses=_ERRORS,
     summary="Revoke a portal session",
@@ -192,16 +168,8 @@ async def create_session_json(
     "Idempotent — revoking again answers 200 with the original `revokedAt`.",
     operation_id="revokePortalSession",
 )
-def revoke_portal_session(
-    teamId: str,
-    projectId: str,
-    sessionId: str,
-    request: Request,
-    api_key: str = Depends(bearer_api_key),
-) -> PortalSessionRevoked:
-    with session_scope() as db:
-        key, _project = sessions.authenticate_api_key(db, api_key, team_id=teamId, project_id=projectId)
-        session = sessions.revoke_portal_session(
-            db, sessionId, project_id=projectId, api_key_id=key.id, actor="api", client_ip=client_ip(request)
-        )
+def revoke_portal_session(sessionId: str, project: ProjectAuth) -> PortalSessionRevoked:  # noqa: N803
+    session = project.run(lambda db, key: sessions.revoke_portal_session(
+        db, sessionId, project_id=project.project_id, api_key_id=key.id, actor="api", client_ip=project.client_ip
+    ))
     return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))  # type: ignore[arg-type]

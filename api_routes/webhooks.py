@@ -16,7 +16,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api_routes.portal_sessions import ErrorResponse
+from api_routes.schemas import ErrorResponse
+from billstack import routes
 from billstack.db import session_scope
 from billstack.services import webhooks
 
@@ -44,7 +45,7 @@ _INVALID_DESCRIPTION = ("Signature missing or invalid, or unknown project (`webh
 
 
 @router.post(
-    "/api/billstack/webhooks/stripe/{projectId}",
+    routes.STRIPE_WEBHOOK_PREFIX + "{projectId}",
     response_model=WebhookReceived,
     responses={400: {"model": ErrorResponse, "description": _INVALID_DESCRIPTION},
                413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}},

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billstack.i18n import card_brand_label, format_card_expiry, format_day, format_interval, format_money, t
-from billstack.services.views import InvoiceView, PaymentMethodView, SubscriptionView
+from billstack.services.views import LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
 
-LIVE_STATUSES = ("active", "trialing", "past_due")
 # Radix colour per status: green = fine, amber = needs attention, gray = over.
 STATUS_COLORS = {
     "active": "green",

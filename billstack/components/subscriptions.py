@@ -6,7 +6,7 @@ import reflex as rx
 
 from billstack.components.layout import accent_button, label, section
 from billstack.presenters import SubscriptionRow
-from billstack.state.portal import CANCEL_REASONS
+from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
 
 

@@ -43,8 +43,6 @@ StripeDict = Mapping[str, Any]
 # Full reads of Stripe per sync while other writers keep changing the customer's mirror.
 SYNC_ATTEMPTS = 3
 
-# Subscriptions a customer can still cancel, resume or pay for.
-LIVE_STATUSES = ("active", "trialing", "past_due")
 # Rows per INSERT: keeps each statement well below SQLite's bound-parameter limit.
 _CHUNK = 200
 _MIRROR_MODELS = (Subscription, Invoice, PaymentMethod)

@@ -1,21 +1,57 @@
 """What the portal shows, as plain data: the one view model behind both the Reflex page
-and the portal REST API (which serialises it with camelCase keys).
+and the portal REST API, which uses these models as its response models directly
+(camelCase keys, times as `…Z` strings), so the two can never describe it differently.
 
-Money stays in minor units with its currency and times stay aware UTC datetimes;
-formatting for the session's locale happens at the edge (billstack/i18n.py).
+Money stays in minor units with its currency and times stay aware UTC datetimes in
+Python; formatting for the session's locale happens at the edge (billstack/i18n.py).
+The vocabulary both the services and the page need (which subscriptions are live,
+which cancellation reasons a customer may give) is defined here too, below both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
 
 from billstack.clock import to_iso_z
 
+# Subscriptions a customer can still cancel, resume or pay for.
+LIVE_STATUSES = ("active", "trialing", "past_due")
+# Why a customer cancels: Stripe's `cancellation_details[feedback]` values, all of them
+# (docs/spec customer-portal.md: the portal offers every one). The page offers each with a
+# label `subs.reason.<value>` in every locale.
+CANCEL_REASONS = (
+    "too_expensive",
+    "missing_features",
+    "switched_service",
+    "unused",
+    "customer_service",
+    "too_complex",
+    "low_quality",
+    "other",
+)
 
-@dataclass(frozen=True)
-class Branding:
+ISO_Z_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+# An aware UTC datetime in Python, `2026-03-30T13:00:00Z` in JSON.
+IsoZ = Annotated[
+    datetime,
+    PlainSerializer(to_iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": ISO_Z_PATTERN}),
+]
+
+
+class View(BaseModel):
+    """Immutable; camelCase in JSON (by alias), snake_case in Python (by name)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True, frozen=True,
+                              json_schema_serialization_defaults_required=True)
+
+
+class Branding(View):
     display_name: str
     logo_url: str | None
     accent_color: str
@@ -25,62 +61,56 @@ class Branding:
     privacy_url: str | None
 
 
-@dataclass(frozen=True)
-class Features:
+class Features(View):
     cancel: bool
     resume: bool
     invoice_history: bool
     payment_method_update: bool
 
 
-@dataclass(frozen=True)
-class SubscriptionView:
-    id: str  # Stripe's sub_…
-    status: str  # active, trialing, past_due, canceled, unpaid, incomplete, paused …
+class SubscriptionView(View):
+    id: str = Field(examples=["sub_1OaBcDeFgHiJkLmN"])  # Stripe's sub_…
+    status: str = Field(examples=["active"])  # active, trialing, past_due, canceled, unpaid, incomplete, paused …
     product_name: str
     price_nickname: str | None
-    unit_amount: int | None  # minor units
-    currency: str
-    interval: str | None  # day, week, month, year
+    unit_amount: int | None = Field(description="Minor units of `currency` (cents; yen for JPY).")
+    currency: str = Field(examples=["usd"])
+    interval: str | None = Field(examples=["month"])  # day, week, month, year
     interval_count: int
     quantity: int
     cancel_at_period_end: bool
-    current_period_end: datetime | None
-    cancel_at: datetime | None
-    canceled_at: datetime | None
+    current_period_end: IsoZ | None
+    cancel_at: IsoZ | None
+    canceled_at: IsoZ | None
 
 
-@dataclass(frozen=True)
-class InvoiceView:
-    id: str  # Stripe's in_…
+class InvoiceView(View):
+    id: str = Field(examples=["in_1OaBcDeFgHiJkLmN"])  # Stripe's in_…
     number: str | None
-    status: str  # draft, open, paid, void, uncollectible
-    created: datetime
+    status: str = Field(examples=["paid"])  # draft, open, paid, void, uncollectible
+    created: IsoZ
     total: int
     amount_due: int
     currency: str
-    invoice_pdf: str | None
-    hosted_invoice_url: str | None
+    invoice_pdf: str | None = Field(description="Stripe's PDF link.")
+    hosted_invoice_url: str | None = Field(description="Stripe's hosted page, where open invoices are paid.")
 
 
-@dataclass(frozen=True)
-class PaymentMethodView:
-    id: str  # Stripe's pm_…
-    brand: str | None
-    last4: str | None
+class PaymentMethodView(View):
+    id: str = Field(examples=["pm_1OaBcDeFgHiJkLmN"])  # Stripe's pm_…
+    brand: str | None = Field(examples=["visa"])
+    last4: str | None = Field(examples=["4242"])
     exp_month: int | None
     exp_year: int | None
     is_default: bool
 
 
-@dataclass(frozen=True)
-class InvoicePage:
+class InvoicePage(View):
     invoices: list[InvoiceView]
-    has_more: bool
+    has_more: bool = Field(description="Ask again with `startingAfter` = the last id for more.")
 
 
-@dataclass(frozen=True)
-class PortalView:
+class PortalView(View):
     session_id: str
     customer_id: str
     customer_email: str | None
@@ -92,31 +122,13 @@ class PortalView:
     payment_methods: list[PaymentMethodView]
     return_url: str | None
     locale: str
-    expires_at: datetime
+    expires_at: IsoZ
     flow: dict[str, Any] | None = None
-    # When the mirror was last refreshed from Stripe (None: never).
-    synced_at: datetime | None = None
-    # True when Stripe could not be reached and this is saved data.
-    stale: bool = False
-    notices: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return to_camel_json(self)
+    synced_at: IsoZ | None = Field(default=None, description="When the data was last read from Stripe.")
+    stale: bool = Field(default=False, description="true: Stripe could not be reached; this is saved data.")
+    notices: list[str] = Field(default_factory=list)
 
 
-def to_camel_json(value: Any) -> Any:
-    """Dataclasses → dicts with camelCase keys; datetimes → `…Z` strings."""
-    if hasattr(value, "__dataclass_fields__"):
-        return {_camel(k): to_camel_json(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, list):
-        return [to_camel_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_camel_json(v) for k, v in value.items()}
-    if isinstance(value, datetime):
-        return to_iso_z(value)
-    return value
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+class CheckoutRedirect(View):
+    id: str = Field(examples=["cs_test_a1b2c3"])  # Stripe's cs_…
+    url: str = Field(description="Stripe Checkout (setup mode): send the customer's browser here.")

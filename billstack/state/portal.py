@@ -29,7 +29,7 @@ from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalis
 from billstack.services import live, sessions
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
-from billstack.services.views import PortalView
+from billstack.services.views import CANCEL_REASONS, PortalView
 
 log = logging.getLogger("billstack.portal")
 # Errors whose own message is for an API client: the page shows its localised words instead.
@@ -41,7 +41,6 @@ _NOTICE_KEYS = {
 }
 T = TypeVar("T")
 
-CANCEL_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
 # A waiting page re-checks this often that it is still the page's current load and unexpired.
 LIVE_RECHECK_S = 15.0
 # A change that arrives while an action is in flight is applied once the action is done.
@@ -282,16 +281,10 @@ class PortalState(rx.State):
             return
         self.pending = "pm"
         yield
-        token = self._token()
-        base = get_settings().resolved_public_url + routes.portal_path(token)
+        portal_url = routes.portal_url(get_settings().resolved_public_url, self._token())
         try:
-            url = await self._run(
-                lambda db, ctx: portal_service.start_payment_method_update(
-                    db,
-                    ctx,
-                    success_url=base + "?setup=success&session_id={CHECKOUT_SESSION_ID}",
-                    cancel_url=base + "?setup=canceled",
-                ),
+            checkout = await self._run(
+                lambda db, ctx: portal_service.start_payment_method_checkout(db, ctx, portal_url=portal_url),
                 work=Work.ACTION,
             )
         except Exception as exc:  # noqa: BLE001 - see _show_failure
@@ -299,7 +292,7 @@ class PortalState(rx.State):
             self.pending = ""
             return
         # `pending` stays set: the browser is leaving for Stripe Checkout.
-        yield rx.redirect(url, is_external=False)
+        yield rx.redirect(checkout.url, is_external=False)
 
     @rx.event
     def dismiss_notice(self) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from api_routes.portal import PortalViewOut
+from billstack.services.views import PortalView
 from billstack.config import get_settings
 from tests.api.conftest import assert_error
 from tests.portal_world import World, mirror_snapshot, submit_checkout, world  # noqa: F401 - fixture
@@ -30,7 +30,7 @@ async def test_get_returns_the_whole_view_in_camel_case_and_nothing_of_another_c
 ) -> None:
     body = await _get_view(client, world.alice)
 
-    assert set(body) == {field.alias for field in PortalViewOut.model_fields.values()}
+    assert set(body) == {field.alias for field in PortalView.model_fields.values()}
     assert body["customerId"] == world.alice.customer_id and body["customerEmail"] == "alice@example.com"
     assert {s["id"] for s in body["subscriptions"]} == set(world.alice.seeded["subscriptions"])
     sub = body["subscriptions"][0]

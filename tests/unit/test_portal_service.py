@@ -13,8 +13,18 @@ from billstack.config import reset_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError, StripeUnavailable
 from billstack.models import AuditEvent, Subscription
-from billstack.services import portal
-from tests.portal_world import World, mirror, mirror_snapshot, new_token, submit_checkout, world  # noqa: F401
+from billstack.i18n import catalogue
+from billstack.services import customers, portal
+from billstack.services.sessions import SUPPORTED_LOCALES
+from tests.portal_world import (  # noqa: F401 - world is a fixture
+    Person,
+    World,
+    mirror,
+    mirror_snapshot,
+    new_token,
+    submit_checkout,
+    world,
+)
 
 RETURN = "https://app.example.com/portal-return"
 SUCCESS_URL = RETURN + "?setup=success&session_id={CHECKOUT_SESSION_ID}"
@@ -61,7 +71,7 @@ def test_view_shows_the_customers_data_and_nothing_of_the_other_customer(world: 
     [card] = view.payment_methods
     assert (card.id, card.brand, card.last4, card.is_default) == (world.alice.seeded["payment_method"], "visa", "4242", True)
 
-    text = json.dumps(view.to_json())
+    text = view.model_dump_json()
     bob = world.bob.seeded
     for foreign in [world.bob.stripe_customer_id, bob["payment_method"], *bob["subscriptions"], *bob["invoices"],
                     "bob@example.com", world.bob.customer_id]:
@@ -405,3 +415,40 @@ def test_the_mirror_counts_as_old_after_sync_max_age(world: World, monkeypatch: 
             world.alice, lambda db, ctx: portal.mirror_is_old(ctx, now=synced_at + timedelta(seconds=seconds)))
 
     assert (old_at(60), old_at(61)) == (False, True)
+
+
+def _customer_billed_only_in_euros(world: World) -> Person:
+    """A customer whose one subscription, in EUR, has ended: nothing live to take a currency from."""
+    stripe = world.stripe
+    carol = stripe.v1.customers.create({"email": "carol@example.com", "payment_method": "pm_card_visa",
+                                        "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    price = stripe.v1.prices.create({"currency": "eur", "unit_amount": 900, "recurring": {"interval": "month"},
+                                     "product_data": {"name": "Abo"}})
+    subscription = stripe.v1.subscriptions.create({"customer": carol.id, "items": [{"price": price.id}]})
+    stripe.v1.subscriptions.cancel(subscription.id)
+    with session_scope() as db:
+        linked = customers.link_customer(db, project_id=world.project_id, stripe_customer_id=carol.id)
+        person = Person(linked.id, carol.id, {}, "")
+    return Person(person.customer_id, carol.id, {}, new_token(world, person))
+
+
+def test_a_card_update_checkout_is_in_the_currency_the_customer_is_billed_in(world: World) -> None:
+    carol = _customer_billed_only_in_euros(world)
+    view = _view(world, carol)
+    assert [(s.currency, s.status) for s in view.subscriptions] == [("eur", "canceled")]
+
+    redirect = world.as_customer(carol, lambda db, ctx: portal.start_payment_method_checkout(
+        db, ctx, portal_url="http://localhost:8000/portal/tok"))
+
+    # Not the "usd" a customer with no live subscription used to get.
+    assert world.stripe.v1.checkout.sessions.retrieve(redirect.id).currency == "eur"
+    alice = world.as_customer(world.alice, lambda db, ctx: portal.start_payment_method_checkout(
+        db, ctx, portal_url="http://localhost:8000/portal/tok"))
+    assert world.stripe.v1.checkout.sessions.retrieve(alice.id).currency == "usd"
+
+
+def test_every_cancel_reason_offered_has_a_label_in_every_locale() -> None:
+    for locale in SUPPORTED_LOCALES:
+        labels = catalogue(locale)
+        missing = [reason for reason in portal.CANCEL_REASONS if f"subs.reason.{reason}" not in labels]
+        assert missing == [], (locale, missing)

@@ -1,0 +1,75 @@
+"""What a customer can see and do in the portal, for one validated `PortalContext`.
+
+The REST routes (api_routes/portal.py) and the Reflex state call these same functions,
+so the two can never disagree. Reads come from the mirror (services/sync.py) and fall
+back to saved data when Stripe is down (`reads`); writes go to Stripe first (with an
+idempotency key), then to the mirror from Stripe's answer, and change nothing locally
+when Stripe fails (`cancel`, `payment_methods`). `rows` holds the customer-scoped
+lookups and the rows → view model mapping (services/views.py).
+
+No database connection is held while Stripe is called: each service commits its unit of
+work so far first (`release_connection`), so a slow Stripe holds no connection, no row
+lock and no SQLite write lock (services/portal_calls.py bounds the threads it holds).
+"""
+
+from billstack.services.portal.cancel import CANCEL_COMMENT_MAX, set_cancel_at_period_end
+from billstack.services.portal.payment_methods import (
+    CHECKOUT_SESSION_PLACEHOLDER,
+    complete_payment_method_update,
+    create_payment_method_checkout,
+    start_payment_method_checkout,
+    start_payment_method_update,
+)
+from billstack.services.portal.reads import (
+    NOTICE_STRIPE_UNAVAILABLE,
+    REFRESH_MODES,
+    Refresh,
+    branding_of,
+    features_of,
+    list_invoices,
+    load_portal_view,
+    mirror_is_old,
+)
+from billstack.services.portal.rows import INVOICE_PAGE_MAX, invoice_view, payment_method_view, subscription_view
+from billstack.services.views import (
+    CANCEL_REASONS,
+    Branding,
+    CheckoutRedirect,
+    Features,
+    InvoicePage,
+    InvoiceView,
+    PaymentMethodView,
+    PortalView,
+    SubscriptionView,
+)
+
+__all__ = [
+    "CANCEL_COMMENT_MAX",
+    "CANCEL_REASONS",
+    "CHECKOUT_SESSION_PLACEHOLDER",
+    "INVOICE_PAGE_MAX",
+    "NOTICE_STRIPE_UNAVAILABLE",
+    "REFRESH_MODES",
+    "Branding",
+    "CheckoutRedirect",
+    "Features",
+    "InvoicePage",
+    "InvoiceView",
+    "PaymentMethodView",
+    "PortalView",
+    "Refresh",
+    "SubscriptionView",
+    "branding_of",
+    "complete_payment_method_update",
+    "create_payment_method_checkout",
+    "features_of",
+    "invoice_view",
+    "list_invoices",
+    "load_portal_view",
+    "mirror_is_old",
+    "payment_method_view",
+    "set_cancel_at_period_end",
+    "start_payment_method_checkout",
+    "start_payment_method_update",
+    "subscription_view",
+]

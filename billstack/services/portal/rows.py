@@ -1,0 +1,117 @@
+"""The token customer's mirror rows, and those rows as the view model.
+
+Every lookup is scoped to the customer: another customer's id is indistinguishable from
+one that does not exist (404), so the portal never confirms what it does not show.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from billstack.errors import BillStackError, forbidden, invalid, not_found
+from billstack.models import Customer, Invoice, PaymentMethod, Subscription
+from billstack.services.sessions import PortalContext
+from billstack.services.sync import sync_customer
+from billstack.services.views import LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
+
+INVOICE_PAGE_MAX = 100
+# Never shown to customers: they only ever had an unpaid first invoice.
+HIDDEN_SUBSCRIPTION_STATUSES = ("incomplete_expired",)
+
+
+def ensure_synced(db: Session, ctx: PortalContext) -> None:
+    """Actions check ownership against the mirror, so a first-time API caller syncs first."""
+    if ctx.customer.synced_at is None:
+        sync_customer(db, ctx.project, ctx.customer)
+
+
+def own_subscription(db: Session, customer: Customer, subscription_id: str) -> Subscription:
+    row = db.exec(
+        select(Subscription).where(
+            Subscription.project_id == customer.project_id, Subscription.stripe_id == subscription_id
+        )
+    ).first()
+    # Another customer's subscription is indistinguishable from one that does not exist.
+    if row is None or row.customer_id != customer.id or row.status in HIDDEN_SUBSCRIPTION_STATUSES:
+        raise not_found(f"No such subscription: '{subscription_id}'.", param="subscriptionId")
+    return row
+
+
+def live_subscriptions(db: Session, customer: Customer) -> list[Subscription]:
+    return list(
+        db.exec(
+            select(Subscription).where(
+                Subscription.customer_id == customer.id, Subscription.status.in_(LIVE_STATUSES)
+            )
+        )
+    )
+
+
+def payment_method_view_by_id(db: Session, customer: Customer, payment_method_id: str) -> PaymentMethodView:
+    row = db.exec(
+        select(PaymentMethod).where(
+            PaymentMethod.customer_id == customer.id, PaymentMethod.stripe_id == payment_method_id
+        )
+    ).first()
+    if row is None:  # not a card (the mirror keeps cards only): still the default
+        return PaymentMethodView(
+            id=payment_method_id, brand=None, last4=None, exp_month=None, exp_year=None,
+            is_default=customer.default_payment_method_id == payment_method_id,
+        )
+    return payment_method_view(row, customer)
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= INVOICE_PAGE_MAX:
+        raise invalid(f"limit must be between 1 and {INVOICE_PAGE_MAX}.", param="limit")
+    return limit
+
+
+def feature_off(what: str) -> BillStackError:
+    return forbidden(f"{what} is turned off for this portal.", code="feature_disabled")
+
+
+# --- mirror rows → view model ------------------------------------------------------------
+
+
+def subscription_view(row: Subscription) -> SubscriptionView:
+    return SubscriptionView(
+        id=row.stripe_id,
+        status=row.status,
+        product_name=row.product_name,
+        price_nickname=row.price_nickname,
+        unit_amount=row.unit_amount,
+        currency=row.currency,
+        interval=row.interval,
+        interval_count=row.interval_count,
+        quantity=row.quantity,
+        cancel_at_period_end=row.cancel_at_period_end,
+        current_period_end=row.current_period_end,
+        cancel_at=row.cancel_at,
+        canceled_at=row.canceled_at,
+    )
+
+
+def invoice_view(row: Invoice) -> InvoiceView:
+    return InvoiceView(
+        id=row.stripe_id,
+        number=row.number,
+        status=row.status,
+        created=row.created,
+        total=row.total,
+        amount_due=row.amount_due,
+        currency=row.currency,
+        invoice_pdf=row.invoice_pdf,
+        hosted_invoice_url=row.hosted_invoice_url,
+    )
+
+
+def payment_method_view(row: PaymentMethod, customer: Customer) -> PaymentMethodView:
+    return PaymentMethodView(
+        id=row.stripe_id,
+        brand=row.brand,
+        last4=row.last4,
+        exp_month=row.exp_month,
+        exp_year=row.exp_year,
+        is_default=row.stripe_id == customer.default_payment_method_id,
+    )
