@@ -187,11 +187,6 @@ def test_the_audit_row_names_every_column_of_the_table() -> None:
     assert all(f":{column}" in audit.INSERT_SQL for column in table_columns)
 
 
-def test_find_api_key_is_gone() -> None:
-    """Unused: the session API authenticates keys in sessions.api_keys (and its creation query)."""
-    assert not hasattr(tenants, "find_api_key")
-
-
 @pytest.mark.parametrize(
     ("url", "origin"),
     [
