@@ -33,6 +33,7 @@ from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
 from bench.reflex_client import Build, PortalClient
 from bench.servers import Server, billstack_server, emulator
+from billstack import routes
 
 BENCH = "concurrency"
 STEP_TIMEOUT_S = 120  # one step of one client, however loaded the machine is
@@ -121,7 +122,7 @@ async def single_client_baseline(ctx: RunContext, server: Server, build: Build, 
 async def load(server: Server, build: Build, http: httpx.AsyncClient, visit: Visit) -> None:
     """What opening the portal link does: GET the page, connect, hydrate, on_load → data."""
     started = time.perf_counter()
-    page_path = f"/portal/{visit.token}"
+    page_path = routes.portal_path(visit.token)
     response = await http.get(server.url + page_path)
     response.raise_for_status()
     parts = urlsplit(server.url)

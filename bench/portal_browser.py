@@ -29,6 +29,7 @@ from bench.common import EMULATOR_PORTS, Figure, Target, log, median, percentile
 from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
 from bench.servers import Server, billstack_server, emulator
+from billstack import routes
 
 BENCH = "portal_browser"
 LATENCIES_MS = (0, 150)
@@ -90,7 +91,7 @@ def time_to_data(
         # A new session per visit, as a SaaS backend makes one per click on "Billing".
         token = mint_session(http, server.url, tenant, customer)["token"]
         pair = [
-            ("portal", f"{server.url}/portal/{token}", portal),
+            ("portal", routes.portal_url(server.url, token), portal),
             ("static", f"{server.url}{STATIC_PORTAL_PREFIX}{token}", static),
         ]
         for _, url, into in pair if index % 2 == 0 else reversed(pair):
@@ -226,7 +227,7 @@ def action_latency(
         f"action latency with the emulator at {latency_ms} ms: {actions} cancels in the page and over REST (+{warmup} warm-up)"
     )
     token = mint_session(http, server.url, tenant, tenant.customer_ids[0])["token"]
-    portal_url = f"{server.url}/portal/{token}"
+    portal_url = routes.portal_url(server.url, token)
     context = browser.new_context()
     try:
         page = context.new_page()

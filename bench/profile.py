@@ -29,6 +29,7 @@ import httpx
 
 from bench.common import EMULATOR_PORTS, RESULTS_DIR
 from bench.context import RunContext
+from billstack import routes
 
 SAMPLE_RATE = 200  # Hz
 
@@ -115,13 +116,13 @@ def profile_portal_load(ctx: RunContext, py_spy: str, output: Path, loads: int) 
         ):
             customer = tenant.customer_ids[0]
             load_once(
-                browser, f"{server.url}/portal/{mint_session(http, server.url, tenant, customer)['token']}"
+                browser, routes.portal_url(server.url, mint_session(http, server.url, tenant, customer)["token"])
             )
             with sampled(py_spy, server.worker_pid, output):
                 times = [
                     load_once(
                         browser,
-                        f"{server.url}/portal/{mint_session(http, server.url, tenant, customer)['token']}",
+                        routes.portal_url(server.url, mint_session(http, server.url, tenant, customer)["token"]),
                     ).visible_ms
                     for _ in range(loads)
                 ]

@@ -10,7 +10,7 @@ from billstack import stripe_gateway
 from billstack.db import session_scope
 from stripe_emulator.seed import seed_demo_customer
 from devtools.emulator import new_account_key
-from billstack.demo import create_demo_project
+from devtools.demo_tenant import create_demo_project
 from billstack.services import customers
 
 
