@@ -56,12 +56,6 @@ def client_for(project: Project) -> stripe.StripeClient:
     return _client(unseal(project.stripe_secret_key_sealed), api_base, settings.stripe_timeout_s)
 
 
-def client_for_key(secret_key: str, api_base: str | None = None) -> stripe.StripeClient:
-    """For checks before a project exists (e.g. validating a key at creation)."""
-    settings = get_settings()
-    return _client(secret_key, api_base or settings.stripe_api_base, settings.stripe_timeout_s)
-
-
 def idempotency_key(*parts: str) -> str:
     """Deterministic when the caller passes the parts of a logical action, random otherwise."""
     return "bs-" + ("-".join(parts) if parts else uuid.uuid4().hex)

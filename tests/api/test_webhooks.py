@@ -28,6 +28,7 @@ from billstack.db import session_scope
 from devtools.emulator import advance_time
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, WebhookEvent
 from billstack.services import sync, webhooks
+from billstack.services.webhooks.processing import _claim_next
 from tests.api.conftest import assert_error, make_tenant
 from tests.portal_world import World, mirror, mirror_snapshot, submit_checkout, world  # noqa: F401 - fixture
 
@@ -359,7 +360,7 @@ async def test_an_event_whose_worker_died_is_processed_again_after_its_lease(
     sub_id = hooked.alice.seeded["subscriptions"][0]
     hooked.stripe.v1.subscriptions.update(sub_id, {"cancel_at_period_end": True})
     await deliver(client, hooked, events(hooked, "customer.subscription.updated", sub_id)[-1])
-    claimed = webhooks._claim_next(datetime.now(UTC))  # a worker took it, then its process went away
+    claimed = _claim_next(datetime.now(UTC))  # a worker took it, then its process went away
     assert claimed is not None
 
     assert webhooks.process_due_events() == 0  # leased: nobody else takes it meanwhile
