@@ -94,7 +94,7 @@ def run_sync(
 ) -> SyncReport:
     if customer_id and (resume or import_customers):
         raise invalid("--customer syncs one customer; it cannot be combined with --resume or --import-customers.",
-                      param="customer")
+                      param="customerId")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise invalid(f"concurrency must be between 1 and {MAX_CONCURRENCY}.", param="concurrency")
     run, resumed = _start_run(project_id, customer_id=customer_id, import_customers=import_customers, resume=resume)
