@@ -98,7 +98,11 @@ def asgi_app():  # noqa: ANN201 - Granian factory
 
 def served_app():  # noqa: ANN201 - an ASGI app
     """The Reflex ASGI app with the compiled frontend mounted, behind the session API's
-    fast path and the layers that wrap everything (api_routes/fast_paths.py)."""
+    fast path and the layers that wrap everything (api_routes/fast_paths.py).
+
+    Imports here, not at the top: importing the app builds the whole Reflex app, which only
+    a server worker must do (the CLI imports this module for `serve`), and only once the
+    mount flag below is set."""
     from reflex_base.environment import environment
 
     environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)
@@ -121,7 +125,7 @@ def serve(host: str | None = None, port: int | None = None, *, workers: int | No
 
 def prepare(host: str | None = None, port: int | None = None) -> tuple[Settings, str]:
     """Everything before binding the port: secret key check, migrations, frontend bundle."""
-    from billstack.migrate import upgrade
+    from billstack.migrate import upgrade  # Alembic loads only when the server is started
 
     settings = effective_settings(host, port)
     resolve_secret_key(settings)  # production refuses to start without one
@@ -140,6 +144,7 @@ def remove_disk_state() -> None:
 
 
 def run_server(settings: Settings, public_url: str, *, workers: int | None = None) -> None:
+    # Granian loads only when the server is started, not with every CLI command.
     from granian.constants import Interfaces
     from granian.server import Server as Granian
 
