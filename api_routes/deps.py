@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -100,13 +100,13 @@ class ProjectCaller:
     api_key: str
     client_ip: str | None
 
-    def run(self, action: Callable[[Session, Any], T]) -> T:
-        """`action(db, api_key_row)` after the key is authenticated, in one unit of work."""
+    def run(self, action: Callable[[Session, str], T]) -> T:
+        """`action(db, api_key_id)` once the key is authenticated, in the same unit of work."""
         with session_scope() as db:
             key, _project = sessions.authenticate_api_key(
                 db, self.api_key, team_id=self.team_id, project_id=self.project_id
             )
-            return action(db, key)
+            return action(db, key.id)
 
 
 async def authenticated_project(

@@ -169,7 +169,7 @@ async def create_session_json(
     operation_id="revokePortalSession",
 )
 def revoke_portal_session(sessionId: str, project: ProjectAuth) -> PortalSessionRevoked:  # noqa: N803
-    session = project.run(lambda db, key: sessions.revoke_portal_session(
-        db, sessionId, project_id=project.project_id, api_key_id=key.id, actor="api", client_ip=project.client_ip
+    session = project.run(lambda db, key_id: sessions.revoke_portal_session(
+        db, sessionId, project_id=project.project_id, api_key_id=key_id, actor="api", client_ip=project.client_ip
     ))
     return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))  # type: ignore[arg-type]

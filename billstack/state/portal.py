@@ -108,7 +108,7 @@ class PortalState(rx.State):
                     lambda db, ctx: portal_service.complete_payment_method_update(db, ctx, query["session_id"]),
                     work=Work.ACTION,
                 )
-            view, refresh_later, version = await self._run(_load_view_from_mirror, work=Work.STRIPE_READ)
+            view, refresh_later, version = await self._run(portal_service.load_page_view, work=Work.STRIPE_READ)
         except Exception as exc:  # noqa: BLE001 - the page must leave "loading" whatever failed
             self._show_failure(exc)
             return
@@ -171,7 +171,8 @@ class PortalState(rx.State):
             limit = min(max(shown, 10), portal_service.INVOICE_PAGE_MAX)  # keep "Show more" pages shown
             try:
                 view, new_version = await run_portal_call(
-                    token, client_ip, functools.partial(_mirror_view, invoice_limit=limit), work=Work.MIRROR
+                    token, client_ip, functools.partial(portal_service.mirror_view, invoice_limit=limit),
+                    work=Work.MIRROR,
                 )
             except BillStackError:
                 return  # expired or revoked meanwhile: the next action shows the right page
@@ -386,23 +387,6 @@ class PortalState(rx.State):
         self.customer_email = ""
         self.notice, self.pending = "", ""
         self.cancel_dialog_open = self.pm_dialog_open = False
-
-
-def _load_view_from_mirror(db: Any, ctx: sessions.PortalContext) -> tuple[PortalView, bool, int]:
-    """The view from the mirror (synced first if it never was), whether it is old, and its version.
-
-    The version is read first: a change landing meanwhile then shows as one more update
-    (harmless) rather than as one the page never sees.
-    """
-    version = ctx.customer.mirror_version
-    refresh_later = ctx.customer.synced_at is not None and portal_service.mirror_is_old(ctx)
-    return portal_service.load_portal_view(db, ctx), refresh_later, version
-
-
-def _mirror_view(db: Any, ctx: sessions.PortalContext, invoice_limit: int) -> tuple[PortalView, int]:
-    """The view as the mirror has it now, and the mirror version it shows (read in one transaction)."""
-    version = ctx.customer.mirror_version
-    return portal_service.load_portal_view(db, ctx, refresh="never", invoice_limit=invoice_limit), version
 
 
 def _well_formed_subscription_id(value: object, event: str) -> bool:

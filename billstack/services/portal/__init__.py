@@ -27,8 +27,10 @@ from billstack.services.portal.reads import (
     branding_of,
     features_of,
     list_invoices,
+    load_page_view,
     load_portal_view,
     mirror_is_old,
+    mirror_view,
 )
 from billstack.services.portal.rows import INVOICE_PAGE_MAX, invoice_view, payment_method_view, subscription_view
 from billstack.services.views import (
@@ -65,8 +67,10 @@ __all__ = [
     "features_of",
     "invoice_view",
     "list_invoices",
+    "load_page_view",
     "load_portal_view",
     "mirror_is_old",
+    "mirror_view",
     "payment_method_view",
     "set_cancel_at_period_end",
     "start_payment_method_checkout",

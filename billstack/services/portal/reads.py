@@ -82,6 +82,25 @@ def load_portal_view(
     )
 
 
+def load_page_view(db: Session, ctx: PortalContext) -> tuple[PortalView, bool, int]:
+    """For the portal page's first render: the view from the mirror (synced first if it never
+    was), whether it is old (refresh it in the background), and the mirror version it shows.
+
+    The version is read first: a change landing meanwhile then shows as one more update
+    (harmless) rather than as one the page never sees.
+    """
+    version = ctx.customer.mirror_version
+    refresh_later = ctx.customer.synced_at is not None and mirror_is_old(ctx)
+    return load_portal_view(db, ctx), refresh_later, version
+
+
+def mirror_view(db: Session, ctx: PortalContext, *, invoice_limit: int = 10) -> tuple[PortalView, int]:
+    """The view as the mirror has it now, and the mirror version it shows (read in one
+    transaction): what an open page re-renders on a live update."""
+    version = ctx.customer.mirror_version
+    return load_portal_view(db, ctx, refresh="never", invoice_limit=invoice_limit), version
+
+
 def list_invoices(
     db: Session, ctx: PortalContext, *, starting_after: str | None = None, limit: int = 10
 ) -> InvoicePage:

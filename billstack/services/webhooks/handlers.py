@@ -88,7 +88,8 @@ def _refetch_one(
 
 def _on_payment_method(db: Session, project: Project, event: WebhookEvent) -> Result:
     """A card event re-reads the whole card list (and default) of whoever had or has the card."""
-    customers = {c.id: c for c in [_known_customer(db, project, event.stripe_customer_id), _card_owner(db, project, event.object_id)] if c}
+    candidates = [_known_customer(db, project, event.stripe_customer_id), _card_owner(db, project, event.object_id)]
+    customers = {c.id: c for c in candidates if c}
     if not customers:
         return Result(IGNORED_CUSTOMER)
     changed = {c.id for c in customers.values() if _refresh_cards(db, project, c)}
