@@ -6,7 +6,6 @@ request: one query for key + project + customer, the session and audit inserts, 
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -150,13 +149,12 @@ async def create_session_json(
         flow=request.flow.model_dump(by_alias=True) if request.flow is not None else None,
         client_ip=client_ip,
     )
-    payload = {
-        "sessionId": created.session_id,
-        "token": created.token,
-        "portalUrl": created.portal_url,
-        "expiresAt": to_iso_z(created.expires_at),
-    }
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return PortalSessionCreated(
+        session_id=created.session_id,
+        token=created.token,
+        portal_url=created.portal_url,
+        expires_at=to_iso_z(created.expires_at),
+    ).model_dump_json().encode()
 
 
 @router.delete(
