@@ -28,6 +28,12 @@ class BillStackError(Exception):
         return {"error": body}
 
 
+def api_param(field: str) -> str:
+    """A service field name as the API spells it in an error's `param` (`accent_color` → `accentColor`)."""
+    head, *rest = field.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
 def invalid(message: str, param: str | None = None, code: str = "parameter_invalid") -> BillStackError:
     return BillStackError(message, code=code, param=param, status=400)
 

@@ -70,7 +70,7 @@ def _secret(value: str | None, flag: str) -> str | None:
 def _project_secrets(stripe_secret_key: str | None, webhook_secret: str | None) -> dict[str, str | None]:
     """The project's two secret options, either of them (not both: stdin has one line) `-`."""
     if stripe_secret_key == "-" and webhook_secret == "-":
-        raise CommandFailed("only one secret can be read from stdin per command.", param="webhook_secret")
+        raise CommandFailed("only one secret can be read from stdin per command.", param="webhookSecret")
     return {
         "stripe_secret_key": _secret(stripe_secret_key, "--stripe-secret-key"),
         "webhook_secret": _secret(webhook_secret, "--webhook-secret"),

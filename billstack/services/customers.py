@@ -43,7 +43,7 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
     project = get_project(db, project_id)
     stripe_customer_id = (stripe_customer_id or "").strip()
     if not stripe_customer_id.startswith("cus_") or len(stripe_customer_id) > 255:
-        raise invalid("Stripe customer ids start with cus_.", param="stripe_customer")
+        raise invalid("Stripe customer ids start with cus_.", param="stripeCustomerId")
     existing = db.exec(
         select(Customer).where(Customer.project_id == project_id, Customer.stripe_customer_id == stripe_customer_id)
     ).first()
@@ -51,13 +51,13 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
         raise BillStackError(
             f"{stripe_customer_id} is already linked to {existing.id} in this project.",
             code="resource_already_exists",
-            param="stripe_customer",
+            param="stripeCustomerId",
             status=409,
         )
     stripe_customer = stripe_gateway.retrieve_customer(project, stripe_customer_id)
     if getattr(stripe_customer, "deleted", False):
         raise BillStackError(
-            f"{stripe_customer_id} was deleted in Stripe.", code="resource_missing", param="stripe_customer", status=404
+            f"{stripe_customer_id} was deleted in Stripe.", code="resource_missing", param="stripeCustomerId", status=404
         )
     if existing is not None:
         existing.removed_at = None
@@ -81,7 +81,7 @@ def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> C
         raise BillStackError(
             f"{stripe_customer_id} is already linked in this project.",
             code="resource_already_exists",
-            param="stripe_customer",
+            param="stripeCustomerId",
             status=409,
         ) from exc
     record_audit(db, "customer.linked", project_id=project_id, customer_id=customer.id)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from billstack.clock import utcnow
 from billstack.config import origin_of
-from billstack.errors import BillStackError, invalid, not_found
+from billstack.errors import BillStackError, api_param, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import ApiKey, Project, Team
 from billstack.secrets_box import digest, seal, unseal
@@ -195,13 +195,13 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             if field == "frame_ancestors":
                 text = _check_frame_ancestors(text)
             if field == "display_name" and len(text) > 200:
-                raise invalid("display_name is longer than 200 characters.", param=field)
+                raise invalid("displayName is longer than 200 characters.", param=api_param(field))
             if field == "name":
                 text = _required_text(text, "name")
             required = field in ("name", "accent_color", "frame_ancestors")
             setattr(project, field, text if required else (text or None))
         else:
-            raise invalid(f"Unknown project option {field!r}.", param=field)
+            raise invalid(f"Unknown project option {field!r}.", param=api_param(field))
 
 
 def create_api_key(db: Session, *, project_id: str) -> tuple[ApiKey, str]:
@@ -239,6 +239,7 @@ def list_api_keys(db: Session, project_id: str) -> list[ApiKey]:
 
 def _required_text(value: str | None, param: str) -> str:
     text = (value or "").strip()
+    param = api_param(param)
     if not text:
         raise invalid(f"{param} must not be empty.", param=param)
     if len(text) > 200:
@@ -264,7 +265,7 @@ def _check_stripe_secret_key(key: str | None) -> str:
     raise invalid(
         "The Stripe secret key must look like sk_test_…, sk_live_…, rk_test_… or rk_live_… "
         "(letters and digits after the prefix)." + hint,
-        param="stripe_secret_key",
+        param="stripeSecretKey",
     )
 
 
@@ -273,7 +274,7 @@ def _check_webhook_secret(secret: str) -> str:
     if not _WEBHOOK_SECRET.fullmatch(secret):
         raise invalid(
             "The webhook signing secret must look like whsec_… (Stripe shows it on the webhook endpoint).",
-            param="webhook_secret",
+            param="webhookSecret",
         )
     return secret
 
@@ -302,6 +303,7 @@ _EMAIL_MAX = 320
 def check_email(value: str, param: str, example: str = "name@example.com") -> str:
     """A plain address (`local@domain.tld`): no display name, quotes, spaces or angle brackets."""
     if len(value) > _EMAIL_MAX or not _EMAIL.fullmatch(value):
+        param = api_param(param)
         raise invalid(f"{param} must be an email address such as {example}, got {value!r}.", param=param)
     return value
 
@@ -376,6 +378,7 @@ def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
 
 
 def _not_a(param: str, expected: str, value: str, reason: str) -> BillStackError:
+    param = api_param(param)
     return invalid(f"{param} must be {expected} ({reason}), got {value!r}.", param=param)
 
 
@@ -419,13 +422,13 @@ def _check_frame_ancestors(value: str) -> str:
         return "'none'"
     if not sources or not all(_CSP_SOURCE.fullmatch(s) for s in sources):
         raise invalid(
-            "frame_ancestors must be 'none', or sources like 'self' https://app.example.com "
+            "frameAncestors must be 'none', or sources like 'self' https://app.example.com "
             f"(space-separated), got {value!r}.",
-            param="frame_ancestors",
+            param="frameAncestors",
         )
     return " ".join(sources)
 
 
 def _check_colour(value: str) -> None:
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
-        raise invalid("accent_color must look like #4f46e5.", param="accent_color")
+        raise invalid("accentColor must look like #4f46e5.", param="accentColor")

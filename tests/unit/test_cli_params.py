@@ -13,13 +13,14 @@ import pytest
 from billstack.cli import main
 from billstack.cli.failures import cli_wording, option_for
 from billstack.cli.output import COMMAND_KEY
+from billstack.errors import api_param
 from billstack.services import backfill, customers, tenants, webhooks
 
-_PROJECT_FIELDS = {field: "--" + field.replace("_", "-") for field in tenants.BRANDING_FIELDS} | {
-    "allowed_return_origins": "--allowed-return-origin",
-    "stripe_secret_key": "--stripe-secret-key",
-    "stripe_api_base": "--stripe-api-base",
-    "webhook_secret": "--webhook-secret",
+_PROJECT_FIELDS = {api_param(field): "--" + field.replace("_", "-") for field in tenants.BRANDING_FIELDS} | {
+    "allowedReturnOrigins": "--allowed-return-origin",
+    "stripeSecretKey": "--stripe-secret-key",
+    "stripeApiBase": "--stripe-api-base",
+    "webhookSecret": "--webhook-secret",
 }
 
 # Each command, the params its services raise, and the option each names there
@@ -34,7 +35,7 @@ CLI_PARAMS: dict[tuple[str, ...], dict[str, str | None]] = {
     ("apikey", "list"): {"project": "--project"},
     ("apikey", "revoke"): {"key": None},
     ("customer", "create"): {"project": "--project", "email": "--email", "name": "--name"},
-    ("customer", "link"): {"project": "--project", "stripe_customer": "--stripe-customer"},
+    ("customer", "link"): {"project": "--project", "stripeCustomerId": "--stripe-customer"},
     ("customer", "list"): {"project": "--project"},
     ("customer", "remove"): {"project": "--project", "customerId": None},
     ("session", "revoke"): {"sessionId": None},
@@ -53,11 +54,6 @@ def _command(path: tuple[str, ...]) -> click.Command:
     return command
 
 
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.title() for part in rest)
-
-
 def _ids(case: tuple) -> str:
     return f"{' '.join(case[0])}:{case[1]}"
 
@@ -69,8 +65,9 @@ def test_every_param_a_command_can_raise_names_one_of_its_options(case: tuple) -
     assert option_for(param, command) == flag
     if flag is not None:
         assert flag in {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts}
-    # The API's camelCase spelling (`accentColor`, `projectId`) names the same option.
-    assert option_for(_camel(param), command) == flag
+    # A service's snake_case field name (`accent_color`) still names the same option.
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", param).lower()
+    assert option_for(snake, command) == flag
 
 
 @pytest.mark.parametrize(
@@ -96,7 +93,7 @@ def test_the_table_knows_every_param_the_cli_services_raise(module: object) -> N
 
 def test_every_project_option_field_is_in_the_table() -> None:
     for path in (("project", "create"), ("project", "update")):
-        assert set(tenants.BRANDING_FIELDS) <= set(CLI_PARAMS[path])
+        assert {api_param(field) for field in tenants.BRANDING_FIELDS} <= set(CLI_PARAMS[path])
 
 
 @pytest.mark.parametrize(

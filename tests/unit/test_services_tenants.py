@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from billstack import config
-from billstack.errors import BillStackError
+from billstack.errors import BillStackError, api_param
 from billstack.models import AuditEvent
 from billstack.services import audit, sessions, tenants
 
@@ -43,7 +43,7 @@ def test_frame_ancestors_accepts_csp_sources(db: Session, project_id: str, value
 def test_frame_ancestors_rejects_anything_that_could_bend_the_header(db: Session, project_id: str, value: str) -> None:
     with pytest.raises(BillStackError) as error:
         tenants.update_project(db, project_id, frame_ancestors=value)
-    assert error.value.param == "frame_ancestors"
+    assert error.value.param == "frameAncestors"
 
 
 def test_return_origins_are_normalised_and_deduplicated(db: Session, project_id: str) -> None:
@@ -80,8 +80,8 @@ def test_origins_saved_before_the_strict_rule_are_still_compared_alike(db: Sessi
 def test_return_origins_refuse_anything_but_scheme_host_and_port(db: Session, project_id: str, origin: str) -> None:
     with pytest.raises(BillStackError) as refused:
         tenants.update_project(db, project_id, allowed_return_origins=[origin])
-    assert refused.value.param == "allowed_return_origins"
-    assert refused.value.message.startswith("allowed_return_origins must be an origin such as https://app.example.com")
+    assert refused.value.param == "allowedReturnOrigins"
+    assert refused.value.message.startswith("allowedReturnOrigins must be an origin such as https://app.example.com")
 
 
 @pytest.mark.parametrize("url", [
@@ -106,8 +106,8 @@ def test_logo_urls_on_public_https_hosts_are_accepted(db: Session, project_id: s
 def test_logo_urls_must_be_https_on_a_public_host(db: Session, project_id: str, url: str) -> None:
     with pytest.raises(BillStackError) as refused:
         tenants.update_project(db, project_id, logo_url=url)
-    assert refused.value.param == "logo_url"
-    assert refused.value.message.startswith("logo_url must be a public https URL")
+    assert refused.value.param == "logoUrl"
+    assert refused.value.message.startswith("logoUrl must be a public https URL")
 
 
 @pytest.mark.parametrize("field", ["support_url", "terms_url", "privacy_url", "default_return_url"])
@@ -118,7 +118,7 @@ def test_logo_urls_must_be_https_on_a_public_host(db: Session, project_id: str, 
 def test_link_urls_are_plain_http_urls(db: Session, project_id: str, field: str, url: str) -> None:
     with pytest.raises(BillStackError) as refused:
         tenants.update_project(db, project_id, **{field: url})
-    assert refused.value.param == field and refused.value.message.startswith(f"{field} must be an http(s) URL")
+    assert refused.value.param == api_param(field) and refused.value.message.startswith(f"{api_param(field)} must be an http(s) URL")
 
 
 @pytest.mark.parametrize("email", [
@@ -129,7 +129,7 @@ def test_link_urls_are_plain_http_urls(db: Session, project_id: str, field: str,
 def test_support_email_is_a_plain_address(db: Session, project_id: str, email: str) -> None:
     with pytest.raises(BillStackError) as refused:
         tenants.update_project(db, project_id, support_email=email)
-    assert refused.value.message.startswith("support_email must be an email address such as support@example.com")
+    assert refused.value.message.startswith("supportEmail must be an email address such as support@example.com")
 
 
 def test_ordinary_support_emails_are_accepted(db: Session, project_id: str) -> None:
