@@ -49,7 +49,6 @@ def malformed(reason: str) -> BillStackError:
     return invalid(f"The webhook body is not a valid Stripe event: {reason}.", code="webhook_payload_invalid")
 
 
-
 @dataclass(frozen=True)
 class Received:
     event_id: str
