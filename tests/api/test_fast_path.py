@@ -16,6 +16,7 @@ import pytest
 
 from api_routes import create_api
 from api_routes.fast_paths import SESSION_CREATE_PATH, FastPaths
+from billstack import routes
 from billstack.services import ratelimit, sessions
 from tests.api.conftest import Tenant, assert_error
 
@@ -181,6 +182,15 @@ async def test_anything_else_is_left_to_the_framework(tenant: Tenant, method: st
     assert answered.content == expected.content
     if method != "POST":
         assert answered.status_code in (404, 405)
+
+
+async def test_the_fast_path_is_the_routes_own_path() -> None:
+    """Derived from routes.PORTAL_SESSIONS_PATH (the framework route's path), not written again."""
+    match = SESSION_CREATE_PATH.fullmatch(routes.portal_sessions_path("team_1", "proj_2"))
+    assert match is not None and match.groupdict() == {"teamId": "team_1", "projectId": "proj_2"}
+    for other in ("/api/billstack/teams//projects/p/portal", "/api/billstack/teams/t/projects/p/portal/x",
+                  "/api/billstack/teams/t/projects/p/portals"):
+        assert SESSION_CREATE_PATH.fullmatch(other) is None
 
 
 async def test_websockets_and_lifespan_pass_through() -> None:

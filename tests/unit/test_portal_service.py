@@ -1,4 +1,4 @@
-"""services/portal.py: what the token's customer sees and can do — and nothing else."""
+"""services/portal/: what the token's customer sees and can do — and nothing else."""
 
 from __future__ import annotations
 
