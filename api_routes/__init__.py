@@ -26,6 +26,7 @@ from api_routes.limits import BODY_METHODS, JsonBodyLimits, body_limit
 from api_routes.portal_sessions import CreatePortalSessionRequest
 from api_routes.schemas import ErrorResponse
 from api_routes.security import SecurityHeaders
+from billstack import routes
 
 API_TITLE = "BillStack Portal API"
 API_VERSION = "1.0.0"
@@ -102,7 +103,7 @@ def create_api() -> FastAPI:
         title=API_TITLE,
         version=API_VERSION,
         description=API_DESCRIPTION,
-        openapi_url="/api/openapi.json",
+        openapi_url=routes.OPENAPI_PATH,
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,

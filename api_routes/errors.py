@@ -28,12 +28,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billstack import routes
 from billstack.errors import BillStackError, invalid
 from billstack.services.sessions import FLOW_TYPES, TTL_MAX_MS, TTL_MIN_MS
 
 log = logging.getLogger("billstack.api")
 
-API_PREFIX = "/api/"
+API_PREFIX = routes.API_ROOT + "/"
 INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; nothing was changed. Please try again."
 
 _HTTP_CODES = {
@@ -233,7 +234,7 @@ def add_api_fallback(app: FastAPI) -> None:
             raise StarletteHTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
         raise StarletteHTTPException(404)
 
-    app.add_api_route("/api/{path:path}", api_fallback, methods=methods, include_in_schema=False)
+    app.add_api_route(routes.API_ROOT + "/{path:path}", api_fallback, methods=methods, include_in_schema=False)
 
 
 def install_error_handling(app: FastAPI) -> None:

@@ -31,7 +31,7 @@ from billstack.services.views import (
     SubscriptionView,
 )
 
-router = APIRouter(prefix="/api/portal", tags=["Portal"])
+router = APIRouter(prefix=routes.PORTAL_API_PREFIX, tags=["Portal"])
 
 
 # --- request bodies ------------------------------------------------------------------------

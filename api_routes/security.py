@@ -33,6 +33,7 @@ import time
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billstack import routes
 from billstack.db import session_scope
 from billstack.services import sessions, tenants
 
@@ -43,7 +44,7 @@ NONE = "'none'"
 # hand, must not be able to add a directive (`;`) or a header line).
 _FRAME_ANCESTORS_SAFE = re.compile(r"[A-Za-z0-9 :/.*'\-_\[\]]+")
 _REPLACED = frozenset({b"referrer-policy", b"cache-control", b"x-content-type-options", b"x-frame-options"})
-_PORTAL_PREFIXES = ("/portal/", "/api/portal/")
+_PORTAL_PREFIXES = (routes.PORTAL_PREFIX, routes.PORTAL_API_PREFIX + "/")
 NO_STORE = b"no-store"
 HASHED_ASSETS_PREFIX = "/assets/"
 CACHED_FOR_GOOD = b"public, max-age=31536000, immutable"

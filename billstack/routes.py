@@ -1,7 +1,8 @@
-"""Route constants: the one place that knows the portal's URL shapes."""
+"""Route constants: the one place that knows the app's URL shapes (pages and APIs)."""
 
+# --- pages -------------------------------------------------------------------------------
 PORTAL_PREFIX = "/portal/"
-PORTAL = "/portal/[token]"
+PORTAL = PORTAL_PREFIX + "[token]"
 HOME = "/"
 
 
@@ -20,16 +21,16 @@ def token_from_path(path: str) -> str:
         return ""
     return path[len(PORTAL_PREFIX) :].strip("/").split("/")[0]
 
-# Where Stripe delivers a project's webhooks (api_routes/webhooks.py).
-STRIPE_WEBHOOK_PREFIX = "/api/billstack/webhooks/stripe/"
 
-
-def stripe_webhook_path(project_id: str) -> str:
-    return STRIPE_WEBHOOK_PREFIX + project_id
-
+# --- APIs --------------------------------------------------------------------------------
+# Every JSON API lives under /api (errors there are JSON, never the app's HTML page).
+API_ROOT = "/api"
+OPENAPI_PATH = API_ROOT + "/openapi.json"
+# The token-authenticated portal API (api_routes/portal.py): /api/portal/{token}/…
+PORTAL_API_PREFIX = API_ROOT + "/portal"
 
 # The session API (api_routes/portal_sessions.py): a SaaS backend mints portal sessions here.
-API_PREFIX = "/api/billstack"
+API_PREFIX = API_ROOT + "/billstack"
 PORTAL_SESSIONS_ROUTE = "/teams/{teamId}/projects/{projectId}/portal"
 PORTAL_SESSIONS_PATH = API_PREFIX + PORTAL_SESSIONS_ROUTE
 PORTAL_SESSION_ROUTE = PORTAL_SESSIONS_ROUTE + "/{sessionId}"
@@ -38,3 +39,11 @@ PORTAL_SESSION_ROUTE = PORTAL_SESSIONS_ROUTE + "/{sessionId}"
 def portal_sessions_path(team_id: str, project_id: str) -> str:
     """`POST` here (with the project's API key) creates a portal session."""
     return PORTAL_SESSIONS_PATH.format(teamId=team_id, projectId=project_id)
+
+
+# Where Stripe delivers a project's webhooks (api_routes/webhooks.py).
+STRIPE_WEBHOOK_PREFIX = API_PREFIX + "/webhooks/stripe/"
+
+
+def stripe_webhook_path(project_id: str) -> str:
+    return STRIPE_WEBHOOK_PREFIX + project_id

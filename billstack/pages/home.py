@@ -20,7 +20,7 @@ def page() -> rx.Component:
             "Integrators: create a portal session with ",
             rx.code("POST " + routes.PORTAL_SESSIONS_PATH),
             " (see ",
-            rx.link("the API description", href="/api/openapi.json"),
+            rx.link("the API description", href=routes.OPENAPI_PATH),
             ").",
             size="2",
         ),
