@@ -181,7 +181,7 @@ class PaymentMethod(SQLModel, table=True):
 
 
 class WebhookEvent(SQLModel, table=True):
-    """A verified Stripe event: persisted on receipt, processed later (services/webhooks.py).
+    """A verified Stripe event: persisted on receipt, processed later (services/webhooks/).
 
     Unprocessed: `processed_at` is NULL and `next_attempt_at` says when it is due (a
     worker that claims it pushes that forward by a lease). Given up: both NULL, `error` set.
