@@ -135,10 +135,10 @@ async def create_session_json(
     the body in one call; the model is still what OpenAPI documents), one service call,
     the answer as JSON bytes. Errors are raised as BillStackError (401, 400, 403, 404, 429).
     Where the unit of work runs (event loop or worker thread) is the service's call, see
-    `create_portal_session_async`."""
+    `sessions.create_async`."""
     api_key = api_key_from_header(authorization)
     request = parse_body(CreatePortalSessionRequest, body)
-    created = await sessions.create_portal_session_async(
+    created = await sessions.create_async(sessions.SessionRequest(
         team_id=team_id,
         project_id=project_id,
         api_key=api_key,
@@ -148,7 +148,7 @@ async def create_session_json(
         locale=request.locale,
         flow=request.flow.model_dump(by_alias=True) if request.flow is not None else None,
         client_ip=client_ip,
-    )
+    ))
     return PortalSessionCreated(
         session_id=created.session_id,
         token=created.token,

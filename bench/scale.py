@@ -6,7 +6,7 @@ bulk-seeded database (bench/seeding.py; smoke: 10,000 customers / 50,000 invoice
 - view model: p50/p99 of what a portal load does with the database — validate the token
   (`validate_portal_token`) and build the view (`load_portal_view(..., refresh="never")`)
   — for randomly sampled customers;
-- session creation: sessions/s of `create_portal_session_committed` (the session API's
+- session creation: sessions/s of `create_committed` (the session API's
   service call: API-key check, customer check, two inserts, commit) in a loop.
 
 Both are measured in this process against the big database and against an "empty" one
@@ -129,12 +129,12 @@ def _new_session(db: Seeded, index: int):
     from billstack.services import sessions
 
     project = db.project_of(index)
-    return sessions.create_portal_session_committed(
+    return sessions.create_committed(sessions.SessionRequest(
         team_id=db.team_id,
         project_id=project["id"],
         api_key=project["api_key"],
         customer_id=customer_id(index),
-    )
+    ))
 
 
 def alternate_rates(
@@ -219,7 +219,7 @@ def figures_for(
                 "big": big_rate,
                 "empty": empty_rate,
                 "database": scale,
-                "what": "create_portal_session_committed back to back in one thread, in-process",
+                "what": "create_committed back to back in one thread, in-process",
             },
         ),
     ]

@@ -133,10 +133,10 @@ async def test_success_has_the_same_shape_and_headers(tenant: Tenant) -> None:
 async def test_unexpected_error_is_the_same_generic_500(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def explode(**kwargs: object) -> None:
+    async def explode(request: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(sessions, "create_portal_session_async", explode)
+    monkeypatch.setattr(sessions, "create_async", explode)
     sent = {"headers": tenant.auth, "json": {"customerId": tenant.customer_id}}
     async with clients() as (framework, fast):
         expected = await framework.post(tenant.portal_path, **sent)

@@ -286,7 +286,7 @@ async def test_unexpected_error_is_a_generic_500(client, tenant, monkeypatch, ca
     async def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(sessions, "create_portal_session_async", explode)
+    monkeypatch.setattr(sessions, "create_async", explode)
     response = await client.post(tenant.portal_path, headers=tenant.auth, json={"customerId": tenant.customer_id})
     error = assert_error(response, 500, "internal_error")
     assert error["type"] == "api_error"

@@ -24,7 +24,7 @@ def _create(tenant: Tenant, key: ApiKey, how: str) -> sessions.CreatedSession:
     fields = {"team_id": tenant.team_id, "project_id": tenant.project_id, "api_key": key,
               "customer_id": tenant.customer_id}
     if how == "committed":
-        return sessions.create_portal_session_committed(**fields)
+        return sessions.create_committed(sessions.SessionRequest(**fields))
     with session_scope() as db:
         return sessions.create_portal_session(db, **fields)
 
@@ -55,8 +55,8 @@ async def test_a_revoked_api_key_object_is_refused_on_the_event_loop(tenant: Ten
         revoke_api_key(db, tenant.api_key_id)
         db.commit()
     with pytest.raises(BillStackError) as refused:
-        await sessions.create_portal_session_async(team_id=tenant.team_id, project_id=tenant.project_id,
-                                                   api_key=stale, customer_id=tenant.customer_id)
+        await sessions.create_async(sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id,
+                                                            api_key=stale, customer_id=tenant.customer_id))
     assert (refused.value.status, refused.value.code) == (401, "api_key_revoked")
 
 

@@ -78,6 +78,6 @@ def test_without_a_key_string_it_is_still_one_select(tenant: Tenant, db_url: str
     monkeypatch.setattr(creation, "raw_connection", lambda engine: _CountingPool(real(engine), seen))
     with Session(engine_for(db_url), expire_on_commit=False) as db:
         key = db.get(ApiKey, tenant.api_key_id) if api_key else None
-    sessions.create_portal_session_committed(team_id=tenant.team_id, project_id=tenant.project_id, api_key=key,
-                                             customer_id=tenant.customer_id)
+    sessions.create_committed(sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id,
+                                                      api_key=key, customer_id=tenant.customer_id))
     assert seen.count("SELECT") == 1

@@ -24,8 +24,6 @@ from billstack.services.sessions.creation import (
     create_async,
     create_committed,
     create_portal_session,
-    create_portal_session_async,
-    create_portal_session_committed,
 )
 from billstack.services.sessions.request import (
     FLOW_PAYMENT_METHOD_UPDATE,
@@ -92,8 +90,6 @@ __all__ = [
     "create_async",
     "create_committed",
     "create_portal_session",
-    "create_portal_session_async",
-    "create_portal_session_committed",
     "decode_token",
     "encode_token",
     "is_subscription_id",

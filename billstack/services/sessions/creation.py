@@ -57,49 +57,6 @@ def create_portal_session(
     return create_on(conn.connection.driver_connection, conn.dialect, request, wait=wait)
 
 
-def create_portal_session_committed(
-    *,
-    team_id: str,
-    project_id: str,
-    api_key: str | ApiKey | None,
-    customer_id: str,
-    ttl_ms: int | None = None,
-    return_url: str | None = None,
-    locale: str | None = None,
-    flow: dict[str, Any] | None = None,
-    client_ip: str | None = None,
-    now: datetime | None = None,
-    wait: bool = True,
-) -> CreatedSession:
-    """`create_portal_session` as its own unit of work, committed before it returns."""
-    request = SessionRequest(
-        team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
-        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
-    )
-    return create_committed(request, wait=wait)
-
-
-async def create_portal_session_async(
-    *,
-    team_id: str,
-    project_id: str,
-    api_key: str | ApiKey | None,
-    customer_id: str,
-    ttl_ms: int | None = None,
-    return_url: str | None = None,
-    locale: str | None = None,
-    flow: dict[str, Any] | None = None,
-    client_ip: str | None = None,
-    now: datetime | None = None,
-) -> CreatedSession:
-    """`create_portal_session_committed` for callers on an event loop (the session API)."""
-    request = SessionRequest(
-        team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
-        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
-    )
-    return await create_async(request)
-
-
 async def create_async(request: SessionRequest) -> CreatedSession:
     """SQLite: on the loop itself, in the loop's group commit (group_commit.py); if another
     writer holds the lock, redone in a worker thread, which waits. A networked database
