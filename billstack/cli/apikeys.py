@@ -13,12 +13,12 @@ from billstack.config import get_settings
 from billstack.services import tenants
 
 
-@main.group()
+@main.group(short_help="Project API keys for the session API.")
 def apikey() -> None:
     """Project API keys for the session API (stored as hashes; shown once)."""
 
 
-@apikey.command("create")
+@apikey.command("create", short_help="Create an API key and print it once.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @json_option
 def apikey_create(project_id: str) -> None:

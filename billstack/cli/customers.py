@@ -11,12 +11,12 @@ from billstack.cli.work import unit_of_work
 from billstack.services import customers
 
 
-@main.group()
+@main.group(short_help="BillStack customers (pc_…) of a project.")
 def customer() -> None:
     """BillStack customers (pc_…): a project's handle on one Stripe customer."""
 
 
-@customer.command("create")
+@customer.command("create", short_help="Create a customer in Stripe and in BillStack.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.option("--email", required=True, help="Customer email.")
 @click.option("--name", default=None, help="Customer name.")
@@ -28,7 +28,7 @@ def customer_create(project_id: str, email: str, name: str | None) -> None:
     emit(data, f"Created customer {data['id']} ({data['email']}) for Stripe customer {data['stripeCustomerId']}.")
 
 
-@customer.command("link")
+@customer.command("link", short_help="Link an existing Stripe customer to the project.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.option("--stripe-customer", "stripe_customer_id", required=True, help="Existing Stripe customer id (cus_…).")
 @json_option
@@ -54,7 +54,7 @@ def customer_list(project_id: str) -> None:
     )
 
 
-@customer.command("remove")
+@customer.command("remove", short_help="Remove a customer from the project (Stripe keeps it).")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.argument("customer_id")
 @json_option

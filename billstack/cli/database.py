@@ -23,7 +23,7 @@ def _revision(engine: sa.Engine) -> str | None:
     return ",".join(sorted(database_revisions(engine))) or None
 
 
-@db.command("upgrade")
+@db.command("upgrade", short_help="Migrate the database to the latest schema.")
 @json_option
 def db_upgrade() -> None:
     """Migrate the database (BILLSTACK_DATABASE_URL) to the latest schema, one revision at a time."""

@@ -41,7 +41,7 @@ EMULATOR_START_S = 20
 SeedDemo = Callable[[str, str], dict[str, str]]
 
 
-@main.command()
+@main.command(short_help="Run a seeded demo on the local Stripe emulator.")
 @json_option
 def demo() -> None:
     """Seed a demo tenant on the local Stripe emulator and run the server (prints URL, key, curl).
@@ -56,7 +56,7 @@ def demo() -> None:
         progress("Demo stopped.")
 
 
-@main.command()
+@main.command(short_help="Run the local Stripe emulator (demo and tests).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
 @click.option("--port", type=click.IntRange(0, 65535), default=12111, show_default=True, help="Port (0: any free port).")
 @click.option("--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Delay every response.")

@@ -110,7 +110,7 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
     )
 
 
-@main.group()
+@main.group(short_help="Projects: a Stripe account, its branding and keys.")
 def project() -> None:
     """Projects: one Stripe account, its branding, API keys and customers."""
 
@@ -142,7 +142,7 @@ def project_create(
     emit(data, [f"Created project {data['id']} ({data['name']}).", *_project_lines(data)])
 
 
-@project.command("update")
+@project.command("update", short_help="Change a project's settings (the rest stay as they are).")
 @click.argument("project_id")
 @click.option("--name", default=None, help="Project name.")
 @click.option("--stripe-secret-key", default=None, help="Replace the Stripe secret key; '-' reads it from stdin.")

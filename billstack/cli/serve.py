@@ -11,7 +11,7 @@ from billstack.config import get_settings, resolve_secret_key
 from billstack.server import serve as run_server
 
 
-@main.command()
+@main.command(short_help="Run the production server (pages, websocket, APIs).")
 @click.option("--host", default=None, help="Bind address [default: BILLSTACK_HOST or 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default: BILLSTACK_PORT or 8000].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (>1 needs REFLEX_REDIS_URL).")

@@ -11,12 +11,12 @@ from billstack.cli.work import unit_of_work
 from billstack.services import sessions
 
 
-@main.group("session")
+@main.group("session", short_help="Portal sessions (portal_sess_…): revoke a link.")
 def session_group() -> None:
     """Portal sessions (portal_sess_…): the links the session API hands out."""
 
 
-@session_group.command("revoke")
+@session_group.command("revoke", short_help="Revoke a portal session: its link stops working.")
 @click.argument("session_id")
 @json_option
 def session_revoke(session_id: str) -> None:

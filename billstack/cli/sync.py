@@ -51,7 +51,7 @@ def _report_json(report: backfill.SyncReport, customer_id: str | None) -> dict[s
     }
 
 
-@main.command("sync")
+@main.command("sync", short_help="Backfill or refresh a project's mirror of Stripe.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.option("--customer", "customer_id", default=None, help="Only this customer (pc_…).")
 @click.option("--import-customers", is_flag=True,

@@ -15,12 +15,12 @@ from billstack.clock import utcnow
 from billstack.services import webhooks
 
 
-@main.group("webhooks")
+@main.group("webhooks", short_help="Stripe webhooks: register the endpoint, check its health.")
 def webhooks_group() -> None:
     """Stripe webhooks: register the endpoint that keeps the mirror current, check its health."""
 
 
-@webhooks_group.command("register")
+@webhooks_group.command("register", short_help="Create the Stripe webhook endpoint and store its secret.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.option("--url", default=None,
               help=f"Public URL Stripe posts to [default: BILLSTACK_PUBLIC_URL{routes.STRIPE_WEBHOOK_PREFIX}<project>].")
@@ -55,7 +55,7 @@ def webhooks_register(project_id: str, url: str | None) -> None:
     emit(data, lines)
 
 
-@webhooks_group.command("status")
+@webhooks_group.command("status", short_help="Webhook health: counts, failures, processing lag.")
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @json_option
 def webhooks_status(project_id: str) -> None:
