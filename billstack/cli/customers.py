@@ -20,12 +20,27 @@ def customer() -> None:
 @click.option("--project", "project_id", required=True, help="Project id (proj_…).")
 @click.option("--email", required=True, help="Customer email.")
 @click.option("--name", default=None, help="Customer name.")
+@click.option("--allow-duplicate-email", is_flag=True,
+              help="Create it even if the email already has a customer in the project (a second Stripe customer).")
 @json_option
-def customer_create(project_id: str, email: str, name: str | None) -> None:
-    """Create the customer in Stripe and in BillStack (nothing is stored if Stripe fails)."""
+def customer_create(project_id: str, email: str, name: str | None, allow_duplicate_email: bool) -> None:
+    """Create the customer in Stripe and in BillStack (nothing is stored if Stripe fails).
+
+    An email that already has a customer in the project is refused (exit 1, nothing
+    created in Stripe): pass --allow-duplicate-email to create a second one anyway.
+    """
     with unit_of_work() as session:
-        data = customer_json(customers.create_customer(session, project_id=project_id, email=email, name=name))
-    emit(data, f"Created customer {data['id']} ({data['email']}) for Stripe customer {data['stripeCustomerId']}.")
+        same_email = customers.customers_with_email(session, project_id=project_id, email=email)
+        created = customers.create_customer(
+            session, project_id=project_id, email=email, name=name, allow_duplicate_email=allow_duplicate_email
+        )
+        data = customer_json(created)
+    warnings = [
+        f"{data['email']} now has {len(same_email) + 1} customers in this project "
+        f"({', '.join([*(c.id for c in same_email), data['id']])}), each its own Stripe customer and portal."
+    ] if same_email else []
+    emit(data, f"Created customer {data['id']} ({data['email']}) for Stripe customer {data['stripeCustomerId']}.",
+         warnings)
 
 
 @customer.command("link", short_help="Link an existing Stripe customer to the project.")

@@ -44,8 +44,15 @@ class CommandFailed(click.ClickException):
             click.echo(f"error: {self.message}", err=True)
 
 
-def emit(data: dict[str, Any], human: str | Sequence[str]) -> None:
-    """The command's result: `data` as JSON with --json, `human` text otherwise."""
+def emit(data: dict[str, Any], human: str | Sequence[str], warnings: Sequence[str] = ()) -> None:
+    """The command's result: `data` as JSON with --json, `human` text otherwise.
+
+    Each warning is a `warning: …` line on stderr; with --json the result also carries them
+    as `"warnings": [...]` (only when there are any, so the usual shape stays as it is)."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if warnings:
+        data = {**data, "warnings": list(warnings)}
     if json_mode():
         click.echo(json.dumps(data, ensure_ascii=False))
     else:

@@ -15,13 +15,29 @@ from billstack.models import Customer
 from billstack.services.tenants import check_email, get_project, record_audit
 
 
-def create_customer(db: Session, *, project_id: str, email: str, name: str | None = None) -> Customer:
-    """Creates the Stripe customer first, then the BillStack row that points at it."""
+def create_customer(
+    db: Session, *, project_id: str, email: str, name: str | None = None, allow_duplicate_email: bool = False
+) -> Customer:
+    """Creates the Stripe customer first, then the BillStack row that points at it.
+
+    An email that already has a customer in the project is refused (409) unless
+    `allow_duplicate_email`: a second Stripe customer for one person splits their
+    subscriptions and invoices over two portals."""
     project = get_project(db, project_id)
     email = check_email((email or "").strip(), "email")
     name = (name or "").strip() or None
     if name is not None and len(name) > 200:
         raise invalid("name is longer than 200 characters.", param="name")
+    same_email = customers_with_email(db, project_id=project.id, email=email)
+    if same_email and not allow_duplicate_email:
+        raise BillStackError(
+            f"{email} already has a customer in this project ({', '.join(c.id for c in same_email)}); "
+            "nothing was created. Use that customer, or set allowDuplicateEmail to create a second "
+            "Stripe customer anyway.",
+            code="resource_already_exists",
+            param="allowDuplicateEmail",
+            status=409,
+        )
     customer_id = new_id("pc")
     # Stripe first: if it fails nothing is written here; the caller's transaction rolls back.
     stripe_customer = stripe_gateway.create_customer(project, email=email, name=name, key=customer_id)
@@ -32,6 +48,15 @@ def create_customer(db: Session, *, project_id: str, email: str, name: str | Non
     db.flush()
     record_audit(db, "customer.created", project_id=project.id, customer_id=customer.id)
     return customer
+
+
+def customers_with_email(db: Session, *, project_id: str, email: str) -> list[Customer]:
+    """The project's customers (not removed) with this email, in any letter case."""
+    email = (email or "").strip().lower()
+    query = select(Customer).where(
+        Customer.project_id == project_id, Customer.removed_at.is_(None), sa.func.lower(Customer.email) == email
+    )
+    return list(db.exec(query.order_by(Customer.created_at, Customer.id)))
 
 
 def link_customer(db: Session, *, project_id: str, stripe_customer_id: str) -> Customer:
