@@ -13,6 +13,7 @@ from billstack.cli.shapes import iso
 from billstack.cli.work import unit_of_work
 from billstack.clock import utcnow
 from billstack.services import webhooks
+from billstack.services.tenants import private_host_of
 
 
 @main.group("webhooks", short_help="Stripe webhooks: register the endpoint, check its health.")
@@ -52,7 +53,18 @@ def webhooks_register(project_id: str, url: str | None) -> None:
     if registered.replaced:
         outcome = f"could not be deleted: {registered.replace_error}" if registered.replace_error else "deleted"
         lines.append(f"  Replaces {registered.replaced} ({outcome}).")
-    emit(data, lines)
+    emit(data, lines, _reachability_warnings(registered.url))
+
+
+def _reachability_warnings(url: str) -> list[str]:
+    host = private_host_of(url)
+    if host is None:
+        return []
+    return [
+        f"{url} is not a public URL ({host} is local or private): Stripe cannot reach it, so no events "
+        "will arrive. Fine with a local Stripe emulator; for Stripe, register a public URL (--url, or "
+        "BILLSTACK_PUBLIC_URL)."
+    ]
 
 
 @webhooks_group.command("status", short_help="Webhook health: counts, failures, processing lag.")

@@ -393,6 +393,17 @@ def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+def private_host_of(url: str) -> str | None:
+    """The host of `url` when the public internet cannot reach it (localhost, a .local or
+    other private-use name, a single-label name, a private, loopback or reserved address),
+    else None: what Stripe's servers could not deliver a webhook to."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    return None if _is_public_host(host) else host
+
+
 def _is_host(host: str) -> bool:
     return _ip_address(host) is not None or (len(host) <= _DNS_NAME_MAX and _DNS_NAME.fullmatch(host) is not None)
 

@@ -200,3 +200,25 @@ def test_one_origin_normaliser_for_stored_origins_and_the_browsers(url: str, ori
     assert tenants.normalised_origin(url) == origin
     if not url.endswith("99999"):
         assert config.origin_of(url) == origin
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://localhost:8000/api/billstack/webhooks/stripe/proj_1", "localhost"),
+        ("https://app.localhost/hook", "app.localhost"),
+        ("https://billing.local/hook", "billing.local"),
+        ("https://gw.home.arpa/hook", "gw.home.arpa"),
+        ("https://svc.internal/hook", "svc.internal"),
+        ("https://intranet/hook", "intranet"),
+        ("http://127.0.0.1:8000/hook", "127.0.0.1"),
+        ("https://10.1.2.3/hook", "10.1.2.3"),
+        ("https://192.168.0.10/hook", "192.168.0.10"),
+        ("https://[::1]/hook", "::1"),
+        ("https://[fd00::5]/hook", "fd00::5"),
+        ("https://billing.example.com/hook", None),
+        ("https://93.184.215.14/hook", None),
+    ],
+)
+def test_private_host_of_names_hosts_the_internet_cannot_reach(url: str, host: str | None) -> None:
+    assert tenants.private_host_of(url) == host

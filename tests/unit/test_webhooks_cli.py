@@ -71,6 +71,37 @@ def test_register_refuses_a_bad_url_and_changes_nothing(db_url: str, emulator_ur
     assert endpoints(emulator_url, key) == [] and run_json("project", "show", project_id)["webhookSecret"] is None
 
 
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [("http://localhost:8000/hook", "localhost"), ("https://192.168.1.20/hook", "192.168.1.20"),
+     ("https://billing.local/hook", "billing.local"), ("http://[::1]:8000/hook", "::1"),
+     ("https://intranet/hook", "intranet")],
+)
+def test_register_with_a_non_public_url_registers_it_with_a_warning(
+    db_url: str, emulator_url: str, url: str, host: str
+) -> None:
+    key = new_account_key()
+    project_id = make_project(make_team(), "--stripe-api-base", emulator_url, key=key)["id"]
+
+    result = run("webhooks", "register", "--project", project_id, "--url", url, "--json")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [e["url"] for e in endpoints(emulator_url, key)] == [url] and data["url"] == url
+    [warning] = data["warnings"]
+    assert warning.startswith(f"{url} is not a public URL ({host} is local or private): Stripe cannot reach it")
+    assert result.stderr == f"warning: {warning}\n"
+    human = run("webhooks", "register", "--project", project_id, "--url", url)
+    assert human.exit_code == 0 and human.stdout.startswith("Registered webhook endpoint")
+    assert human.stderr.startswith("warning: ") and "Stripe cannot reach it" in human.stderr
+
+
+def test_register_with_a_public_url_says_nothing_more(db_url: str, emulator_url: str) -> None:
+    project_id = make_project(make_team(), "--stripe-api-base", emulator_url, key=new_account_key())["id"]
+    result = run("webhooks", "register", "--project", project_id, "--url", "https://billing.example.com/hook", "--json")
+    assert result.exit_code == 0 and result.stderr == "" and "warnings" not in json.loads(result.stdout)
+
+
 def _deliver(project_id: str, event: dict) -> None:
     payload = json.dumps(event).encode()
     t = int(time.time())
