@@ -84,6 +84,10 @@ def sync_command(
         concurrency=concurrency, on_progress=_progress_printer(project_id, mode, concurrency),
     )
     done = report.progress
+    nothing_to_resume = (
+        [f"nothing to resume: no interrupted sync for project {project_id}, so this was a full sync."]
+        if resume and not report.resumed else []
+    )
     emit(
         _report_json(report, customer_id),
         [
@@ -94,4 +98,5 @@ def sync_command(
             ),
             f"Run {report.run_id} finished.",
         ],
+        nothing_to_resume,
     )
