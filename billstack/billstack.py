@@ -15,6 +15,6 @@ app = rx.App(
     api_transformer=create_api(),
 )
 app.add_page(home.page, route=routes.HOME, title="BillStack Portal")
-app.add_page(portal.page, route=routes.PORTAL, on_load=PortalState.load, title="Billing")
+app.add_page(portal.page, route=routes.PORTAL, on_load=PortalState.load, title=portal.TITLE)
 app.register_lifespan_task(worker_lifespan)
 refuse_malformed_events(app.event_namespace)

@@ -77,19 +77,34 @@ def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, 
         period_line = t(locale, "subs.renews_on", date=format_day(sub.current_period_end, locale))
     price = format_money(sub.unit_amount, sub.currency, locale)
     interval = format_interval(sub.interval, sub.interval_count, locale)
+    status_label, status_color = _status_badge(sub, locale)
     return SubscriptionRow(
         id=sub.id,
         product=_product_title(sub),
         price=f"{price} {interval}".strip(),
         quantity=t(locale, "subs.quantity", quantity=sub.quantity) if sub.quantity > 1 else "",
-        status_label=t(locale, f"status.{sub.status}"),
-        status_color=STATUS_COLORS.get(sub.status, "gray"),
+        status_label=status_label,
+        status_color=status_color,
         period_line=period_line,
         period_end=end,
         cancel_pending=sub.cancel_at_period_end,
         can_cancel=allow_cancel and live and not sub.cancel_at_period_end,
         can_resume=allow_resume and live and sub.cancel_at_period_end,
     )
+
+
+def _status_badge(sub: SubscriptionView, locale: str) -> tuple[str, str]:
+    """The badge says what happens next, as Stripe's does: a live subscription that is set to
+    end reads "Cancels <date>" (never "Active"), a trial "Trial ends <date>"; past due,
+    paused and the rest say their status."""
+    live = sub.status in LIVE_STATUSES
+    end = sub.cancel_at or (sub.current_period_end if sub.cancel_at_period_end else None)
+    if live and end is not None:
+        return t(locale, "status.cancels", date=format_day(end, locale)), "orange"
+    if sub.status == "trialing" and sub.current_period_end is not None:
+        # Stripe ends a trial's period at trial_end.
+        return t(locale, "status.trial_ends", date=format_day(sub.current_period_end, locale)), STATUS_COLORS["trialing"]
+    return t(locale, f"status.{sub.status}"), STATUS_COLORS.get(sub.status, "gray")
 
 
 def _product_title(sub: SubscriptionView) -> str:
@@ -128,10 +143,50 @@ def card_row(method: PaymentMethodView, locale: str) -> CardRow:
 
 def readable_text_on(hex_colour: str) -> str:
     """Black or white, whichever reads better on the accent colour (WCAG luminance)."""
+    rgb = _rgb(hex_colour)
+    if rgb is None:
+        return "#ffffff"
+    luminance = _luminance(rgb)
+    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+# Links are text: they take the accent's hue, darkened (light theme) or lightened (dark
+# theme) just enough to read at WCAG AA (4.5:1) on the page's and the cards' backgrounds.
+LINK_CONTRAST = 4.6
+_LIGHT_BACKGROUND = (255, 255, 255)
+_DARK_BACKGROUND = (0x2B, 0x2D, 0x31)  # lighter than any dark-theme panel the links sit on
+
+
+def link_colours(hex_colour: str) -> tuple[str, str]:
+    """(light theme, dark theme) link colour for the accent `hex_colour`."""
+    rgb = _rgb(hex_colour) or (0x4F, 0x46, 0xE5)
+    return _mix_until_readable(rgb, (0, 0, 0), _LIGHT_BACKGROUND), _mix_until_readable(rgb, (255, 255, 255), _DARK_BACKGROUND)
+
+
+def _mix_until_readable(rgb: tuple[int, int, int], toward: tuple[int, int, int], background: tuple[int, int, int]) -> str:
+    for step in range(21):
+        share = step / 20
+        mixed = tuple(round(c + (t - c) * share) for c, t in zip(rgb, toward))
+        if _contrast(mixed, background) >= LINK_CONTRAST:
+            break
+    return "#{:02x}{:02x}{:02x}".format(*mixed)
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int] | None:
     value = hex_colour.lstrip("#")
     if len(value) != 6:
-        return "#ffffff"
-    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+        return None
+    try:
+        return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    except ValueError:
+        return None
+
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

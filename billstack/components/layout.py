@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from billstack.components.elements import image_with_fallback
 from billstack.state.portal import PortalState as S
 
 
@@ -11,27 +12,40 @@ def label(key: str) -> rx.Var:
     return S.labels[key]
 
 
+def brand_mark() -> rx.Component:
+    """The project's logo, or its initial on an accent square when there is none or it fails to load."""
+    initial = rx.box(
+        S.app_name.to(str)[0],
+        aria_hidden="true",
+        class_name="brand-mark",
+        background_color=S.accent,
+        color=S.accent_text,
+    )
+    return rx.cond(
+        (S.logo_url != "") & (S.logo_url != S.logo_failed_url),
+        image_with_fallback(src=S.logo_url, alt="", class_name="brand-logo", on_error=S.logo_failed),
+        initial,
+    )
+
+
 def header() -> rx.Component:
     brand = rx.hstack(
-        rx.cond(
-            S.logo_url != "",
-            rx.image(src=S.logo_url, alt="", height="32px", width="auto", max_width="160px"),
-            rx.box(
-                S.app_name.to(str)[0],
-                aria_hidden="true",
-                class_name="brand-mark",
-                background_color=S.accent,
-                color=S.accent_text,
-            ),
-        ),
+        brand_mark(),
         rx.heading(S.app_name, as_="h1", size="5", weight="bold"),
         align="center",
         spacing="3",
+        class_name="portal-brand",
     )
-    links = rx.hstack(
+    links = rx.flex(
         rx.cond(
             S.support_url != "",
-            rx.link(label("portal.support"), href=S.support_url, is_external=True, size="2"),
+            # A mailto: opens the mail app; only a web page opens in a new tab.
+            rx.link(
+                label("portal.support"),
+                href=S.support_url,
+                is_external=~S.support_url.to(str).startswith("mailto:"),
+                size="2",
+            ),
         ),
         rx.cond(
             S.return_url != "",
@@ -44,38 +58,47 @@ def header() -> rx.Component:
                 class_name="icon-link",
             ),
         ),
-        spacing="4",
         align="center",
         wrap="wrap",
+        class_name="portal-header-links",
     )
     return rx.el.header(
-        rx.flex(brand, links, justify="between", align="center", wrap="wrap", gap="3", class_name="page-width"),
+        rx.box(brand, links, class_name="page-width portal-header-row"),
         class_name="portal-header",
         border_top=f"4px solid {S.accent}",
     )
 
 
 def notice() -> rx.Component:
+    """The page's message after an action, with a close button at its right."""
     return rx.cond(
         S.notice != "",
         rx.callout.root(
-            rx.flex(
-                rx.callout.text(S.notice),
-                rx.button(
-                    label("portal.dismiss"),
-                    variant="ghost",
-                    size="1",
-                    on_click=S.dismiss_notice,
-                ),
-                justify="between",
-                align="center",
-                gap="3",
-                width="100%",
+            rx.callout.text(S.notice, class_name="notice-text"),
+            rx.icon_button(
+                rx.icon("x", size=16, aria_hidden="true"),
+                variant="soft",
+                color_scheme=S.notice_tone,
+                size="2",
+                on_click=S.dismiss_notice,
+                aria_label=label("portal.dismiss"),
+                title=label("portal.dismiss"),
+                class_name="notice-close",
             ),
             color_scheme=S.notice_tone,
             role=rx.cond(S.notice_tone == "red", "alert", "status"),
+            class_name="portal-notice",
             width="100%",
         ),
+    )
+
+
+def dialog_error() -> rx.Component:
+    """A failed action inside its open dialog: the modal hides the page's notice, from
+    screen readers too, so the dialog says it itself (role=alert is announced at once)."""
+    return rx.cond(
+        (S.notice != "") & (S.notice_tone == "red"),
+        rx.callout.root(rx.callout.text(S.notice), color_scheme="red", role="alert", class_name="dialog-error"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, label, section
+from billstack.components.layout import accent_button, dialog_error, label, section
 from billstack.presenters import CardRow
 from billstack.state.portal import PortalState as S
 
@@ -30,19 +30,26 @@ def update_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(label("pm.update_title")),
-            rx.dialog.description(label("pm.update_body"), size="2"),
             rx.flex(
-                rx.dialog.close(rx.button(label("pm.cancel"), variant="soft", color_scheme="gray")),
-                accent_button(
-                    rx.cond(S.pending == "pm", rx.spinner(size="1"), rx.fragment()),
-                    label("pm.continue"),
-                    disabled=S.pending != "",
-                    on_click=S.start_pm_update,
+                rx.dialog.description(label("pm.update_body")),
+                # Creating the Checkout session failed: say so here, where the customer is looking.
+                dialog_error(),
+                rx.flex(
+                    rx.dialog.close(
+                        rx.button(label("pm.cancel"), variant="soft", color_scheme="gray", disabled=S.pending != "")
+                    ),
+                    accent_button(
+                        rx.cond(S.pending == "pm", rx.spinner(size="1"), rx.fragment()),
+                        label("pm.continue"),
+                        disabled=S.pending != "",
+                        on_click=S.start_pm_update,
+                    ),
+                    spacing="3",
+                    justify="end",
+                    class_name="dialog-actions",
                 ),
-                gap="3",
-                justify="end",
-                margin_top="4",
-                wrap="wrap",
+                direction="column",
+                spacing="5",
             ),
             max_width="480px",
         ),
@@ -74,7 +81,7 @@ def payment_methods_section() -> rx.Component:
                 justify="between",
                 align="center",
                 wrap="wrap",
-                gap="3",
+                spacing="3",
             ),
         ),
         update_dialog(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, label, section
+from billstack.components.layout import accent_button, dialog_error, label, section
 from billstack.presenters import SubscriptionRow
 from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
@@ -60,7 +60,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
             justify="between",
             align="center",
             wrap="wrap",
-            gap="3",
+            spacing="3",
         ),
         class_name="subscription-card",
         width="100%",
@@ -81,43 +81,42 @@ def cancel_dialog() -> rx.Component:
         # content unmounts on close, so each opening starts with nothing chosen.
         default_value="",
         on_change=S.set_cancel_reason,
-        direction="column",
-        spacing="2",
         aria_label=label("subs.cancel_reason"),
     )
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(S.labels["subs.cancel_title"].to(str).replace("{product}", S.cancel_product)),
-            rx.alert_dialog.description(
-                S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end),
-                size="2",
-            ),
-            rx.box(
-                rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium", margin_bottom="2"),
-                reasons,
-                margin_y="4",
-            ),
-            # A failed cancel says why here: the modal hides the page's own notice (from
-            # screen readers too) while it is open.
-            rx.cond(
-                (S.notice != "") & (S.notice_tone == "red"),
-                rx.callout.root(rx.callout.text(S.notice), color_scheme="red", role="alert", margin_bottom="4"),
-            ),
+            # Spacing comes from the flex gaps (Radix space tokens), never from unitless margins.
             rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button(label("subs.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
+                rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end)),
+                rx.flex(
+                    rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
+                    reasons,
+                    direction="column",
+                    spacing="2",
+                    class_name="cancel-reasons",
                 ),
-                rx.button(
-                    rx.cond(S.pending.to(str).startswith("cancel:"), rx.spinner(size="1"), rx.fragment()),
-                    label("subs.confirm_cancel"),
-                    color_scheme="red",
-                    high_contrast=True,  # white on Radix red-9 is only 3.9:1
-                    disabled=S.pending != "",
-                    on_click=S.confirm_cancel,
+                # A failed cancel says why here: the modal hides the page's own notice (from
+                # screen readers too) while it is open.
+                dialog_error(),
+                rx.flex(
+                    rx.alert_dialog.cancel(
+                        rx.button(label("subs.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
+                    ),
+                    rx.button(
+                        rx.cond(S.pending.to(str).startswith("cancel:"), rx.spinner(size="1"), rx.fragment()),
+                        label("subs.confirm_cancel"),
+                        color_scheme="red",
+                        high_contrast=True,  # white on Radix red-9 is only 3.9:1
+                        disabled=S.pending != "",
+                        on_click=S.confirm_cancel,
+                    ),
+                    spacing="3",
+                    justify="end",
+                    class_name="dialog-actions",
                 ),
-                gap="3",
-                justify="end",
-                wrap="wrap",
+                direction="column",
+                spacing="5",
             ),
             max_width="480px",
         ),

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import reflex as rx
 
+from billstack.components.elements import document_lang
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
 from billstack.components.payment_methods import payment_methods_section
-from billstack.components.states import invalid_link, load_error, loading_skeleton
+from billstack.components.skeleton import loading_skeleton
+from billstack.components.states import invalid_link, load_error
 from billstack.components.subscriptions import subscriptions_section
 from billstack.state.portal import PortalState as S
+
+# The tab's title: "Acme Cloud · Billing" in the customer's language ("Billing" until the
+# project is known).
+TITLE = rx.cond(
+    S.app_name != "",
+    S.labels["portal.document_title"].to(str).replace("{app}", S.app_name),
+    S.labels["portal.title"],
+)
 
 
 def portal_body() -> rx.Component:
@@ -43,6 +53,7 @@ def portal_body() -> rx.Component:
 
 def page() -> rx.Component:
     return rx.box(
+        document_lang(lang=S.locale),
         rx.match(
             S.page_status,
             ("ready", portal_body()),
@@ -52,4 +63,6 @@ def page() -> rx.Component:
         ),
         class_name="portal-root",
         lang=S.locale,
+        # Links take the project's accent (made readable as text); portal.css applies them.
+        style={"--brand-link": S.link_colour, "--brand-link-dark": S.link_colour_dark},
     )

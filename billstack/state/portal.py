@@ -58,6 +58,9 @@ class PortalState(rx.State):
     logo_url: str = ""
     accent: str = "#4f46e5"
     accent_text: str = "#ffffff"
+    link_colour: str = "#4f46e5"  # the accent, readable as text (light theme) …
+    link_colour_dark: str = "#9590ef"  # … and on the dark theme
+    logo_failed_url: str = ""  # a logo that did not load: the page shows the initial instead
     support_url: str = ""
     terms_url: str = ""
     privacy_url: str = ""
@@ -281,6 +284,7 @@ class PortalState(rx.State):
         if self.pending:
             return
         self.pending = "pm"
+        self.notice = ""  # the dialog shows this attempt's failure, not an older one
         yield
         portal_url = routes.portal_url(get_settings().resolved_public_url, self._token())
         try:
@@ -298,6 +302,11 @@ class PortalState(rx.State):
     @rx.event
     def dismiss_notice(self) -> None:
         self.notice = ""
+
+    @rx.event
+    def logo_failed(self) -> None:
+        """The logo's image did not load (its onError): show the initial in its place."""
+        self.logo_failed_url = self.logo_url
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -317,6 +326,7 @@ class PortalState(rx.State):
         self.logo_url = branding.logo_url or ""
         self.accent = branding.accent_color
         self.accent_text = presenters.readable_text_on(branding.accent_color)
+        self.link_colour, self.link_colour_dark = presenters.link_colours(branding.accent_color)
         self.support_url = branding.support_url or (f"mailto:{branding.support_email}" if branding.support_email else "")
         self.terms_url, self.privacy_url = branding.terms_url or "", branding.privacy_url or ""
         self.return_url = view.return_url or ""
