@@ -156,6 +156,10 @@ class Invoice(SQLModel, table=True):
     invoice_pdf: str | None = Field(default=None, max_length=2000)
     hosted_invoice_url: str | None = Field(default=None, max_length=2000)
     subscription_stripe_id: str | None = Field(default=None, max_length=255)
+    # The first line item's description (what the invoice is for) and, for invoices sent
+    # to be paid (collection_method=send_invoice), when payment is due.
+    description: str | None = Field(default=None, max_length=500)
+    due_date: datetime | None = None
     created: datetime
     synced_at: datetime = Field(default_factory=utcnow)
 

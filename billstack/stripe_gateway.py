@@ -56,6 +56,50 @@ def client_for(project: Project) -> stripe.StripeClient:
     return _client(unseal(project.stripe_secret_key_sealed), api_base, settings.stripe_timeout_s)
 
 
+CHECK_TIMEOUT_S = 5.0
+
+
+def check_credentials(secret_key: str, api_base: str | None) -> None:
+    """One cheap read (one customer of the account) with a short timeout and no retries, to tell
+    an operator at once when a key or API base cannot work. Raises BillStackError naming
+    the URL: `stripe_unreachable` (param stripeApiBase) or `stripe_key_invalid` (param
+    stripeSecretKey)."""
+    base = (api_base or get_settings().stripe_api_base or stripe.DEFAULT_API_BASE).rstrip("/")
+    client = stripe.StripeClient(
+        secret_key, base_addresses={"api": base}, max_network_retries=0,
+        http_client=_HttpClient(timeout=CHECK_TIMEOUT_S),
+    )
+    try:
+        client.v1.customers.list({"limit": 1})
+    except stripe.AuthenticationError as exc:
+        raise BillStackError(
+            f"Stripe at {base} refused the secret key ({exc.user_message or 'invalid API key'}).",
+            code="stripe_key_invalid", param="stripeSecretKey", status=400,
+        ) from exc
+    except stripe.PermissionError:
+        return  # a restricted key without this permission still authenticated
+    except stripe.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        raise BillStackError(
+            f"Stripe could not be reached at {base}: {_reason(cause)}.",
+            code="stripe_unreachable", param="stripeApiBase", status=502, type="api_error",
+        ) from exc
+    except stripe.StripeError as exc:
+        raise BillStackError(
+            f"Stripe at {base} answered with an error (HTTP {exc.http_status or '?'}): "
+            f"{exc.user_message or type(exc).__name__}.",
+            code="stripe_unreachable", param="stripeApiBase", status=502, type="api_error",
+        ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer within {CHECK_TIMEOUT_S:g} s"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
+
+
 def idempotency_key(*parts: str) -> str:
     """Deterministic when the caller passes the parts of a logical action, random otherwise."""
     return "bs-" + ("-".join(parts) if parts else uuid.uuid4().hex)

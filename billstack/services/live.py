@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
 
 from billstack.db import session_scope
 from billstack.models import Customer
@@ -114,6 +116,34 @@ def read_versions(customer_ids: Iterable[str]) -> dict[str, int]:
             rows = db.execute(sa.select(table.c.id, table.c.mirror_version).where(table.c.id.in_(chunk)))
             versions.update((row.id, row.mirror_version) for row in rows)
     return versions
+
+
+def bump_after_commit(db: Session, customer_id: str) -> None:
+    """Wake the customer's open pages once this unit of work commits, as a mirror change
+    does: the version moves on in the database (pages on other processes see it within
+    POLL_INTERVAL) and, after the commit, waiters in this process are woken at once. For
+    changes that are not in the mirror but that a page must notice without a click (a
+    revoked session: the page re-validates its token and shows the revoked page)."""
+    table = Customer.__table__
+    db.execute(sa.update(table).where(table.c.id == customer_id).values(mirror_version=table.c.mirror_version + 1))
+    version = db.execute(sa.select(table.c.mirror_version).where(table.c.id == customer_id)).scalar_one()
+    if _PENDING not in db.info:  # listeners stay with this (short-lived) session
+        event.listen(db, "after_commit", _publish_pending)
+        event.listen(db, "after_rollback", _drop_pending)
+    db.info.setdefault(_PENDING, {})[customer_id] = version
+
+
+_PENDING = "billstack.live.pending"
+
+
+def _publish_pending(db: Session) -> None:
+    pending, db.info[_PENDING] = db.info.get(_PENDING, {}), {}
+    for customer_id, version in pending.items():
+        watch.publish(customer_id, version)
+
+
+def _drop_pending(db: Session) -> None:
+    db.info[_PENDING] = {}
 
 
 def _resolve(future: asyncio.Future, version: int) -> None:

@@ -314,6 +314,8 @@ def invoice_row(project: Project, customer: Customer, invoice: StripeDict, now: 
         "invoice_pdf": _clip(invoice.get("invoice_pdf"), 2000),
         "hosted_invoice_url": _clip(invoice.get("hosted_invoice_url"), 2000),
         "subscription_stripe_id": _invoice_subscription(invoice),
+        "description": _clip(_first_line_description(invoice), 500),
+        "due_date": from_unix(invoice.get("due_date")),
         "created": from_unix(invoice["created"]),
         "synced_at": now,
     }
@@ -362,6 +364,14 @@ def _period(sub: StripeDict, items: list[StripeDict], field: str) -> int | None:
     if stamps:
         return min(stamps)
     return sub.get(field)
+
+
+def _first_line_description(invoice: StripeDict) -> str | None:
+    """What the invoice is for: its first line item's description (Stripe lists the lines
+    with the invoice, up to 10); the invoice's own memo when it has no lines."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    first = lines[0].get("description") if lines else None
+    return first or invoice.get("description") or None
 
 
 def _invoice_subscription(invoice: StripeDict) -> str | None:

@@ -11,7 +11,7 @@ which cancellation reasons a customer may give) is defined here too, below both.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -94,6 +94,8 @@ class InvoiceView(View):
     currency: str
     invoice_pdf: str | None = Field(description="Stripe's PDF link.")
     hosted_invoice_url: str | None = Field(description="Stripe's hosted page, where open invoices are paid.")
+    description: str | None = Field(default=None, description="What the invoice is for: its first line item's description.")
+    due_date: IsoZ | None = Field(default=None, description="When payment is due (invoices sent to be paid).")
 
 
 class PaymentMethodView(View):
@@ -120,6 +122,10 @@ class PortalView(View):
     subscriptions: list[SubscriptionView]
     invoices: InvoicePage
     payment_methods: list[PaymentMethodView]
+    amount_due: list[InvoiceView] = Field(
+        default_factory=list,
+        description="Open invoices with an amount due, oldest due first; filled even when invoice history is off.",
+    )
     return_url: str | None
     locale: str
     expires_at: IsoZ
@@ -132,3 +138,17 @@ class PortalView(View):
 class CheckoutRedirect(View):
     id: str = Field(examples=["cs_test_a1b2c3"])  # Stripe's cs_…
     url: str = Field(description="Stripe Checkout (setup mode): send the customer's browser here.")
+
+
+DeadEndKind = Literal["expired", "revoked", "invalid"]
+
+
+class DeadEndView(View):
+    """What a portal link that no longer opens shows: never any customer data. For a link of
+    ours (valid signature) that expired or was revoked, the project's branding and the way
+    back; for anything else (`invalid`), nothing project-specific (a neutral page)."""
+
+    kind: DeadEndKind
+    branding: Branding | None
+    return_url: str | None
+    locale: str

@@ -120,11 +120,34 @@ async def test_removed_customer_is_404(client, tenant, db_url) -> None:
 
 
 async def test_return_url_is_stored(client, tenant, db_url) -> None:
+    # On the default return URL's origin (https://a.example.com): the tenant lists no allowed origins.
+    url = "https://a.example.com/settings/billing?from=portal"
     response = await client.post(tenant.portal_path, headers=tenant.auth,
-                                 json={"customerId": tenant.customer_id, "returnUrl": "https://myapp.com/account"})
+                                 json={"customerId": tenant.customer_id, "returnUrl": url})
     assert response.status_code == 200
     with Session(engine_for(db_url)) as db:
-        assert db.get(PortalSession, response.json()["sessionId"]).return_url == "https://myapp.com/account"
+        assert db.get(PortalSession, response.json()["sessionId"]).return_url == url
+
+
+async def test_without_allowed_origins_only_the_default_return_urls_origin_is_accepted(client, tenant) -> None:
+    # The tenant lists no allowed origins; its default return URL is https://a.example.com/account.
+    for url in ["https://a.example.com/other", "https://A.EXAMPLE.com:443/x?y=1"]:
+        response = await client.post(tenant.portal_path, headers=tenant.auth,
+                                     json={"customerId": tenant.customer_id, "returnUrl": url})
+        assert response.status_code == 200, (url, response.text)
+    for url in ["https://myapp.com/account", "http://a.example.com/account", "https://a.example.com:8443/",
+                "https://a.example.com.evil.example/"]:
+        response = await client.post(tenant.portal_path, headers=tenant.auth,
+                                     json={"customerId": tenant.customer_id, "returnUrl": url})
+        assert_error(response, 400, "return_url_not_allowed", "returnUrl")
+        assert "https://a.example.com" in response.json()["error"]["message"]
+
+
+async def test_with_neither_allowed_origins_nor_a_default_any_return_url_is_accepted(client, db) -> None:
+    t = make_tenant(db, label="n")  # nothing configured: nothing to hold the URL to
+    response = await client.post(t.portal_path, headers=t.auth,
+                                 json={"customerId": t.customer_id, "returnUrl": "https://myapp.com/account"})
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://myapp.com/x", "/relative/path", "https://",

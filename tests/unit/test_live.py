@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from billstack.db import engine_for, session_scope
 from billstack.models import Customer
-from billstack.services import live, sync
-from tests.api.conftest import make_tenant
+from billstack.services import live, sessions, sync
+from tests.api.conftest import Tenant, make_tenant
 
 pytestmark = pytest.mark.asyncio
 
@@ -61,3 +61,85 @@ async def test_the_same_version_or_another_customer_does_not_wake_it(customer_id
 
     assert await waiting is None  # timed out
     assert watch.watched() == 0
+
+
+# --- a revoked session wakes its customer's open pages (issue 13, item 8) ------------------
+
+
+def _new_session(tenant: Tenant) -> tuple[str, str]:
+    """A session id and its token."""
+    with session_scope() as db:
+        created = sessions.create_portal_session(
+            db, team_id=tenant.team_id, project_id=tenant.project_id, api_key=None, customer_id=tenant.customer_id
+        )
+        return created.session_id, created.token
+
+
+def _revoke(session_id: str) -> None:
+    with session_scope() as db:
+        sessions.revoke_portal_session(db, session_id, actor="cli")
+
+
+def _version(customer_id: str) -> int:
+    return live.read_versions([customer_id])[customer_id]
+
+
+@pytest.fixture
+def tenant(db_url: str) -> Tenant:
+    with Session(engine_for(db_url), expire_on_commit=False) as db:
+        return make_tenant(db)
+
+
+async def test_a_revocation_wakes_a_page_of_this_process_at_once(tenant: Tenant) -> None:
+    session_id, token = await asyncio.to_thread(_new_session, tenant)
+    before = _version(tenant.customer_id)
+    # The process's own watch, whose poller reads every 2 s: only the publish after the commit wakes it sooner.
+    waiting = asyncio.create_task(live.watch.wait_for_change(tenant.customer_id, before, timeout=10))
+    while live.watch.watched() == 0:
+        await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+
+    await asyncio.to_thread(_revoke, session_id)
+
+    assert await asyncio.wait_for(waiting, 5) == before + 1 == _version(tenant.customer_id)
+    assert asyncio.get_running_loop().time() - started < live.POLL_INTERVAL
+    with session_scope() as db, pytest.raises(sessions.PortalTokenError) as error:
+        sessions.validate_portal_token(db, token)  # what the woken page finds when it re-validates
+    assert error.value.code == sessions.TOKEN_REVOKED
+
+
+async def test_a_revocation_in_another_process_reaches_the_page_through_the_poller(tenant: Tenant) -> None:
+    session_id, _ = await asyncio.to_thread(_new_session, tenant)
+    before = _version(tenant.customer_id)
+    watch = live.MirrorWatch(poll_interval=0.05)  # not the watch the revocation publishes to
+    waiting = asyncio.create_task(watch.wait_for_change(tenant.customer_id, before, timeout=10))
+
+    await asyncio.to_thread(_revoke, session_id)
+
+    assert await asyncio.wait_for(waiting, 5) == before + 1
+
+
+async def test_revoking_again_or_rolling_back_wakes_nobody(tenant: Tenant) -> None:
+    session_id, _ = await asyncio.to_thread(_new_session, tenant)
+    await asyncio.to_thread(_revoke, session_id)
+    after_first = _version(tenant.customer_id)
+
+    await asyncio.to_thread(_revoke, session_id)  # idempotent: nothing changes
+    other, _ = await asyncio.to_thread(_new_session, tenant)
+
+    def revoke_then_fail() -> None:
+        with session_scope() as db:
+            sessions.revoke_portal_session(db, other, actor="cli")
+            raise RuntimeError("the unit of work fails after the revocation")
+
+    published: list[tuple[str, int]] = []
+    original = live.watch.publish
+    live.watch.publish = lambda customer_id, version: published.append((customer_id, version))  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError):
+            await asyncio.to_thread(revoke_then_fail)
+    finally:
+        live.watch.publish = original  # type: ignore[method-assign]
+
+    assert published == []
+    assert _version(tenant.customer_id) == after_first

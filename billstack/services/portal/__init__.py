@@ -13,6 +13,7 @@ lock and no SQLite write lock (services/portal_calls.py bounds the threads it ho
 """
 
 from billstack.services.portal.cancel import CANCEL_COMMENT_MAX, set_cancel_at_period_end
+from billstack.services.portal.dead_ends import dead_end_view
 from billstack.services.portal.payment_methods import (
     CHECKOUT_SESSION_PLACEHOLDER,
     complete_payment_method_update,
@@ -37,6 +38,7 @@ from billstack.services.views import (
     CANCEL_REASONS,
     Branding,
     CheckoutRedirect,
+    DeadEndView,
     Features,
     InvoicePage,
     InvoiceView,
@@ -54,6 +56,7 @@ __all__ = [
     "REFRESH_MODES",
     "Branding",
     "CheckoutRedirect",
+    "DeadEndView",
     "Features",
     "InvoicePage",
     "InvoiceView",
@@ -64,6 +67,7 @@ __all__ = [
     "branding_of",
     "complete_payment_method_update",
     "create_payment_method_checkout",
+    "dead_end_view",
     "features_of",
     "invoice_view",
     "list_invoices",

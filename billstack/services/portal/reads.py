@@ -19,6 +19,7 @@ from billstack.errors import BillStackError, not_found
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
 from billstack.services.portal.rows import (
     HIDDEN_SUBSCRIPTION_STATUSES,
+    INVOICE_PAGE_MAX,
     check_limit,
     feature_off,
     invoice_view,
@@ -32,6 +33,7 @@ from billstack.services.views import (
     Branding,
     Features,
     InvoicePage,
+    InvoiceView,
     PaymentMethodView,
     PortalView,
     SubscriptionView,
@@ -72,6 +74,7 @@ def load_portal_view(
         subscriptions=_subscription_views(db, customer),
         invoices=invoices,
         payment_methods=_payment_method_views(db, customer),
+        amount_due=_amount_due(db, customer),
         return_url=ctx.session.return_url or project.default_return_url,
         locale=ctx.session.locale,
         expires_at=ctx.session.expires_at,
@@ -189,6 +192,19 @@ def _invoice_page(db: Session, customer: Customer, *, starting_after: str | None
         )
     rows = db.exec(query.order_by(Invoice.created.desc(), Invoice.stripe_id.desc()).limit(limit + 1)).all()
     return InvoicePage(invoices=[invoice_view(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+
+def _amount_due(db: Session, customer: Customer) -> list[InvoiceView]:
+    """What the customer owes now: open invoices with an amount due (a past-due
+    subscription's included), oldest due first (no due date: by creation). Shown whatever
+    the invoice-history toggle says: money owed must never be invisible."""
+    rows = db.exec(
+        select(Invoice)
+        .where(Invoice.customer_id == customer.id, Invoice.status == "open", Invoice.amount_due > 0)
+        .order_by(sa.func.coalesce(Invoice.due_date, Invoice.created), Invoice.created, Invoice.stripe_id)
+        .limit(INVOICE_PAGE_MAX)
+    ).all()
+    return [invoice_view(row) for row in rows]
 
 
 def _payment_method_views(db: Session, customer: Customer) -> list[PaymentMethodView]:

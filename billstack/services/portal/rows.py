@@ -103,6 +103,8 @@ def invoice_view(row: Invoice) -> InvoiceView:
         currency=row.currency,
         invoice_pdf=row.invoice_pdf,
         hosted_invoice_url=row.hosted_invoice_url,
+        description=row.description,
+        due_date=row.due_date,
     )
 
 

@@ -102,6 +102,16 @@ def check_return_url(return_url: str | None, project: Project | ProjectFacts) ->
             param="returnUrl",
             code="return_url_not_allowed",
         )
+    # No allowed origins listed: the default return URL's origin is the only one (a project
+    # with neither accepts any http(s) URL, as the operator has said nothing about it).
+    default_origin = normalised_origin(project.default_return_url) if project.default_return_url else None
+    if not allowed and default_origin is not None and origin_of(return_url) != default_origin:
+        raise invalid(
+            f"returnUrl must be on the origin of this project's default return URL ({default_origin}); "
+            "other origins must be listed in the project's allowed return origins.",
+            param="returnUrl",
+            code="return_url_not_allowed",
+        )
     return return_url
 
 

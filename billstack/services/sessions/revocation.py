@@ -1,4 +1,4 @@
-"""Revoking a portal session: at once, idempotent, audited once."""
+"""Revoking a portal session: at once, idempotent, audited once; open pages of its customer wake."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import Session, update
 from billstack.clock import utcnow
 from billstack.errors import not_found
 from billstack.models import PortalSession
-from billstack.services import audit
+from billstack.services import audit, live
 from billstack.services.sessions.request import shown
 
 AUDIT_REVOKED = "portal_session.revoked"
@@ -56,6 +56,9 @@ def revoke_portal_session(
                 now=now,
             )
             db.flush()
+            # An open page of this customer wakes, re-validates its token and shows the
+            # revoked page (on any process: the version is in the database).
+            live.bump_after_commit(db, session.customer_id)
         else:
             db.refresh(session)
     return session

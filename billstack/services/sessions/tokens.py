@@ -36,16 +36,19 @@ class PortalTokenError(BillStackError):
     """A portal token did not validate. `code` is token_invalid, token_expired or token_revoked.
 
     For tokens that carry our valid signature but are expired or revoked, `return_url`
-    and `project_id` say where "Return to the app" should go and whose branding to show.
+    and `project_id` say where "Return to the app" should go and whose branding to show,
+    `locale` in which language (the session's).
     They are None for invalid tokens, whose contents cannot be trusted.
     """
 
     def __init__(
-        self, code: str, message: str, *, return_url: str | None = None, project_id: str | None = None
+        self, code: str, message: str, *, return_url: str | None = None, project_id: str | None = None,
+        locale: str | None = None,
     ) -> None:
         super().__init__(message, code=code, type="authentication_error", status=401)
         self.return_url = return_url
         self.project_id = project_id
+        self.locale = locale
 
 
 def token_claims(

@@ -122,12 +122,12 @@ def _validate(db: Session, token: str, now: datetime, expected_project_id: str |
     ):
         raise PortalTokenError(
             TOKEN_REVOKED, "This portal link is no longer valid.",
-            return_url=session.return_url, project_id=session.project_id,
+            return_url=session.return_url, project_id=session.project_id, locale=session.locale,
         )
     if now >= session.expires_at or now.timestamp() >= claims["exp"]:
         raise PortalTokenError(
             TOKEN_EXPIRED, "This portal link has expired.",
-            return_url=session.return_url, project_id=session.project_id,
+            return_url=session.return_url, project_id=session.project_id, locale=session.locale,
         )
     return PortalContext(session=session, project=project, customer=customer)
 

@@ -1,0 +1,44 @@
+"""The page a portal link shows when it no longer opens the portal (issue 13, item 7).
+
+A link of ours (its signature verifies) that expired or was revoked still names its
+session, so the page can wear the project's brand, offer the way back (the session's
+return URL, else the project's default) and speak the session's language. Anything else
+— a bad signature, garbage, a session that does not exist — gets a neutral page: its
+contents cannot be trusted, so nothing project-specific is shown. Never customer data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from billstack.db import session_scope
+from billstack.i18n import DEFAULT_LOCALE
+from billstack.models import Project
+from billstack.services.portal.reads import branding_of
+from billstack.services.sessions import TOKEN_EXPIRED, TOKEN_REVOKED, PortalTokenError, validate_portal_token
+from billstack.services.views import DeadEndView
+
+NEUTRAL = DeadEndView(kind="invalid", branding=None, return_url=None, locale=DEFAULT_LOCALE)
+
+
+def dead_end_view(token: str, *, now: datetime | None = None) -> DeadEndView:
+    """What the dead-end page for `token` shows. For a token that no longer opens the portal
+    (call it after validation failed with 401); a token that still validates is not a dead
+    end: ValueError. Counts no failed validation against any address (the caller's
+    validation did)."""
+    with session_scope() as db:
+        try:
+            validate_portal_token(db, token, now=now)
+        except PortalTokenError as exc:
+            if exc.code not in (TOKEN_EXPIRED, TOKEN_REVOKED) or exc.project_id is None:
+                return NEUTRAL
+            project = db.get(Project, exc.project_id)
+            if project is None:
+                return NEUTRAL
+            return DeadEndView(
+                kind="expired" if exc.code == TOKEN_EXPIRED else "revoked",
+                branding=branding_of(project),
+                return_url=exc.return_url or project.default_return_url,
+                locale=exc.locale or DEFAULT_LOCALE,
+            )
+    raise ValueError("this portal token still opens the portal: it is not a dead end")
