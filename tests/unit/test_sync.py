@@ -46,6 +46,10 @@ def test_sync_copies_the_customers_subscriptions_invoices_and_cards(world: World
     open_invoice = invoices[world.alice.seeded["open_invoice"]]
     assert (open_invoice.status, open_invoice.total, open_invoice.amount_due) == ("open", 15000, 15000)
     assert open_invoice.invoice_pdf and open_invoice.hosted_invoice_url
+    stripe_open = next(inv for inv in stripe_invoices if inv.id == open_invoice.stripe_id)
+    assert open_invoice.description == stripe_open.lines.data[0].description == "Onboarding workshop"
+    assert open_invoice.due_date == from_unix(stripe_open.due_date)  # sent to be paid: it has a due date
+    assert all(row.description for row in invoices.values())
     renewal = next(row for row in invoices.values() if row.subscription_stripe_id)
     assert renewal.subscription_stripe_id in subs
 
