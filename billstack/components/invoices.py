@@ -1,26 +1,38 @@
-"""Invoice history: number, date, amount, status, PDF download and Pay for open ones."""
+"""Invoice history: number, what it is for, date, amount, status, when an open one is due,
+PDF download, Pay for open ones and View (the hosted page, a receipt) for paid ones."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from billstack.billing_rows import InvoiceLine
 from billstack.components.layout import label, section
-from billstack.presenters import InvoiceRow
 from billstack.state.portal import PortalState as S
 
 
-def invoice_item(invoice: InvoiceRow) -> rx.Component:
+def invoice_item(invoice: InvoiceLine) -> rx.Component:
     return rx.el.li(
         rx.el.div(
             rx.vstack(
                 rx.text(invoice.number, weight="medium", size="2", class_name="invoice-number"),
+                rx.cond(
+                    invoice.description != "",
+                    rx.text(invoice.description, size="2", class_name="invoice-description"),
+                ),
                 rx.text(invoice.date, size="1", color_scheme="gray", high_contrast=True),
                 spacing="0",
                 align="start",
+                min_width="0",
             ),
             rx.text(invoice.amount, size="2", weight="medium", class_name="invoice-amount"),
-            rx.box(
-                rx.badge(invoice.status_label, color_scheme=invoice.status_color, variant="soft", high_contrast=True)
+            rx.vstack(
+                rx.badge(invoice.status_label, color_scheme=invoice.status_color, variant="soft", high_contrast=True),
+                rx.cond(
+                    invoice.due_line != "",
+                    rx.text(invoice.due_line, size="1", weight="medium", class_name="invoice-due"),
+                ),
+                spacing="1",
+                align="start",
             ),
             rx.hstack(
                 rx.cond(
@@ -30,9 +42,9 @@ def invoice_item(invoice: InvoiceRow) -> rx.Component:
                         label("inv.download"),
                         class_name="icon-link",
                         href=invoice.pdf_url,
-                        is_external=True,
                         size="2",
                         aria_label=invoice.download_label,
+                        custom_attrs={"download": ""},  # a file to save, not a tab to open
                     ),
                 ),
                 rx.cond(
@@ -46,6 +58,16 @@ def invoice_item(invoice: InvoiceRow) -> rx.Component:
                         aria_label=invoice.pay_label,
                     ),
                 ),
+                rx.cond(
+                    invoice.view_url != "",
+                    rx.link(
+                        label("inv.view"),
+                        href=invoice.view_url,
+                        is_external=True,
+                        size="2",
+                        aria_label=invoice.view_label,
+                    ),
+                ),
                 spacing="4",
                 justify="end",
                 class_name="invoice-actions",
@@ -53,6 +75,7 @@ def invoice_item(invoice: InvoiceRow) -> rx.Component:
             class_name="invoice-grid",
         ),
         class_name="invoice-row",
+        data_invoice_id=invoice.id,
     )
 
 
@@ -74,7 +97,7 @@ def invoices_section() -> rx.Component:
                             color_scheme="gray",
                             disabled=S.pending != "",
                             on_click=S.show_more_invoices,
-                            margin_top="3",
+                            margin_top="var(--space-3)",
                         ),
                     ),
                 ),

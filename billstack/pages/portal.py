@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from billstack.components.banner import amount_due_banner
 from billstack.components.elements import document_lang
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
@@ -38,6 +39,7 @@ def portal_body() -> rx.Component:
                 ),
                 notice(),
                 stale_notice(),
+                amount_due_banner(),
                 subscriptions_section(),
                 payment_methods_section(),
                 invoices_section(),

@@ -8,7 +8,9 @@ the customer is set before the token validates.
 
 Freshness: `load` renders the mirror at once; an old mirror is refreshed from Stripe
 in the background (`refresh_from_stripe`), and `follow_mirror` keeps the open page
-live, re-rendering whenever the customer's mirror changes (services/live.py).
+live, re-rendering whenever the customer's mirror changes (services/live.py); when the
+link ends (its expiry time, or a revocation, which wakes the page the same way) the page
+turns into the branded expired/revoked page by itself (`_link_ended`).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from billstack import presenters, routes
+from billstack import billing_rows, presenters, routes
 from billstack.config import get_settings
 from billstack.errors import BillStackError
 from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
 from billstack.services import live, sessions
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
-from billstack.services.views import CANCEL_REASONS, PortalView
+from billstack.services.views import CANCEL_REASONS, Branding, DeadEndView, PortalView
+from billstack.state import dead_ends
 
 log = logging.getLogger("billstack.portal")
 # Errors whose own message is for an API client: the page shows its localised words instead.
@@ -41,6 +44,8 @@ _NOTICE_KEYS = {
 }
 T = TypeVar("T")
 
+# The accent of a page that knows no project (a neutral dead end).
+NEUTRAL_ACCENT = "#4f46e5"
 # A waiting page re-checks this often that it is still the page's current load and unexpired.
 LIVE_RECHECK_S = 15.0
 # A change that arrives while an action is in flight is applied once the action is done.
@@ -73,7 +78,8 @@ class PortalState(rx.State):
     show_pm_update: bool = True
 
     subscriptions: list[presenters.SubscriptionRow] = []
-    invoices: list[presenters.InvoiceRow] = []
+    invoices: list[billing_rows.InvoiceLine] = []
+    amount_due: list[billing_rows.DueRow] = []  # open invoices, shown whatever the toggles say
     invoices_has_more: bool = False
     cards: list[presenters.CardRow] = []
     stale: bool = False
@@ -114,6 +120,9 @@ class PortalState(rx.State):
             view, refresh_later, version = await self._run(portal_service.load_page_view, work=Work.STRIPE_READ)
         except Exception as exc:  # noqa: BLE001 - the page must leave "loading" whatever failed
             self._show_failure(exc)
+            if self.page_status == "invalid":  # a link that does not open: brand it if it names its project
+                known = None if self.invalid_kind == "rate_limited" else await dead_ends.dead_end_of(self._token())
+                self._show_dead_end(known or dead_ends.NEUTRAL, self.invalid_kind)
             return
         self._apply_view(view)
         self.page_status = "ready"
@@ -177,8 +186,10 @@ class PortalState(rx.State):
                     token, client_ip, functools.partial(portal_service.mirror_view, invoice_limit=limit),
                     work=Work.MIRROR,
                 )
-            except BillStackError:
-                return  # expired or revoked meanwhile: the next action shows the right page
+            except BillStackError as exc:
+                # Revoked (its revocation woke this page) or expired meanwhile: say so now.
+                await self._link_ended(exc, generation, token, fallback_kind=_invalid_kind(exc))
+                return
             async with self:
                 if not self._live_is_current(generation, token):
                     return
@@ -188,6 +199,20 @@ class PortalState(rx.State):
                 self._apply_view(view)
                 self.stale = stale
                 self._live_version = version = new_version
+        if customer_id:  # the link's time is up: the page turns into the expired page by itself
+            try:
+                await run_portal_call(token, client_ip, dead_ends.token_still_valid, work=Work.MIRROR)
+            except BillStackError as exc:
+                await self._link_ended(exc, generation, token, fallback_kind="expired")
+
+    async def _link_ended(self, exc: BillStackError, generation: int, token: str, *, fallback_kind: str) -> None:
+        """An open page whose link stopped validating shows the expired/revoked page, without a click."""
+        if exc.status not in (401, 429):  # busy or down: the link may be fine; the next action tells
+            return
+        known = await dead_ends.dead_end_of(token)
+        async with self:
+            if self._live_is_current(generation, token):
+                self._show_dead_end(known, known.kind if known is not None else fallback_kind)
 
     def _live_is_current(self, generation: int, token: str) -> bool:
         return self._live_generation == generation and self.page_status == "ready" and token == self._token()
@@ -208,7 +233,7 @@ class PortalState(rx.State):
             page = await self._run(
                 lambda db, ctx: portal_service.list_invoices(db, ctx, starting_after=cursor), work=Work.MIRROR
             )
-            self.invoices = self.invoices + [presenters.invoice_row(i, self.locale) for i in page.invoices]
+            self.invoices = self.invoices + [billing_rows.invoice_line(i, self.locale) for i in page.invoices]
             self.invoices_has_more = page.has_more
         except Exception as exc:  # noqa: BLE001 - see _show_failure
             self._show_failure(exc)
@@ -320,15 +345,8 @@ class PortalState(rx.State):
     def _apply_view(self, view: PortalView) -> None:
         locale = normalise_locale(view.locale)
         features = view.features
-        branding = view.branding
         self.locale, self.labels = locale, catalogue(locale)
-        self.app_name = branding.display_name
-        self.logo_url = branding.logo_url or ""
-        self.accent = branding.accent_color
-        self.accent_text = presenters.readable_text_on(branding.accent_color)
-        self.link_colour, self.link_colour_dark = presenters.link_colours(branding.accent_color)
-        self.support_url = branding.support_url or (f"mailto:{branding.support_email}" if branding.support_email else "")
-        self.terms_url, self.privacy_url = branding.terms_url or "", branding.privacy_url or ""
+        self._apply_branding(view.branding)
         self.return_url = view.return_url or ""
         self.customer_email = view.customer_email or ""
         self.show_cancel, self.show_resume = features.cancel, features.resume
@@ -337,10 +355,39 @@ class PortalState(rx.State):
             presenters.subscription_row(s, locale, allow_cancel=features.cancel, allow_resume=features.resume)
             for s in view.subscriptions
         ]
-        self.invoices = [presenters.invoice_row(i, locale) for i in view.invoices.invoices]
+        self.invoices = [billing_rows.invoice_line(i, locale) for i in view.invoices.invoices]
+        self.amount_due = billing_rows.due_rows(view.amount_due, locale)
         self.invoices_has_more = view.invoices.has_more
         self.cards = [presenters.card_row(m, locale) for m in view.payment_methods]
         self.stale = view.stale
+
+    def _apply_branding(self, branding: Branding | None) -> None:
+        """The project's look; None (a link that names no project we can trust): neutral."""
+        accent = branding.accent_color if branding is not None else NEUTRAL_ACCENT
+        self.app_name = branding.display_name if branding is not None else ""
+        self.logo_url = (branding.logo_url or "") if branding is not None else ""
+        self.accent = accent
+        self.accent_text = presenters.readable_text_on(accent)
+        self.link_colour, self.link_colour_dark = presenters.link_colours(accent)
+        support_email = branding.support_email if branding is not None else None
+        self.support_url = (branding.support_url if branding is not None else None) or (
+            f"mailto:{support_email}" if support_email else ""
+        )
+        self.terms_url = (branding.terms_url or "") if branding is not None else ""
+        self.privacy_url = (branding.privacy_url or "") if branding is not None else ""
+
+    def _show_dead_end(self, dead_end: DeadEndView | None, kind: str) -> None:
+        """The expired/revoked/invalid page, in the brand, language and way back that
+        `dead_end` knows (None: keep those of the page that was open)."""
+        self._reset_customer_data()
+        self.page_status, self.invalid_kind = "invalid", kind
+        if dead_end is None:
+            return
+        self._apply_branding(dead_end.branding)
+        self.return_url = dead_end.return_url or ""
+        if dead_end.branding is not None:
+            self.locale = normalise_locale(dead_end.locale)
+            self.labels = catalogue(self.locale)
 
     def _open_flow(self, flow: dict[str, Any] | None) -> None:
         """Deep links from the session's `flow` open the matching dialog at once."""
@@ -393,7 +440,7 @@ class PortalState(rx.State):
             self.page_status = "error"
 
     def _reset_customer_data(self) -> None:
-        self.subscriptions, self.invoices, self.cards = [], [], []
+        self.subscriptions, self.invoices, self.cards, self.amount_due = [], [], [], []
         self.customer_email = ""
         self.notice, self.pending = "", ""
         self.cancel_dialog_open = self.pm_dialog_open = False
