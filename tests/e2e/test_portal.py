@@ -187,7 +187,8 @@ def _expired_token(tenant: Tenant) -> str:
 def test_expired_revoked_and_garbage_links_show_the_right_page(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
     page.goto(f"{live_db.url}/portal/{_expired_token(tenant)}")
     expect(page.get_by_role("heading", name="This link has expired")).to_be_visible(timeout=30_000)
-    expect(page.get_by_role("link", name="Back to the app")).to_have_attribute("href", "https://app.example.com/account")
+    # Branded (issue 13): the way back names the app it returns to.
+    expect(page.get_by_role("link", name="Return to Acme Cloud")).to_have_attribute("href", "https://app.example.com/account")
     assert "jamie@example.com" not in page.content()
 
     revoked = new_portal_session(live_db.url, tenant)
