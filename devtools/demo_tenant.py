@@ -14,6 +14,7 @@ from sqlmodel import Session
 from billstack import routes, stripe_gateway
 from billstack.db import session_scope
 from billstack.models import ApiKey, Project, Team
+from billstack.pages.home import returned_from_portal_url
 from billstack.services import customers, sessions, tenants, webhooks
 from devtools.emulator import new_account_key
 from stripe_emulator.seed import seed_demo_customer
@@ -46,8 +47,9 @@ def seed_demo_tenant(emulator_url: str, public_url: str) -> dict[str, str]:
     open invoice, a card), a second customer, a day-long portal session for the first and
     the project's webhook endpoint; returns the ids, the API key and the portal URL."""
     with session_scope() as db:
+        # "Return to Acme Cloud" lands on a page that says what it stands for (the home page, marked).
         team, project, api_key, api_key_plaintext = create_demo_project(
-            db, emulator_url=emulator_url, return_url=f"{public_url}/"
+            db, emulator_url=emulator_url, return_url=returned_from_portal_url(public_url)
         )
         client = stripe_gateway.client_for(project)
         seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")

@@ -1,4 +1,8 @@
-"""/: what this server is, for someone who opens it directly."""
+"""/: what this server is, for someone who opens it directly.
+
+`/?returned-from=billstack` adds a line saying the visitor came back from a billing
+portal: the demo tenant's return URL, so the demo's "Return to …" link explains itself
+instead of landing on this page unannounced."""
 
 from __future__ import annotations
 
@@ -7,10 +11,31 @@ import reflex as rx
 from billstack import routes
 from billstack.components.states import message_page
 
+# The query that marks a return from the portal (the demo's default return URL uses it).
+RETURNED_FROM_PARAM = "returned-from"
+RETURNED_FROM_PORTAL = "billstack"
+
+
+def returned_from_portal_url(public_url: str) -> str:
+    """This page, marked as where a customer lands coming back from the portal."""
+    return f"{public_url.rstrip('/')}{routes.HOME}?{RETURNED_FROM_PARAM}={RETURNED_FROM_PORTAL}"
+
 
 def page() -> rx.Component:
+    returned = rx.State.router.url.query_parameters.to(dict)[RETURNED_FROM_PARAM] == RETURNED_FROM_PORTAL
     return message_page(
         rx.heading("BillStack Portal", as_="h1", size="7"),
+        rx.cond(
+            returned,
+            rx.callout(
+                "This is where your app would be: the customer has returned from the billing portal. "
+                "The portal's return link goes to the session's returnUrl, or else the project's "
+                "default return URL.",
+                icon="info",
+                role="status",
+                width="100%",
+            ),
+        ),
         rx.text(
             "This server hosts self-service billing portals. Customers arrive here through "
             "a link from their app; there is nothing to sign in to.",

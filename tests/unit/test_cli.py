@@ -21,6 +21,7 @@ from billstack.cli import main
 from billstack.cli import serve as cli_serve
 from billstack.migrate import alembic_config
 from billstack.secrets_box import digest
+from devtools import demo_tenant  # noqa: F401 - the real demo command loads it before stripe_emulator.server is faked
 from cli_helpers import (
     OFFLINE_STRIPE_KEY,
     assert_clean_error,
@@ -672,7 +673,7 @@ def test_serve_demo_and_emulator_hand_over_their_options(monkeypatch: pytest.Mon
 
     calls: list[tuple[str, dict]] = []
     monkeypatch.setattr(cli_serve, "run_server", lambda **kw: calls.append(("serve", kw)))
-    monkeypatch.setattr(cli_dev, "run_demo", lambda _seed: calls.append(("demo", {})))
+    monkeypatch.setattr(cli_dev, "run_demo", lambda _seed, **kw: calls.append(("demo", kw)))
     emulator_server = types.ModuleType("stripe_emulator.server")
     emulator_server.serve = lambda **kw: calls.append(("emulator", kw))
     monkeypatch.setitem(sys.modules, "stripe_emulator.server", emulator_server)
@@ -680,11 +681,13 @@ def test_serve_demo_and_emulator_hand_over_their_options(monkeypatch: pytest.Mon
     assert run("serve").exit_code == 0
     assert run("serve", "--host", "0.0.0.0", "--port", "8123", "--workers", "2").exit_code == 0
     assert run("demo").exit_code == 0
+    assert run("demo", "--port", "8124").exit_code == 0
     assert run("emulator", "--port", "0", "--latency-ms", "25").exit_code == 0
     assert calls == [
         ("serve", {"host": None, "port": None, "workers": None}),
         ("serve", {"host": "0.0.0.0", "port": 8123, "workers": 2}),
-        ("demo", {}),
+        ("demo", {"port": None}),
+        ("demo", {"port": 8124}),
         ("emulator", {"host": "127.0.0.1", "port": 0, "latency_ms": 25}),
     ]
     assert_clean_error(run("serve", "--port", "70000"), exit_code=2, says="70000")
