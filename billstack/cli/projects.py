@@ -11,6 +11,7 @@ from billstack.cli.output import CommandFailed, emit, fields, json_option, table
 from billstack.cli.root import main
 from billstack.cli.shapes import project_json
 from billstack.cli.work import unit_of_work
+from billstack.errors import BillStackError
 from billstack.services import tenants
 
 FEATURES = (
@@ -77,6 +78,33 @@ def _project_secrets(stripe_secret_key: str | None, webhook_secret: str | None) 
     }
 
 
+# What stripe_gateway.check_credentials raises when a key or API base cannot work.
+STRIPE_CHECK_FAILURES = ("stripe_unreachable", "stripe_key_invalid")
+
+
+def verify_option(fn: Callable) -> Callable:
+    return click.option(
+        "--verify/--no-verify",
+        "verify_stripe",
+        default=True,
+        show_default=True,
+        help="Check the Stripe key and API base with one cheap Stripe call before saving them.",
+    )(fn)
+
+
+def _saved_unless_stripe_refuses(save: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`save()`'s result; a failed Stripe check says how to save without it."""
+    try:
+        return save()
+    except BillStackError as exc:
+        if exc.code not in STRIPE_CHECK_FAILURES:
+            raise
+        raise CommandFailed(
+            f"{exc.message} Nothing was saved (--no-verify saves it without this check).",
+            code=exc.code, type=exc.type, param=exc.param,
+        ) from exc
+
+
 def _project_lines(data: dict[str, Any]) -> list[str]:
     features = ", ".join(
         f"{label} {'on' if data['features'][key] else 'off'}"
@@ -121,6 +149,7 @@ def project() -> None:
 @click.option("--stripe-secret-key", required=True, help="sk_test_…/sk_live_… (or rk_…); '-' reads it from stdin.")
 @click.option("--stripe-api-base", default=None, help="Stripe API base URL (default: api.stripe.com).")
 @click.option("--webhook-secret", default=None, help="Webhook signing secret whsec_…; '-' reads it from stdin.")
+@verify_option
 @project_options
 @json_option
 def project_create(
@@ -129,16 +158,26 @@ def project_create(
     stripe_secret_key: str,
     stripe_api_base: str | None,
     webhook_secret: str | None,
+    verify_stripe: bool,
     **options: Any,
 ) -> None:
-    """Create a project. The Stripe key and webhook secret are stored sealed and never shown again."""
+    """Create a project. The Stripe key and webhook secret are stored sealed and never shown again.
+
+    First one cheap Stripe call (list one customer) checks that the key works at the API
+    base: if Stripe cannot be reached there or refuses the key, nothing is saved (exit 1,
+    the error names the URL). --no-verify skips the check.
+    """
     secrets = _project_secrets(stripe_secret_key, webhook_secret)
-    with unit_of_work() as session:
-        created = tenants.create_project(
-            session, team_id=team_id, name=name, stripe_api_base=stripe_api_base, **secrets,
-            **_project_options(options),
-        )
-        data = project_json(created)
+
+    def save() -> dict[str, Any]:
+        with unit_of_work() as session:
+            created = tenants.create_project(
+                session, team_id=team_id, name=name, stripe_api_base=stripe_api_base, **secrets,
+                verify_stripe=verify_stripe, **_project_options(options),
+            )
+            return project_json(created)
+
+    data = _saved_unless_stripe_refuses(save)
     emit(data, [f"Created project {data['id']} ({data['name']}).", *_project_lines(data)])
 
 
@@ -148,6 +187,7 @@ def project_create(
 @click.option("--stripe-secret-key", default=None, help="Replace the Stripe secret key; '-' reads it from stdin.")
 @click.option("--stripe-api-base", default=None, help="Stripe API base URL ('' for api.stripe.com).")
 @click.option("--webhook-secret", default=None, help="Replace the webhook signing secret ('' removes it; '-' reads stdin).")
+@verify_option
 @project_options
 @click.option("--clear-allowed-return-origins", is_flag=True, help="Empty the list of allowed return origins.")
 @json_option
@@ -156,9 +196,14 @@ def project_update(
     stripe_secret_key: str | None,
     stripe_api_base: str | None,
     webhook_secret: str | None,
+    verify_stripe: bool,
     **options: Any,
 ) -> None:
-    """Change a project's settings; options not given stay as they are ('' clears an optional text)."""
+    """Change a project's settings; options not given stay as they are ('' clears an optional text).
+
+    A new Stripe key or API base is checked with one cheap Stripe call first, as by
+    `project create` (--no-verify skips it).
+    """
     if options.get("allowed_return_origins") and options.get("clear_allowed_return_origins"):
         raise CommandFailed(
             "--allowed-return-origin and --clear-allowed-return-origins contradict each other.",
@@ -167,11 +212,16 @@ def project_update(
             exit_code=2,
         )
     secrets = _project_secrets(stripe_secret_key, webhook_secret)
-    with unit_of_work() as session:
-        updated = tenants.update_project(
-            session, project_id, stripe_api_base=stripe_api_base, **secrets, **_project_options(options)
-        )
-        data = project_json(updated)
+
+    def save() -> dict[str, Any]:
+        with unit_of_work() as session:
+            updated = tenants.update_project(
+                session, project_id, stripe_api_base=stripe_api_base, **secrets, verify_stripe=verify_stripe,
+                **_project_options(options),
+            )
+            return project_json(updated)
+
+    data = _saved_unless_stripe_refuses(save)
     emit(data, [f"Updated project {data['id']} ({data['name']}).", *_project_lines(data)])
 
 

@@ -11,6 +11,7 @@ from urllib.parse import SplitResult, urlsplit
 from cryptography.fernet import InvalidToken
 from sqlmodel import Session, select
 
+from billstack import stripe_gateway
 from billstack.clock import utcnow
 from billstack.config import origin_of
 from billstack.errors import BillStackError, api_param, invalid, not_found
@@ -83,8 +84,12 @@ def create_project(
     stripe_secret_key: str,
     stripe_api_base: str | None = None,
     webhook_secret: str | None = None,
+    verify_stripe: bool = False,
     **options: object,
 ) -> Project:
+    """`verify_stripe`: before anything is stored, one cheap Stripe call with the key and API
+    base (stripe_gateway.check_credentials), so a key or base that cannot work is refused now,
+    naming the URL, rather than at the first customer."""
     get_team(db, team_id)
     name = _required_text(name, "name")
     stripe_secret_key = _check_stripe_secret_key(stripe_secret_key)
@@ -101,6 +106,8 @@ def create_project(
         webhook_secret_sealed=seal(webhook_secret) if webhook_secret else None,
     )
     _apply_options(project, options)
+    if verify_stripe:
+        stripe_gateway.check_credentials(stripe_secret_key, project.stripe_api_base)
     db.add(project)
     db.flush()
     record_audit(db, "project.created", project_id=project.id, team_id=team_id)
@@ -121,8 +128,11 @@ def update_project(
     stripe_secret_key: str | None = None,
     stripe_api_base: str | None = None,
     webhook_secret: str | None = None,
+    verify_stripe: bool = False,
     **options: object,
 ) -> Project:
+    """`verify_stripe`: when the key or the API base changes, check the pair that results with
+    one cheap Stripe call before anything is stored (see `create_project`)."""
     project = get_project(db, project_id)
     changed: list[str] = []
     if stripe_secret_key is not None:
@@ -137,6 +147,8 @@ def update_project(
         project.webhook_secret_sealed = seal(_check_webhook_secret(webhook_secret)) if webhook_secret else None
         changed.append("webhook_secret")
     _apply_options(project, options)
+    if verify_stripe and {"stripe_secret_key", "stripe_api_base"} & set(changed):
+        stripe_gateway.check_credentials(unseal(project.stripe_secret_key_sealed), project.stripe_api_base)
     changed += [field for field, value in options.items() if value is not None]
     db.add(project)
     db.flush()
