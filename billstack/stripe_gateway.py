@@ -300,8 +300,12 @@ def create_setup_checkout_session(
     success_url: str,
     cancel_url: str,
     key: str,
+    locale: str | None = None,
+    branding: dict[str, Any] | None = None,
 ) -> StripeDict:
-    """Stripe-hosted card collection (`mode=setup`): card data never reaches BillStack."""
+    """Stripe-hosted card collection (`mode=setup`): card data never reaches BillStack.
+    `locale`: Checkout's language (Stripe's `locale`, e.g. "de"); `branding`: Checkout's
+    `branding_settings` (display_name, button_color, logo …)."""
     params: dict[str, Any] = {
         "mode": "setup",
         "customer": stripe_customer_id,
@@ -311,6 +315,10 @@ def create_setup_checkout_session(
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
+    if locale:
+        params["locale"] = locale
+    if branding:
+        params["branding_settings"] = branding
     client = client_for(project)
     return plain(call(lambda: client.v1.checkout.sessions.create(params, {"idempotency_key": key})))
 

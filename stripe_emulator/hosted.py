@@ -171,10 +171,23 @@ def _checkout_intro(account: Account, session: dict[str, Any]) -> str:
     cus = account.get("customer", session["customer"]) if session["customer"] else None
     who = (cus or {}).get("email") or session.get("customer_email")
     sub = f"for {html.escape(who)}" if who else "for future payments"
+    branding = session.get("branding_settings") or {}
+    business = branding.get("display_name") or "BillStack Emulator"
+    logo = (branding.get("logo") or {}).get("url")
+    locale = session.get("locale")
     return (
-        '<span class="badge">TEST MODE</span><h1>Save your card</h1>'
-        f'<p class="sub">BillStack Emulator will save this card {sub}.</p>'
+        (f'<img class="logo" src="{html.escape(logo)}" alt="{html.escape(business)}" height="32">' if logo else "")
+        + '<span class="badge">TEST MODE</span><h1>Save your card</h1>'
+        f'<p class="sub">{html.escape(business)} will save this card {sub}.</p>'
+        + (f'<p class="hint" data-checkout-locale="{html.escape(locale)}">Checkout locale: {html.escape(locale)} '
+           "(Stripe shows this page in that language; the emulator's is in English).</p>" if locale else "")
+        + _button_style(branding.get("button_color"))
     )
+
+
+def _button_style(color: str | None) -> str:
+    """The session's `button_color` on its buttons (validated as a hex colour on create)."""
+    return f"<style>button{{background:{html.escape(color)}}}</style>" if color else ""
 
 
 def _load_session(request: Request) -> tuple[Account, dict[str, Any]] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from stripe_emulator.checkout_branding import take_branding, take_locale
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import invalid
 from stripe_emulator.ids import new_id
@@ -17,6 +18,8 @@ from stripe_emulator.registry import renderer, route
 from stripe_emulator.wire import check_known, merge_metadata, take_dict, take_int, take_list, take_str
 
 DAY = 86400
+# The business name Checkout shows when the request names none (hosted.py says the same).
+ACCOUNT_NAME = "BillStack Emulator"
 CREATE_PARAMS = frozenset(
     {
         "mode",
@@ -30,6 +33,7 @@ CREATE_PARAMS = frozenset(
         "customer_email",
         "setup_intent_data",
         "locale",
+        "branding_settings",
         "expires_at",
         "ui_mode",
         "billing_address_collection",
@@ -66,6 +70,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     expires_at = take_int(params, "expires_at") or now + DAY
     if not now + 1800 <= expires_at <= now + DAY:
         raise invalid("expires_at", "expires_at must be between 30 minutes and 24 hours from now.")
+    locale, branding = take_locale(params), take_branding(params, ACCOUNT_NAME)
     si_data = take_dict(params, "setup_intent_data") or {}
     si = new_setup_intent(
         ctx,
@@ -87,6 +92,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "billing_address_collection": take_str(
             params, "billing_address_collection", choices=("auto", "required")
         ),
+        "branding_settings": branding,
         "cancel_url": cancel_url,
         "client_reference_id": take_str(params, "client_reference_id"),
         "client_secret": None,
@@ -114,7 +120,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "invoice": None,
         "invoice_creation": None,
         "livemode": False,
-        "locale": take_str(params, "locale"),
+        "locale": locale,
         "managed_payments": None,
         "metadata": merge_metadata({}, params),
         "mode": "setup",

@@ -10,7 +10,7 @@ import pytest
 from billstack.services.views import PortalView
 from billstack.config import get_settings
 from tests.api.conftest import assert_error
-from tests.portal_world import World, mirror_snapshot, submit_checkout, world  # noqa: F401 - fixture
+from tests.portal_world import World, mirror_snapshot, new_token, submit_checkout, world  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.asyncio
 
@@ -246,3 +246,34 @@ async def test_setup_intent_return_url_must_be_an_allowed_origin(client: httpx.A
     assert allowed.status_code == 200, allowed.text
     session = world.stripe.v1.checkout.sessions.retrieve(allowed.json()["id"])
     assert session.success_url == "https://app.example.com/billing?setup=success&session_id={CHECKOUT_SESSION_ID}"
+
+
+@pytest.mark.parametrize("locale", ["de", "fr", "en"])
+async def test_the_card_checkout_speaks_the_sessions_language_and_wears_the_brand(
+    client: httpx.AsyncClient, world: World, locale: str
+) -> None:
+    world.set_project(display_name="Acme Cloud Billing", accent_color="#0a7d33",
+                      logo_url="https://acme.example/logo.png")
+    token = new_token(world, world.alice, locale=locale)
+
+    response = await client.post(f"/api/portal/{token}/setup-intent", json={})
+
+    assert response.status_code == 200, response.text
+    session = world.stripe.v1.checkout.sessions.retrieve(response.json()["id"])
+    assert session.locale == locale
+    branding = session.branding_settings
+    assert (branding.display_name, branding.button_color) == ("Acme Cloud Billing", "#0a7d33")
+    assert (branding.logo.type, branding.logo.url) == ("url", "https://acme.example/logo.png")
+    page = httpx.get(session.url)
+    assert page.status_code == 200 and f'data-checkout-locale="{locale}"' in page.text
+    assert "Acme Cloud Billing will save this card" in page.text
+
+
+async def test_without_a_logo_or_a_locale_checkout_gets_the_name_and_english(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    response = await client.post(f"{_base(world.alice)}/setup-intent", json={})
+
+    session = world.stripe.v1.checkout.sessions.retrieve(response.json()["id"])
+    assert session.branding_settings.logo is None and session.branding_settings.display_name == "Acme Cloud"
+    assert session.locale == "en"

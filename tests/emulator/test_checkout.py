@@ -134,3 +134,36 @@ def test_invalid_input_is_explained_inline(
 
 def test_unknown_session_is_404(emulator_url: str) -> None:
     assert httpx.get(f"{emulator_url}/c/pay/cs_test_nope").status_code == 404
+
+
+def test_locale_and_branding_are_checked_echoed_and_shown(client: stripe.StripeClient, customer: stripe.Customer) -> None:
+    cs = _session(client, customer, locale="fr", branding_settings={  # type: ignore[arg-type]
+        "display_name": "Acme", "button_color": "#0A7D33", "logo": {"type": "url", "url": "https://acme.example/l.png"},
+    })
+    assert cs.locale == "fr"
+    branding = client.v1.checkout.sessions.retrieve(cs.id).branding_settings
+    assert (branding.display_name, branding.button_color, branding.background_color) == ("Acme", "#0A7D33", "#ffffff")
+    assert (branding.logo.type, branding.logo.url, branding.icon) == ("url", "https://acme.example/l.png", None)
+    page = httpx.get(cs.url).text
+    assert 'data-checkout-locale="fr"' in page and "Acme will save this card" in page
+    assert "button{background:#0A7D33}" in page
+    assert _session(client, customer).branding_settings is None  # not asked for: none echoed
+
+
+@pytest.mark.parametrize(("extra", "param"), [
+    ({"locale": "xx"}, "locale"),
+    ({"branding_settings": {"button_color": "green"}}, "branding_settings[button_color]"),
+    ({"branding_settings": {"border_style": "wavy"}}, "branding_settings[border_style]"),
+    ({"branding_settings": {"logo": {"type": "url", "url": "http://acme.example/l.png"}}},
+     "branding_settings[logo][url]"),
+    ({"branding_settings": {"logo": {"type": "url", "url": "https://a.example/l.png"},
+                            "icon": {"type": "url", "url": "https://a.example/i.png"}}}, "branding_settings"),
+])
+def test_bad_locale_or_branding_is_refused_naming_the_param(
+    client: stripe.StripeClient, customer: stripe.Customer, extra: dict, param: str
+) -> None:
+    before = len(client.v1.setup_intents.list({"customer": customer.id}).data)
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        _session(client, customer, **extra)
+    assert error.value.param == param
+    assert len(client.v1.setup_intents.list({"customer": customer.id}).data) == before  # nothing half made

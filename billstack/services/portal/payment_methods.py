@@ -8,12 +8,14 @@ subscriptions.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlmodel import Session, select
 
 from billstack import stripe_gateway
 from billstack.db import release_connection
 from billstack.errors import BillStackError, invalid, not_found
+from billstack.i18n import SUPPORTED_LOCALES
 from billstack.models import Customer, Invoice, Project, Subscription
 from billstack.services import audit
 from billstack.services.portal.rows import feature_off, live_subscriptions, payment_method_view_by_id
@@ -25,6 +27,7 @@ CHECKOUT_SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 # What a Checkout Session id can look like (`cs_test_…`, `cs_live_…`), at most 255 characters.
 # Checked before the id goes into a Stripe URL, where `/`, `.` or `?` would change the request.
 _CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,252}")
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # Only for a customer Stripe knows no currency of yet (no subscription, invoice or balance).
 FALLBACK_CURRENCY = "usd"
 
@@ -68,6 +71,8 @@ def create_payment_method_checkout(
         cancel_url=cancel_url,
         # Each click is its own Checkout; the key only makes the SDK's network retries safe.
         key=stripe_gateway.idempotency_key(),
+        locale=checkout_locale(ctx.session.locale),
+        branding=checkout_branding(project),
     )
     audit.record(
         db,
@@ -78,6 +83,25 @@ def create_payment_method_checkout(
         detail={"checkout_session": session["id"]},
     )
     return CheckoutRedirect(id=session["id"], url=session["url"])
+
+
+def checkout_locale(locale: str) -> str:
+    """Checkout in the session's language: BillStack's locales are all Checkout locales;
+    anything else lets Checkout follow the browser ("auto")."""
+    return locale if locale in SUPPORTED_LOCALES else "auto"
+
+
+def checkout_branding(project: Project) -> dict[str, Any]:
+    """The project's look as Checkout's `branding_settings`: its name, its accent on the
+    buttons (Checkout's background stays Stripe's light default: an accent strong enough
+    for buttons would make text on it hard to read) and its logo when served over https
+    (Checkout fetches it itself)."""
+    branding: dict[str, Any] = {"display_name": (project.display_name or project.name)[:100]}
+    if _HEX_COLOR.fullmatch(project.accent_color or ""):
+        branding["button_color"] = project.accent_color
+    if project.logo_url and project.logo_url.startswith("https://"):
+        branding["logo"] = {"type": "url", "url": project.logo_url}
+    return branding
 
 
 def _mirrored_currency(db: Session, customer: Customer) -> str | None:
