@@ -20,6 +20,8 @@ from billstack.clock import to_iso_z
 
 # Subscriptions a customer can still cancel, resume or pay for.
 LIVE_STATUSES = ("active", "trialing", "past_due")
+# Never shown to customers (nor accepted in a deep link): they only ever had an unpaid first invoice.
+HIDDEN_SUBSCRIPTION_STATUSES = ("incomplete_expired",)
 # Why a customer cancels: Stripe's `cancellation_details[feedback]` values, all of them
 # (docs/spec customer-portal.md: the portal offers every one). The page offers each with a
 # label `subs.reason.<value>` in every locale.

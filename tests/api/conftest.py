@@ -1,6 +1,7 @@
 """Fixtures for the session API: tenants in a migrated database, and an in-process client.
 
-Customers are inserted directly (fake `cus_…` ids): the session API never calls Stripe.
+Customers are inserted directly (fake `cus_…` ids): the session API calls Stripe only for
+a deep link to a subscription the mirror does not know (tests/api/test_session_flows.py).
 Everything here takes `db_url`, so each test runs on SQLite and on PostgreSQL.
 """
 
@@ -17,9 +18,10 @@ from sqlmodel import Session
 from api_routes import create_api
 from api_routes.fast_paths import FastPaths
 from api_routes.security import policy_cache
+from billstack.clock import utcnow
 from billstack.db import engine_for
 from billstack.ids import new_id
-from billstack.models import Customer
+from billstack.models import Customer, Subscription
 from billstack.services import ratelimit, sessions
 from billstack.services.tenants import create_api_key, create_project, create_team
 
@@ -57,6 +59,17 @@ def make_tenant(db: Session, *, team_id: str | None = None, label: str = "a", **
     db.commit()
     return Tenant(team_id, project.id, plaintext, key.id, customer.id, customer.email or "", customer.name or "",
                   stripe_id)
+
+
+def mirror_subscription(db_url: str, tenant: Tenant, stripe_id: str, *, customer_id: str | None = None,
+                        status: str = "active") -> str:
+    """A subscription in the mirror (as a sync would have left it): a session's deep link to it
+    is checked against the mirror, without Stripe."""
+    with Session(engine_for(db_url)) as db:
+        db.add(Subscription(project_id=tenant.project_id, customer_id=customer_id or tenant.customer_id,
+                            stripe_id=stripe_id, status=status, product_name="Pro", created=utcnow()))
+        db.commit()
+    return stripe_id
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from billstack.models import ApiKey, AuditEvent, PortalSession
 from billstack.secrets_box import digest
 from billstack.services import sessions
 from billstack.services.sessions import creation
-from tests.api.conftest import Tenant, assert_error, make_tenant
+from tests.api.conftest import Tenant, assert_error, make_tenant, mirror_subscription
 from tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.asyncio
@@ -191,6 +191,7 @@ async def test_malformed_locale_is_400(client, tenant, locale) -> None:
 
 
 async def test_flows_are_stored(client, tenant, db_url) -> None:
+    mirror_subscription(db_url, tenant, "sub_123ABC")
     flows = [{"type": "payment_method_update"}, {"type": "subscription_cancel", "subscriptionId": "sub_123ABC"}]
     for flow in flows:
         response = await client.post(tenant.portal_path, headers=tenant.auth,

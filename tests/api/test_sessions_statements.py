@@ -13,7 +13,7 @@ from billstack.db import engine_for
 from billstack.models import ApiKey
 from billstack.services import sessions
 from billstack.services.sessions import creation
-from tests.api.conftest import Tenant
+from tests.api.conftest import Tenant, mirror_subscription
 
 
 class _CountingCursor:
@@ -81,3 +81,28 @@ def test_without_a_key_string_it_is_still_one_select(tenant: Tenant, db_url: str
     sessions.create_committed(sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id,
                                                       api_key=key, customer_id=tenant.customer_id))
     assert seen.count("SELECT") == 1
+
+
+def test_a_deep_link_to_a_subscription_adds_one_select_and_nothing_else(
+    tenant: Tenant, db_url: str, monkeypatch
+) -> None:
+    seen: list[str] = []
+    real = creation.raw_connection
+    monkeypatch.setattr(creation, "raw_connection", lambda engine: _CountingPool(real(engine), seen))
+    own = mirror_subscription(db_url, tenant, "sub_counted")
+    flow = {"type": "subscription_cancel", "subscriptionId": own}
+    base = {"team_id": tenant.team_id, "project_id": tenant.project_id, "api_key": tenant.api_key,
+            "customer_id": tenant.customer_id}
+    sessions.create_committed(sessions.SessionRequest(**base))  # the key's last use is written now, not below
+    seen.clear()
+
+    sessions.create_committed(sessions.SessionRequest(**base))
+    without_flow = list(seen)
+    seen.clear()
+    sessions.create_committed(sessions.SessionRequest(**base, flow=flow))
+
+    assert seen.count("SELECT") == without_flow.count("SELECT") + 1 == 2
+    assert [s for s in seen if s != "SELECT"] == [s for s in without_flow if s != "SELECT"]
+    seen.clear()
+    sessions.create_committed(sessions.SessionRequest(**base, flow={"type": "payment_method_update"}))
+    assert seen == without_flow  # only a subscription deep link is looked up

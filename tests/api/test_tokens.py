@@ -28,7 +28,7 @@ from billstack.models import AuditEvent, PortalSession
 from billstack.services import sessions
 from billstack.services.customers import remove_customer
 from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
-from tests.api.conftest import Tenant, assert_error
+from tests.api.conftest import Tenant, assert_error, mirror_subscription
 from tests.conftest import TEST_SECRET_KEY
 
 T0 = datetime(2026, 3, 30, 12, 0, 0, tzinfo=UTC)
@@ -68,7 +68,8 @@ def unb64(part: str) -> dict:
 # --- the happy path ----------------------------------------------------------------------
 
 
-def test_valid_token_gives_the_session_project_and_customer(tenant: Tenant) -> None:
+def test_valid_token_gives_the_session_project_and_customer(tenant: Tenant, db_url: str) -> None:
+    mirror_subscription(db_url, tenant, "sub_42")
     created = mint(tenant, locale="de", return_url="https://a.example.com/back",
                    flow={"type": "subscription_cancel", "subscriptionId": "sub_42"})
     ctx = validate(created.token)

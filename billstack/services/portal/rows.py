@@ -12,11 +12,15 @@ from billstack.errors import BillStackError, forbidden, invalid, not_found
 from billstack.models import Customer, Invoice, PaymentMethod, Subscription
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import sync_customer
-from billstack.services.views import LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
+from billstack.services.views import (
+    HIDDEN_SUBSCRIPTION_STATUSES,
+    LIVE_STATUSES,
+    InvoiceView,
+    PaymentMethodView,
+    SubscriptionView,
+)
 
 INVOICE_PAGE_MAX = 100
-# Never shown to customers: they only ever had an unpaid first invoice.
-HIDDEN_SUBSCRIPTION_STATUSES = ("incomplete_expired",)
 
 
 def ensure_synced(db: Session, ctx: PortalContext) -> None:

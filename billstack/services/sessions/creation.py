@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from sqlmodel import Session
 
 from billstack.db import get_engine, raw_connection
 from billstack.models import ApiKey
+from billstack.services.sessions.flow_owner import SubscriptionNotMirrored, verify_in_stripe
 from billstack.services.sessions.group_commit import group_for
 from billstack.services.sessions.request import SessionRequest
 from billstack.services.sessions.storage import DatabaseBusy
@@ -54,7 +56,13 @@ def create_portal_session(
     if db.new or db.dirty or db.deleted:
         db.flush()  # the raw statements below must see the caller's pending work
     conn = db.connection()
-    return create_on(conn.connection.driver_connection, conn.dialect, request, wait=wait)
+    try:
+        return create_on(conn.connection.driver_connection, conn.dialect, request, wait=wait)
+    except SubscriptionNotMirrored as miss:
+        # Operator tooling's path: the caller's transaction stays open (only reads ran) while
+        # Stripe is asked; the session API's paths below hold nothing meanwhile.
+        verify_in_stripe(miss)
+    return create_on(conn.connection.driver_connection, conn.dialect, _verified(request), wait=wait)
 
 
 async def create_async(request: SessionRequest) -> CreatedSession:
@@ -67,11 +75,26 @@ async def create_async(request: SessionRequest) -> CreatedSession:
         return await group_for(asyncio.get_running_loop()).submit(request)
     except DatabaseBusy:
         return await anyio.to_thread.run_sync(partial(create_committed, request, wait=True))
+    except SubscriptionNotMirrored as miss:  # rolled back to its savepoint: nothing is held
+        await anyio.to_thread.run_sync(verify_in_stripe, miss)
+    return await create_async(_verified(request))
 
 
 def create_committed(request: SessionRequest, *, wait: bool = True) -> CreatedSession:
     """One creation as its own unit of work, committed before it returns: a pooled driver
     connection without an ORM session around it (the session API's fast path)."""
+    try:
+        return _create_committed(request, wait=wait)
+    except SubscriptionNotMirrored as miss:  # rolled back, its connection returned: nothing is held
+        verify_in_stripe(miss)
+    return _create_committed(_verified(request), wait=wait)
+
+
+def _verified(request: SessionRequest) -> SessionRequest:
+    return dataclasses.replace(request, subscription_verified=True)
+
+
+def _create_committed(request: SessionRequest, *, wait: bool) -> CreatedSession:
     engine = get_engine()
     pooled = raw_connection(engine)
     raw = pooled.driver_connection

@@ -55,6 +55,9 @@ class SessionRequest:
     flow: dict[str, Any] | None = None
     client_ip: str | None = None
     now: datetime | None = None
+    # Set by creation.py only, when it runs a creation again after Stripe confirmed that
+    # the deep link's subscription (not yet mirrored) is the customer's (flow_owner.py).
+    subscription_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Session creation's SQL, spoken to the driver directly (the benchmarked hot path).
 
-One SELECT (key + project + customer), then the session and audit INSERTs (and, at most
+One SELECT (key + project + customer; one more only for a deep link to a subscription,
+to check whose it is), then the session and audit INSERTs (and, at most
 once a minute per key, the key's `last_used_at`): separate statements on SQLite, where
 they cost nothing extra, one statement on PostgreSQL (one round trip instead of three).
 No ORM objects on the way; the audit row's columns are `audit`'s.
@@ -47,6 +48,11 @@ _CREATE_SQL = {
         LEFT JOIN api_key k ON k.id = :api_key_id AND k.project_id = p.id
         LEFT JOIN customer c ON c.id = :customer_id
         WHERE p.id = :project_id""",
+    # Only for a deep link to a subscription: whose it is, as the mirror knows (the unique
+    # (project_id, stripe_id) index).
+    "subscription_owner": """
+        SELECT s.customer_id, s.status FROM subscription s
+        WHERE s.project_id = :project_id AND s.stripe_id = :subscription_id""",
     "insert_session": _INSERT_SESSION,
     "insert_audit": audit.INSERT_SQL,
     "touch_key": _TOUCH_KEY,
@@ -144,6 +150,13 @@ def load_for_create(
         raise not_found(f"No such project: {shown(project_id)}.", param="projectId")
     facts = ProjectFacts(key_project, team, default_return, origins or "", bool(cancel), bool(pm_update))
     return key_id, facts, c_project, bool(c_removed)
+
+
+def subscription_owner(cursor: Any, dialect: str, *, project_id: str, subscription_id: str) -> tuple[str, str] | None:
+    """(customer id, status) of a mirrored subscription of the project, or None."""
+    cursor.execute(sql(dialect, "subscription_owner"), {"project_id": project_id, "subscription_id": subscription_id})
+    found = cursor.fetchone()
+    return (found[0], found[1]) if found is not None else None
 
 
 def insert_session(

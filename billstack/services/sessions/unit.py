@@ -17,7 +17,7 @@ from billstack.models import PortalSession
 from billstack.routes import portal_url
 from billstack.secrets_box import digest
 from billstack.services import audit, ratelimit
-from billstack.services.sessions import storage
+from billstack.services.sessions import flow_owner, storage
 from billstack.services.sessions.api_keys import last_used_due
 from billstack.services.sessions.request import (
     SessionRequest,
@@ -70,7 +70,7 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
         cursor, dialect, team_id=request.team_id, project_id=request.project_id, api_key=request.api_key,
         customer_id=customer_id,
     )
-    if key_id is not None:
+    if key_id is not None and not request.subscription_verified:  # a re-run was counted the first time
         retry_after = ratelimit.session_creation.hit(key_id)
         if retry_after:
             raise rate_limited(retry_after)
@@ -81,6 +81,9 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
     flow_json = check_flow(request.flow, facts)
     if customer_project != facts.id or customer_removed:
         raise not_found(f"No such customer: {shown(customer_id)}.", param="customerId")
+    if flow_json and request.flow and "subscriptionId" in request.flow and not request.subscription_verified:
+        flow_owner.check_in_mirror(cursor, dialect, project_id=facts.id, customer_id=customer_id,
+                                   subscription_id=request.flow["subscriptionId"])
 
     now = request.now or utcnow()
     expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
