@@ -108,3 +108,39 @@ def test_0003_keeps_every_session_and_moves_customer_revocation(empty_db_url: st
     assert {"ix_portal_session_project_id", "ix_portal_session_customer_id"} <= indexes
     assert ["token_hash"] in uniques
     assert "sessions_revoked_at" not in {c["name"] for c in sa.inspect(engine_for(empty_db_url)).get_columns("customer")}
+
+
+# --- 0004: invoice.description and invoice.due_date ------------------------------------------
+
+
+def _invoice_columns(url: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine_for(url)).get_columns("invoice")}
+
+
+def test_0004_adds_the_invoice_description_and_due_date_and_keeps_every_invoice(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0003")
+    with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
+        team = create_team(db, name="Migrating")
+        project = create_project(db, team_id=team.id, name="P", stripe_secret_key="sk_test_fake0000000000")
+        customer_id = new_id("pc")
+        db.execute(sa.text("INSERT INTO customer (id, project_id, stripe_customer_id, mirror_version, created_at) "
+                           "VALUES (:id, :project, 'cus_m', 0, :now)"),
+                   {"id": customer_id, "project": project.id, "now": utcnow()})
+        db.execute(sa.text("INSERT INTO invoice (project_id, customer_id, stripe_id, status, currency, total, "
+                           "amount_due, amount_paid, created, synced_at) VALUES (:project, :customer, 'in_kept', "
+                           "'open', 'usd', 500, 500, 0, :now, :now)"),
+                   {"project": project.id, "customer": customer_id, "now": utcnow()})
+        db.commit()
+    assert not {"description", "due_date"} & _invoice_columns(empty_db_url)
+
+    upgrade(empty_db_url, "0004")
+
+    assert {"description", "due_date"} <= _invoice_columns(empty_db_url)
+    with engine_for(empty_db_url).connect() as conn:  # filled by the next sync or invoice event
+        kept = conn.execute(sa.text("SELECT stripe_id, amount_due, description, due_date FROM invoice")).one()
+    assert tuple(kept) == ("in_kept", 500, None, None)
+
+    command.downgrade(alembic_config(empty_db_url), "0003")
+    assert not {"description", "due_date"} & _invoice_columns(empty_db_url)
+    with engine_for(empty_db_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT stripe_id FROM invoice")).scalar_one() == "in_kept"
