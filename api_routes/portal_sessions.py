@@ -32,7 +32,9 @@ class SubscriptionCancelFlow(RequestBody):
 
     type: Literal["subscription_cancel"]
     subscription_id: str = Field(pattern=sessions.SUBSCRIPTION_ID_PATTERN, examples=["sub_1OaBcDeFgHiJkLmN"],
-                                 description="A Stripe subscription id (`sub_…`) of this customer.")
+                                 description="A Stripe subscription id (`sub_…`) of this customer. Unknown or "
+                                 "another customer's: 400 naming `flow.subscriptionId` (a subscription not mirrored "
+                                 "yet is looked up in Stripe).")
 
 
 Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discriminator="type")]
@@ -48,8 +50,9 @@ class CreatePortalSessionRequest(RequestBody):
                               "86400000 (24 hours); default 3600000 (1 hour).")
     return_url: str | None = Field(default=None, max_length=2000, examples=["https://myapp.com/account"],
                                    description="Where \"Return to the app\" goes: an absolute http(s) URL, on one of "
-                                   "the project's allowed return origins when it sets any. Default: the project's "
-                                   "default return URL.")
+                                   "the project's allowed return origins when it sets any, else on the origin of its "
+                                   "default return URL (400 `return_url_not_allowed` otherwise). Default: the "
+                                   "project's default return URL.")
     locale: str | None = Field(default=None, max_length=35, examples=["en"],
                                description="Portal language, e.g. `en`, `de`, `fr`. A regional tag uses its "
                                "language (`de-AT` → `de`); a well-formed tag of a language the portal does not "
