@@ -1,4 +1,5 @@
-"""Whole-page states other than 'ready': the loading skeleton and the invalid-link page."""
+"""Whole-page states other than 'ready' and 'loading' (components/skeleton.py): the dead-end
+page of a link that no longer opens, and the load error."""
 
 from __future__ import annotations
 
@@ -7,23 +8,6 @@ import reflex as rx
 from billstack.components.banner import TOUCH_PX, link_button
 from billstack.components.layout import brand_mark, label
 from billstack.state.portal import PortalState as S
-
-
-def loading_skeleton() -> rx.Component:
-    bar = lambda height: rx.skeleton(rx.box(height=height, width="100%"), loading=True)  # noqa: E731
-    return rx.vstack(
-        rx.text(label("portal.loading"), role="status", size="2", color_scheme="gray", high_contrast=True),
-        bar("2rem"),
-        bar("6rem"),
-        bar("6rem"),
-        bar("4rem"),
-        bar("10rem"),
-        spacing="4",
-        width="100%",
-        class_name="page-width",
-        padding_y="6",
-        aria_busy="true",
-    )
 
 
 def invalid_link() -> rx.Component:
