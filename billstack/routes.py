@@ -15,6 +15,16 @@ def portal_url(public_url: str, token: str) -> str:
     return public_url.rstrip("/") + portal_path(token)
 
 
+# The home page marked as where a customer lands coming back from the portal (the demo
+# tenant's return URL), so its "Return to …" link explains itself.
+RETURNED_FROM_PARAM = "returned-from"
+RETURNED_FROM_PORTAL = "billstack"
+
+
+def returned_from_portal_url(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}{HOME}?{RETURNED_FROM_PARAM}={RETURNED_FROM_PORTAL}"
+
+
 def token_from_path(path: str) -> str:
     """`/portal/<token>` (with or without trailing slash) → `<token>`; anything else → ''."""
     if not path.startswith(PORTAL_PREFIX):

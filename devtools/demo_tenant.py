@@ -14,7 +14,7 @@ from sqlmodel import Session
 from billstack import routes, stripe_gateway
 from billstack.db import session_scope
 from billstack.models import ApiKey, Project, Team
-from billstack.pages.home import returned_from_portal_url
+from billstack.routes import returned_from_portal_url
 from billstack.services import customers, sessions, tenants, webhooks
 from devtools.emulator import new_account_key
 from stripe_emulator.seed import seed_demo_customer

@@ -11,18 +11,9 @@ import reflex as rx
 from billstack import routes
 from billstack.components.states import message_page
 
-# The query that marks a return from the portal (the demo's default return URL uses it).
-RETURNED_FROM_PARAM = "returned-from"
-RETURNED_FROM_PORTAL = "billstack"
-
-
-def returned_from_portal_url(public_url: str) -> str:
-    """This page, marked as where a customer lands coming back from the portal."""
-    return f"{public_url.rstrip('/')}{routes.HOME}?{RETURNED_FROM_PARAM}={RETURNED_FROM_PORTAL}"
-
-
 def page() -> rx.Component:
-    returned = rx.State.router.url.query_parameters.to(dict)[RETURNED_FROM_PARAM] == RETURNED_FROM_PORTAL
+    query = rx.State.router.url.query_parameters.to(dict)
+    returned = query[routes.RETURNED_FROM_PARAM] == routes.RETURNED_FROM_PORTAL
     return message_page(
         rx.heading("BillStack Portal", as_="h1", size="7"),
         rx.cond(

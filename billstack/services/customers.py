@@ -12,6 +12,7 @@ from billstack.clock import utcnow
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import Customer
+from billstack.services import live
 from billstack.services.tenants import check_email, get_project, record_audit
 
 
@@ -136,4 +137,5 @@ def remove_customer(db: Session, *, project_id: str, customer_id: str) -> Custom
     db.add(customer)
     db.flush()
     record_audit(db, "customer.removed", project_id=project_id, customer_id=customer.id)
+    live.bump_after_commit(db, customer.id)  # open pages re-validate and show the revoked page
     return customer

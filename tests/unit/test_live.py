@@ -11,6 +11,7 @@ from sqlmodel import Session
 from billstack.db import engine_for, session_scope
 from billstack.models import Customer
 from billstack.services import live, sessions, sync
+from billstack.services.customers import remove_customer
 from tests.api.conftest import Tenant, make_tenant
 
 pytestmark = pytest.mark.asyncio
@@ -106,6 +107,24 @@ async def test_a_revocation_wakes_a_page_of_this_process_at_once(tenant: Tenant)
     with session_scope() as db, pytest.raises(sessions.PortalTokenError) as error:
         sessions.validate_portal_token(db, token)  # what the woken page finds when it re-validates
     assert error.value.code == sessions.TOKEN_REVOKED
+
+
+async def test_removing_the_customer_wakes_its_open_pages(tenant: Tenant) -> None:
+    _, token = await asyncio.to_thread(_new_session, tenant)
+    before = _version(tenant.customer_id)
+    waiting = asyncio.create_task(live.watch.wait_for_change(tenant.customer_id, before, timeout=10))
+    while live.watch.watched() == 0:
+        await asyncio.sleep(0)
+
+    def remove() -> None:
+        with session_scope() as db:
+            remove_customer(db, project_id=tenant.project_id, customer_id=tenant.customer_id)
+
+    await asyncio.to_thread(remove)
+
+    assert await asyncio.wait_for(waiting, 5) == before + 1
+    with session_scope() as db, pytest.raises(sessions.PortalTokenError):
+        sessions.validate_portal_token(db, token)
 
 
 async def test_a_revocation_in_another_process_reaches_the_page_through_the_poller(tenant: Tenant) -> None:
