@@ -43,6 +43,7 @@ def artifacts_dir() -> Path:
 
 from collections.abc import Iterator  # noqa: E402
 
+from tests.e2e.seeding import Tenant, seed_tenant  # noqa: E402
 from tests.live_server import LiveServer, live_billstack  # noqa: E402
 
 # A fixed port keeps the frontend bundle (built for one public URL) reusable across runs.
@@ -63,3 +64,9 @@ def live_db(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> LiveSer
     monkeypatch.setenv("BILLSTACK_DATABASE_URL", live_server.db_url)
     reset_settings()
     return live_server
+
+
+@pytest.fixture
+def tenant(live_db: LiveServer) -> Tenant:
+    """A fresh emulator account and project with the demo customer, seeded in the live database."""
+    return seed_tenant(live_db.emulator_url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+import stripe
+from playwright.sync_api import Page, expect
 
 from billstack import stripe_gateway
 from billstack.db import session_scope
@@ -12,6 +14,7 @@ from stripe_emulator.seed import seed_demo_customer
 from devtools.emulator import new_account_key
 from devtools.demo_tenant import create_demo_project
 from billstack.services import customers
+from tests.live_server import LiveServer
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,13 @@ def new_portal_session(base_url: str, tenant: Tenant, customer_id: str | None = 
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
+    """The tenant's emulator account through the real Stripe SDK."""
+    return stripe.StripeClient(tenant.stripe_key, base_addresses={"api": live.emulator_url}, max_network_retries=0)
+
+
+def open_portal(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)

@@ -17,7 +17,6 @@ from pathlib import Path
 from datetime import timedelta
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from billstack.clock import utcnow
@@ -26,7 +25,7 @@ from billstack.services import sessions
 from billstack.services.sessions.request import TTL_MIN_MS
 from devtools.demo_tenant import DEMO_BRANDING
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
+from tests.e2e.seeding import Tenant, new_portal_session
 from tests.e2e.test_portal import assert_no_serious_axe_violations
 
 APP = DEMO_BRANDING["display_name"]  # "Acme Cloud"
@@ -36,11 +35,6 @@ FIRST_LOAD_MS = 30_000
 # A revocation wakes the open page at once (same process) or within the live poll (2 s).
 REVOKED_SWITCH_MS = 8_000
 OPEN_FOR_S = 15  # how long the expiry test's page is open before its link expires
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
 
 
 def session_ending_in(tenant: Tenant, seconds: int, *, locale: str | None = None) -> tuple[str, str]:

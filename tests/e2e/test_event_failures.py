@@ -15,20 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
 from tests.e2e.portal_tab import STEP_TIMEOUT_S, send_events
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
-from tests.e2e.test_portal import open_portal, stripe_client
+from tests.e2e.seeding import Tenant, new_portal_session, open_portal, stripe_client
 
 GENERIC_ERROR = "Something went wrong. Nothing was changed; please try again."
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 import stripe
 from playwright.sync_api import Page, expect
 
@@ -22,25 +21,11 @@ from devtools.emulator import advance_time, stripe_down
 from billstack.models import Customer
 from billstack.services import webhooks
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
+from tests.e2e.seeding import Tenant, new_portal_session, stripe_client, open_portal
 from tests.portal_world import mirror_snapshot
 
 # Webhook delivery, processing and the page's update: seconds, not the 30 s a first page load may take.
 LIVE_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
-
-
-def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
-    return stripe.StripeClient(tenant.stripe_key, base_addresses={"api": live.emulator_url}, max_network_retries=0)
-
-
-def open_portal(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)
 
 
 def test_changes_made_in_stripe_reach_the_open_page_without_a_reload(

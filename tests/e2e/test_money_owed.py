@@ -9,31 +9,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import stripe
 from playwright.sync_api import Locator, Page, expect
 
 from billstack.db import session_scope
 from billstack.services import tenants, webhooks
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
+from tests.e2e.seeding import Tenant, new_portal_session, stripe_client, open_portal
 from tests.e2e.test_portal import assert_no_serious_axe_violations
 
 TOUCH_PX = 44
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
-
-
-def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
-    return stripe.StripeClient(tenant.stripe_key, base_addresses={"api": live.emulator_url}, max_network_retries=0)
-
-
-def open_portal(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)
 
 
 def banner(page: Page, name: str = "Payment due") -> Locator:

@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, RejectConnection, Request
 
@@ -25,15 +24,10 @@ from billstack.logs import REDACTED
 from billstack.server import ROOT, web_dir
 from tests.e2e.conftest import LiveServer
 from tests.e2e.portal_tab import STEP_TIMEOUT_S, send_events
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
+from tests.e2e.seeding import Tenant, new_portal_session
 
 JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+")
 UNKNOWN_HANDLER = "no_such_handler"
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
 
 
 def test_an_unknown_event_is_one_short_redacted_log_line(live_db: LiveServer, tenant: Tenant) -> None:

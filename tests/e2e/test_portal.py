@@ -16,28 +16,14 @@ from billstack.clock import utcnow
 from billstack.db import session_scope
 from billstack.services import sessions, tenants
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
+from tests.e2e.seeding import Tenant, new_portal_session, stripe_client, open_portal
 
 AXE_JS = Path(__file__).resolve().parents[2] / "tools" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
-
-
-def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
-    return stripe.StripeClient(tenant.stripe_key, base_addresses={"api": live.emulator_url}, max_network_retries=0)
 
 
 def product_names(client: stripe.StripeClient, stripe_customer_id: str) -> list[str]:
     subs = client.v1.subscriptions.list({"customer": stripe_customer_id, "expand": ["data.items.data.price.product"]})
     return [item.price.product.name for sub in subs.data for item in sub["items"].data]
-
-
-def open_portal(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)
 
 
 def test_portal_shows_the_customers_own_data_and_nothing_else(page: Page, live_db: LiveServer, tenant: Tenant) -> None:

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
-from billstack.db import session_scope
 from billstack.presenters import link_colours
-from billstack.services import tenants
 from devtools.emulator import stripe_down
 from tests.e2e.conftest import LiveServer
 from tests.e2e.seeding import Tenant, new_portal_session, seed_tenant
@@ -39,11 +37,6 @@ TEXT_LINES_JS = """el => { const walker = document.createTreeWalker(el, NodeFilt
   }
   tops.sort((a, b) => a - b);
   return tops.filter((top, i) => i === 0 || top - tops[i - 1] > 4).length; }"""
-
-
-@pytest.fixture
-def tenant(live_db: LiveServer) -> Tenant:
-    return seed_tenant(live_db.emulator_url)
 
 
 def open_portal(page: Page, url: str, locale: str = "en") -> None:
