@@ -66,6 +66,9 @@ class ApiKey(SQLModel, table=True):
 class Customer(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("project_id", "stripe_customer_id", name="uq_customer_project_stripe"),
+        # A unique index (SQLite adds one without rebuilding the table). NULLs never collide,
+        # on SQLite and PostgreSQL alike: only customers that have an external id are unique.
+        sa.Index("uq_customer_project_external", "project_id", "external_id", unique=True),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -73,6 +76,9 @@ class Customer(SQLModel, table=True):
     stripe_customer_id: str = Field(max_length=255)
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=200)
+    # The SaaS's own id for this customer (its user id), set through the customers API;
+    # cleared when the customer is removed, so the SaaS may use it again.
+    external_id: str | None = Field(default=None, max_length=200)
     default_payment_method_id: str | None = Field(default=None, max_length=255)
     # When the mirror of this customer was last refreshed from Stripe.
     synced_at: datetime | None = None
