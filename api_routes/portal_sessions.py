@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StrictInt
+from pydantic import ConfigDict, Field, StrictInt
 
 from api_routes.deps import ProjectAuth, api_key_from_header, client_ip, parse_body
 from api_routes.schemas import RequestBody, ResponseBody, error_responses
@@ -41,8 +41,22 @@ Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discrim
 
 
 class CreatePortalSessionRequest(RequestBody):
-    customer_id: str = Field(min_length=1, max_length=64, examples=["pc_7Hq2LmX9aBcDeFgHiJkL"],
-                             description="BillStack customer id (`pc_…`) of this project.")
+    # OpenAPI: exactly one of the three customer keys (checked by the service: 400 naming the field).
+    model_config = ConfigDict(**RequestBody.model_config, json_schema_extra={
+        "oneOf": [{"required": [name]} for name in sessions.CUSTOMER_KEYS]})
+
+    # Exactly one of the three (none or several: 400 naming the field).
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64, examples=["pc_7Hq2LmX9aBcDeFgHiJkL"],
+                                    description="BillStack customer id (`pc_…`) of this project. Send exactly one "
+                                    "of `customerId`, `externalId` and `stripeCustomerId`.")
+    external_id: str | None = Field(default=None, min_length=1, max_length=200, examples=["user_42"],
+                                    description="Your own id of the customer (set when the customer was created "
+                                    "or linked). Unknown: 404 naming `externalId`.")
+    stripe_customer_id: str | None = Field(default=None, min_length=1, max_length=255, examples=["cus_NffrFeUfNV2Hib"],
+                                           description="The Stripe customer id (`cus_…`). Not linked to this "
+                                           "project yet: linked on the fly (and its billing data loaded) when it "
+                                           "exists in the project's Stripe account; otherwise 404 naming "
+                                           "`stripeCustomerId`.")
     # Strict: a JSON integer only. "60000", 60000.0 and true are refused rather than converted.
     ttl_ms: StrictInt = Field(default=sessions.TTL_DEFAULT_MS, ge=sessions.TTL_MIN_MS, le=sessions.TTL_MAX_MS,
                               examples=[3_600_000],
@@ -88,7 +102,9 @@ _ERRORS = error_responses({
 
 _CREATE_DESCRIPTION = """
 Mints a short-lived portal session for one customer and returns the URL to redirect
-them to. Only `customerId` is required.
+them to. The customer is named by exactly one of `customerId` (`pc_…`), `externalId`
+(your own user id) or `stripeCustomerId` (`cus_…`, linked on the fly if new to the
+project); nothing else is required.
 
 - Body: JSON (`Content-Type: application/json`, at most 16 KiB; otherwise 415 / 413).
 - **Unknown fields are refused** with 400 `parameter_unknown` (`param` names the field),
@@ -146,6 +162,8 @@ async def create_session_json(
         project_id=project_id,
         api_key=api_key,
         customer_id=request.customer_id,
+        external_id=request.external_id,
+        stripe_customer_id=request.stripe_customer_id,
         ttl_ms=request.ttl_ms,
         return_url=request.return_url,
         locale=request.locale,

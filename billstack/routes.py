@@ -51,6 +51,10 @@ def portal_sessions_path(team_id: str, project_id: str) -> str:
     return PORTAL_SESSIONS_PATH.format(teamId=team_id, projectId=project_id)
 
 
+# Stripe's own portal-session endpoint, served on the BillStack host for Stripe's SDKs
+# (api_routes/stripe_compat.py): only their base URL and key change.
+STRIPE_PORTAL_SESSIONS_PATH = "/v1/billing_portal/sessions"
+
 # Where Stripe delivers a project's webhooks (api_routes/webhooks.py).
 STRIPE_WEBHOOK_PREFIX = API_PREFIX + "/webhooks/stripe/"
 

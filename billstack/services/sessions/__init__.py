@@ -4,6 +4,7 @@
     validation.py    `validate_portal_token()`: THE check for every REST route and Reflex event
     request.py       `SessionRequest` (what a creation asks for) and the checks of its fields
     creation.py      the entry points: in the caller's transaction, committed, or on an event loop
+    customer_keys.py a customer named by externalId / stripeCustomerId, or a key naming its project
     group_commit.py  SQLite: creations of one loop iteration share one transaction
     unit.py          one creation's checks and writes, inside the caller's transaction
     storage.py       the raw SQL of the creation fast path
@@ -19,6 +20,7 @@ from billstack.services.sessions.api_keys import (
     LAST_USED_RESOLUTION,
     _last_used_written,
     authenticate_api_key,
+    authenticate_project_key,
 )
 from billstack.services.sessions.creation import (
     create_async,
@@ -26,6 +28,7 @@ from billstack.services.sessions.creation import (
     create_portal_session,
 )
 from billstack.services.sessions.request import (
+    CUSTOMER_KEYS,
     FLOW_PAYMENT_METHOD_UPDATE,
     FLOW_SUBSCRIPTION_CANCEL,
     FLOW_TYPES,
@@ -35,6 +38,7 @@ from billstack.services.sessions.request import (
     TTL_MIN_MS,
     ProjectFacts,
     SessionRequest,
+    check_customer_keys,
     check_flow,
     check_return_url,
     check_ttl_ms,
@@ -61,6 +65,7 @@ from billstack.services.sessions.validation import PortalContext, validate_porta
 __all__ = [
     "AUDIT_CREATED",
     "AUDIT_REVOKED",
+    "CUSTOMER_KEYS",
     "DEFAULT_LOCALE",
     "FLOW_PAYMENT_METHOD_UPDATE",
     "FLOW_SUBSCRIPTION_CANCEL",
@@ -84,6 +89,8 @@ __all__ = [
     "SessionRequest",
     "_last_used_written",  # tests/api/conftest.py clears it between tests
     "authenticate_api_key",
+    "authenticate_project_key",
+    "check_customer_keys",
     "check_flow",
     "check_return_url",
     "check_ttl_ms",

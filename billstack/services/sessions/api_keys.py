@@ -31,6 +31,21 @@ def authenticate_api_key(
     is on the digest, so timing reveals nothing about the key.
     Unknown or revoked → 401; a valid key of another project or team → 403.
     """
+    api_key, project = _key_and_project(db, plaintext)
+    if api_key.project_id != project_id or project.team_id != team_id:
+        raise forbidden("This API key does not grant access to this team and project.")
+    _touch_last_used(api_key, now or utcnow())
+    return api_key, project
+
+
+def authenticate_project_key(db: Session, plaintext: str, *, now: datetime | None = None) -> tuple[ApiKey, Project]:
+    """The key names its own project (Stripe's SDKs send only the key): unknown or revoked → 401."""
+    api_key, project = _key_and_project(db, plaintext)
+    _touch_last_used(api_key, now or utcnow())
+    return api_key, project
+
+
+def _key_and_project(db: Session, plaintext: str) -> tuple[ApiKey, Project]:
     row = None
     if plaintext.startswith(API_KEY_PREFIX) and len(plaintext) <= 200:
         row = db.exec(
@@ -43,9 +58,6 @@ def authenticate_api_key(
     api_key, project = row
     if api_key.revoked_at is not None:
         raise unauthorized("This API key has been revoked.", code="api_key_revoked")
-    if api_key.project_id != project_id or project.team_id != team_id:
-        raise forbidden("This API key does not grant access to this team and project.")
-    _touch_last_used(api_key, now or utcnow())
     return api_key, project
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from billstack.db import get_engine, raw_connection
 from billstack.models import ApiKey
+from billstack.services.sessions import customer_keys
 from billstack.services.sessions.flow_owner import SubscriptionNotMirrored, verify_in_stripe
 from billstack.services.sessions.group_commit import group_for
 from billstack.services.sessions.request import SessionRequest
@@ -68,7 +69,14 @@ def create_portal_session(
 async def create_async(request: SessionRequest) -> CreatedSession:
     """SQLite: on the loop itself, in the loop's group commit (group_commit.py); if another
     writer holds the lock, redone in a worker thread, which waits. A networked database
-    (PostgreSQL) always runs in a worker thread."""
+    (PostgreSQL) always runs in a worker thread.
+
+    The one entry point of the session API and the Stripe-compatible endpoint. A request
+    not in the hot path's shape (`SessionRequest.needs_resolution`) is resolved first, in a
+    worker thread (customer_keys.py: it may call Stripe)."""
+    if request.needs_resolution:
+        resolved = await anyio.to_thread.run_sync(customer_keys.resolve, request)
+        return _with_resolution(await create_async(resolved.request), resolved)
     if get_engine().dialect.name != "sqlite":
         return await anyio.to_thread.run_sync(partial(create_committed, request))
     try:
@@ -83,11 +91,20 @@ async def create_async(request: SessionRequest) -> CreatedSession:
 def create_committed(request: SessionRequest, *, wait: bool = True) -> CreatedSession:
     """One creation as its own unit of work, committed before it returns: a pooled driver
     connection without an ORM session around it (the session API's fast path)."""
+    if request.needs_resolution:
+        resolved = customer_keys.resolve(request)
+        return _with_resolution(create_committed(resolved.request, wait=wait), resolved)
     try:
         return _create_committed(request, wait=wait)
     except SubscriptionNotMirrored as miss:  # rolled back, its connection returned: nothing is held
         verify_in_stripe(miss)
     return _create_committed(_verified(request), wait=wait)
+
+
+def _with_resolution(created: CreatedSession, resolved: customer_keys.Resolved) -> CreatedSession:
+    created.stripe_customer_id = resolved.stripe_customer_id
+    created.livemode = resolved.livemode
+    return created
 
 
 def _verified(request: SessionRequest) -> SessionRequest:

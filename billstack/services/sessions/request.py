@@ -43,12 +43,17 @@ class SessionRequest:
     `api_key`: the plaintext key from `Authorization: Bearer …` (authenticated in the same
     query that loads the project and the customer), an already authenticated `ApiKey`
     (checked again there: revoked → 401), or None for operator tooling.
+
+    The customer: exactly one of `customer_id` (`pc_…`, the hot path), `external_id` (the
+    SaaS's own user id) or `stripe_customer_id` (`cus_…`, linked on the fly). `team_id` and
+    `project_id` None: the project the plaintext key belongs to (Stripe-compatible endpoint).
+    Anything but a `customer_id` in a named project is resolved first (customer_keys.py).
     """
 
-    team_id: str
-    project_id: str
+    team_id: str | None
+    project_id: str | None
     api_key: str | ApiKey | None
-    customer_id: str
+    customer_id: str | None
     ttl_ms: int | None = None
     return_url: str | None = None
     locale: str | None = None
@@ -58,6 +63,31 @@ class SessionRequest:
     # Set by creation.py only, when it runs a creation again after Stripe confirmed that
     # the deep link's subscription (not yet mirrored) is the customer's (flow_owner.py).
     subscription_verified: bool = False
+    external_id: str | None = None
+    stripe_customer_id: str | None = None
+
+    @property
+    def needs_resolution(self) -> bool:
+        """Not the hot path's shape (a `customerId` in a named project): see customer_keys.py."""
+        return (self.customer_id is None or self.project_id is None or self.external_id is not None
+                or self.stripe_customer_id is not None)
+
+
+# The ways a session request names its customer, as the API spells them (exactly one is sent).
+CUSTOMER_KEYS = ("customerId", "externalId", "stripeCustomerId")
+
+
+def check_customer_keys(request: SessionRequest) -> None:
+    """Exactly one of customerId, externalId, stripeCustomerId: none or several → 400 naming the field."""
+    given = [name for name, value in zip(CUSTOMER_KEYS, (request.customer_id, request.external_id,
+                                                         request.stripe_customer_id), strict=True)
+             if value is not None]
+    if not given:
+        raise invalid("Missing required param: customerId (or send externalId or stripeCustomerId instead).",
+                      param="customerId", code="parameter_missing")
+    if len(given) > 1:
+        raise invalid(f"Send exactly one of {', '.join(CUSTOMER_KEYS)}; got {' and '.join(given)}.",
+                      param=given[1])
 
 
 @dataclass(frozen=True)

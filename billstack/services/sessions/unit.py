@@ -6,7 +6,7 @@ driver's cursor, no ORM objects (see storage.py).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -36,7 +36,12 @@ class CreatedSession:
     """A new session: its token (shown once), portal URL and expiry.
 
     `session` is the row as stored, built on first access (the API route never needs it).
+    `stripe_customer_id` and `livemode` are filled in only when the customer was resolved
+    from another key than its `pc_…` id (customer_keys.py; the Stripe-compatible answer).
     """
+
+    stripe_customer_id: str | None = None
+    livemode: bool = False
 
     def __init__(self, row: dict[str, Any], token: str, portal_url: str) -> None:
         self._row = row
@@ -44,6 +49,10 @@ class CreatedSession:
         self.token = token
         self.portal_url = portal_url
         self.expires_at = row["expires_at"]
+
+    @property
+    def created_at(self) -> datetime:
+        return self._row["created_at"]
 
     @cached_property
     def session(self) -> PortalSession:
