@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api_routes import portal, portal_sessions, stripe_compat, webhooks
+from api_routes import customers, portal, portal_sessions, stripe_compat, webhooks
 from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
 from api_routes.limits import BODY_METHODS, JsonBodyLimits, body_limit
 from api_routes.portal_sessions import CreatePortalSessionRequest
@@ -35,6 +35,8 @@ Self-hosted Stripe customer portal.
 
 - **Session API** (`/api/billstack/…`, `Authorization: Bearer <project API key>`):
   mint a short-lived portal session and redirect the customer to its `portalUrl`.
+- **Customers API** (`/api/billstack/…/customers`, same key): create, link, find and remove
+  the project's customers (`pc_…`), by your own `externalId` or their `stripeCustomerId` too.
 - **Portal API** (`/api/portal/{token}/…`): what the portal page itself uses,
   authenticated by the portal token.
 - **Stripe-compatible** (`POST /v1/billing_portal/sessions`): Stripe's own portal-session
@@ -49,7 +51,8 @@ _ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
 
 
 # Every router of the API, in the order its operations are documented.
-ROUTERS: tuple[APIRouter, ...] = (portal_sessions.router, portal.router, webhooks.router, stripe_compat.router)
+ROUTERS: tuple[APIRouter, ...] = (portal_sessions.router, customers.router, portal.router, webhooks.router,
+                                  stripe_compat.router)
 # Bodies that hot routes parse themselves (see portal_sessions): documented here.
 DOCUMENTED_BODIES = (CreatePortalSessionRequest,)
 

@@ -55,6 +55,18 @@ def portal_sessions_path(team_id: str, project_id: str) -> str:
 # (api_routes/stripe_compat.py): only their base URL and key change.
 STRIPE_PORTAL_SESSIONS_PATH = "/v1/billing_portal/sessions"
 
+# The customers API (api_routes/customers.py): a SaaS backend creates, finds and removes the
+# project's customers (pc_…) here, with the same API key.
+CUSTOMERS_ROUTE = "/teams/{teamId}/projects/{projectId}/customers"
+CUSTOMERS_PATH = API_PREFIX + CUSTOMERS_ROUTE
+CUSTOMER_ROUTE = CUSTOMERS_ROUTE + "/{customerId}"
+
+
+def customers_path(team_id: str, project_id: str) -> str:
+    """`POST` here creates (or links) a customer, `GET` lists them; `/{customerId}` is one."""
+    return CUSTOMERS_PATH.format(teamId=team_id, projectId=project_id)
+
+
 # Where Stripe delivers a project's webhooks (api_routes/webhooks.py).
 STRIPE_WEBHOOK_PREFIX = API_PREFIX + "/webhooks/stripe/"
 
