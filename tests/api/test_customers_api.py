@@ -180,6 +180,21 @@ async def test_a_bad_body_is_a_400_naming_the_field_and_creates_nothing(
     assert _stripe_customers(world, "grace@example.com") == []
 
 
+async def test_bodies_are_json_within_the_api_limit_and_answers_carry_the_security_headers(
+    client, world: World, key: str
+) -> None:
+    not_json = await client.post(_path(world), content=b"email=grace@example.com",
+                                 headers={**_auth(key), "Content-Type": "application/x-www-form-urlencoded"})
+    too_big = await client.patch(_path(world, world.alice.customer_id), json={"externalId": "x" * 20_000},
+                                 headers=_auth(key))
+    assert_error(not_json, 415, "unsupported_media_type")
+    assert_error(too_big, 413, "request_too_large")
+    ok = await client.get(_path(world), headers=_auth(key))
+    for response in (not_json, too_big, ok):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_an_unknown_query_parameter_is_refused(client, world: World, key: str) -> None:
     response = await client.get(_path(world), params={"external_id": "user_42"}, headers=_auth(key))
     assert_error(response, 400, "parameter_unknown", "external_id")  # not a silent list of everyone

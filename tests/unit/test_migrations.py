@@ -145,3 +145,44 @@ def test_0004_adds_the_invoice_description_and_due_date_and_keeps_every_invoice(
     assert not {"description", "due_date"} & _invoice_columns(empty_db_url)
     with engine_for(empty_db_url).connect() as conn:
         assert conn.execute(sa.text("SELECT stripe_id FROM invoice")).scalar_one() == "in_kept"
+
+
+# --- 0005: customer.external_id, unique per project ------------------------------------------
+
+
+def _insert_customer(conn: sa.Connection, project_id: str, external_id: str | None = None) -> str:
+    customer_id = new_id("pc")
+    columns = "id, project_id, stripe_customer_id, mirror_version, created_at" + (", external_id" if external_id else "")
+    values = ":id, :project, :stripe, 0, :now" + (", :external" if external_id else "")
+    conn.execute(sa.text(f"INSERT INTO customer ({columns}) VALUES ({values})"),
+                 {"id": customer_id, "project": project_id, "stripe": f"cus_{customer_id}", "now": utcnow(),
+                  "external": external_id})
+    return customer_id
+
+
+def test_0005_adds_a_per_project_unique_external_id_and_keeps_every_customer(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0004")
+    with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
+        team = create_team(db, name="Migrating")
+        first, second = (create_project(db, team_id=team.id, name=name, stripe_secret_key="sk_test_fake0000000000")
+                         for name in ("P", "Q"))
+        db.commit()
+    with engine_for(empty_db_url).begin() as conn:
+        kept = [_insert_customer(conn, first.id), _insert_customer(conn, first.id)]
+
+    upgrade(empty_db_url, "0005")
+
+    engine = engine_for(empty_db_url)
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT id, external_id FROM customer")).all()) == dict.fromkeys(kept)
+    with engine.begin() as conn:  # NULLs never collide; one id once per project, again in another project
+        _insert_customer(conn, first.id)
+        _insert_customer(conn, first.id, "user_1")
+        _insert_customer(conn, second.id, "user_1")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        _insert_customer(conn, first.id, "user_1")
+
+    command.downgrade(alembic_config(empty_db_url), "0004")
+    assert "external_id" not in {c["name"] for c in sa.inspect(engine_for(empty_db_url)).get_columns("customer")}
+    with engine_for(empty_db_url).connect() as conn:
+        assert set(kept) <= set(conn.execute(sa.text("SELECT id FROM customer")).scalars())
