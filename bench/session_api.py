@@ -6,6 +6,8 @@ Starlette endpoint inserting one row, on the same Granian settings and core, dri
 the same client (bench/httpload.py, pinned to the other core). The two are measured in
 alternating slices (B A A B B A A B), so a neighbour's load on the shared machine hits
 both alike. SQLite, then PostgreSQL (skipped with the reason when unreachable).
+Then one slice of Stripe's `POST /v1/billing_portal/sessions` (what Stripe's SDKs send)
+on the same server, held against the session API's figure of the same run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from bench import pg
 from bench.common import (
@@ -32,6 +35,7 @@ from bench.context import RunContext
 from bench.fixtures import Tenant, api_tenant, use_database
 from bench.httpload import build_request
 from bench.servers import Server, billstack_server, insert_baseline_server
+from billstack import routes
 
 CONCURRENCY = 16
 CUSTOMERS = 64  # requests rotate over these, so the database sees different rows
@@ -89,7 +93,11 @@ def _measure(
             total_s,
             rounds,
         )
-    return figures_for(dialect, pool(app_runs), pool(baseline_runs))
+        # Stripe's SDKs' endpoint on the same server: one slice, held against the session API's figure.
+        stripe_compat = drive(app, stripe_compat_requests(app, tenant), ctx.pick(4.0, 0.5), ctx)
+    app_pooled = pool(app_runs)
+    return figures_for(dialect, app_pooled, pool(baseline_runs)) + stripe_compat_figures(
+        dialect, pool([stripe_compat]), app_pooled)
 
 
 def alternate(measure_a: Any, measure_b: Any, total_s: float, rounds: int) -> tuple[list[dict], list[dict]]:
@@ -113,6 +121,17 @@ def session_requests(server: Server, tenant: Tenant) -> list[str]:
         build_request(
             "POST", host, port, tenant.session_path, headers, json.dumps({"customerId": c}).encode()
         ).decode("latin-1")
+        for c in tenant.customer_ids
+    ]
+
+
+def stripe_compat_requests(server: Server, tenant: Tenant) -> list[str]:
+    """`POST /v1/billing_portal/sessions` as Stripe's SDKs send it: form-encoded, the key names the project."""
+    host, port = _host_port(server)
+    headers = {"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/x-www-form-urlencoded"}
+    return [
+        build_request("POST", host, port, routes.STRIPE_PORTAL_SESSIONS_PATH, headers,
+                      urlencode({"customer": c}).encode()).decode("latin-1")
         for c in tenant.customer_ids
     ]
 
@@ -247,6 +266,24 @@ def figures_for(dialect: str, app: dict, baseline: dict) -> list[Figure]:
                 "note": "worker process CPU time / requests answered; excludes PostgreSQL's own processes"
             },
         ),
+    ]
+
+
+def stripe_compat_figures(dialect: str, compat: dict, session_api: dict) -> list[Figure]:
+    name = f"POST …/portal with customerId ({dialect}, same run)"
+    details = {"app": compat, "concurrency": CONCURRENCY,
+               "note": "customer=pc_… form-encoded; the key is resolved to its project, then the same service "
+                       "function as the session API"}
+    if set(compat["statuses"]) != {"200"}:
+        details["warning"] = f"non-200 answers from the Stripe-compatible endpoint: {compat['statuses']}"
+    bench = "session_api"
+    return [
+        Figure(f"{bench}.{dialect}.stripe_compat.throughput", bench,
+               f"POST /v1/billing_portal/sessions throughput ({dialect})", compat["rps"], "requests/s",
+               session_api["rps"], name, details=details),
+        Figure(f"{bench}.{dialect}.stripe_compat.p50", bench,
+               f"POST /v1/billing_portal/sessions p50 latency ({dialect})", compat["p50_ms"], "ms",
+               session_api["p50_ms"], name),
     ]
 
 

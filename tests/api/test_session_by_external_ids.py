@@ -53,8 +53,8 @@ async def test_external_id_opens_that_customers_portal(client, world: World, aut
 
     response = await client.post(session_path(world), headers=auth, json={"externalId": "user_carol"})
 
-    assert {s.stripe_id for s in mirror(Subscription, carol_id)} == set(carol["subscriptions"])  # before any view
     view = await open_portal(client, response)
+    assert view["customerId"] == carol_id
     assert subscription_ids(view) <= set(carol["subscriptions"])
     assert view["customerEmail"] == "carol@example.com"
 

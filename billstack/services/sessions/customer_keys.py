@@ -5,9 +5,8 @@ that names its own project (the Stripe-compatible endpoint).
 `resolve` turns it into the hot path's shape (a `customer_id` in a named project) in one
 unit of work of its own, before the creation's: the `customerId` path never comes here, so
 it pays nothing for the other keys. A `cus_…` the project has not linked yet is linked
-(customers.create_or_link_customer); a customer whose mirror was never loaded (just linked)
-has it loaded (sync.sync_customer) before the session exists, so the first page view is
-complete.
+(customers.create_or_link_customer) and its mirror loaded (sync.sync_customer) before the
+session exists, so the first page view is complete.
 """
 
 from __future__ import annotations
@@ -44,8 +43,6 @@ def resolve(request: SessionRequest) -> Resolved:
     with session_scope() as db:
         project = _project(db, request)
         customer = _customer(db, project, request)
-        if customer.synced_at is None:  # linked just now (or never shown yet): the first view is complete
-            sync.sync_customer(db, project, customer)  # commits the link first; the mirror in its own transaction
         stripe_customer_id = customer.stripe_customer_id
         livemode = unseal(project.stripe_secret_key_sealed).startswith(LIVE_KEY_PREFIXES)
         resolved = dataclasses.replace(request, team_id=project.team_id, project_id=project.id,
@@ -90,4 +87,6 @@ def _customer(db: Session, project: Project, request: SessionRequest) -> Custome
             raise not_found(f"No such customer in Stripe: {shown(stripe_customer_id)}.",
                             param="stripeCustomerId") from error
         raise
+    if found.synced_at is None:  # linked just now: load its mirror, so the first page view is complete
+        sync.sync_customer(db, project, found)  # commits the link first; the mirror in its own transaction
     return found
