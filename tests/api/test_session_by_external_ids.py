@@ -13,6 +13,7 @@ from billstack.models import Customer, Subscription
 from billstack.services import customers, tenants
 from stripe_emulator.seed import seed_demo_customer
 from tests.api.conftest import assert_error
+from tests.api.test_fast_path import clients
 from tests.portal_world import World, mirror, world  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.asyncio
@@ -128,3 +129,30 @@ async def test_customer_id_answer_is_unchanged(client, world: World, auth) -> No
     response = await client.post(session_path(world), headers=auth, json={"customerId": world.alice.customer_id})
     assert response.status_code == 200, response.text
     assert list(response.json()) == ["sessionId", "token", "portalUrl", "expiresAt"]
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"customerId": "pc_x", "externalId": "user_1"},
+    {"externalId": "user_nobody"},
+    {"stripeCustomerId": "cus_doesnotexist"},
+    {"stripeCustomerId": "not_a_cus"},
+])
+async def test_fast_path_answers_the_other_keys_as_the_framework_route(world: World, auth, body) -> None:
+    async with clients() as (framework, fast):
+        expected = await framework.post(session_path(world), headers=auth, json=body)
+        answered = await fast.post(session_path(world), headers=auth, json=body)
+    assert expected.status_code >= 400
+    assert (answered.status_code, answered.content) == (expected.status_code, expected.content)
+    assert sorted(answered.headers.multi_items()) == sorted(expected.headers.multi_items())
+
+
+async def test_fast_path_and_framework_route_both_create_by_external_id(world: World, auth) -> None:
+    with session_scope() as db:
+        customers.create_or_link_customer(db, project_id=world.project_id,
+                                          stripe_customer_id=world.bob.stripe_customer_id, external_id="user_bob")
+    async with clients() as (framework, fast):
+        for client in (framework, fast):
+            response = await client.post(session_path(world), headers=auth, json={"externalId": "user_bob"})
+            assert response.status_code == 200, response.text
+            assert list(response.json()) == ["sessionId", "token", "portalUrl", "expiresAt"]
