@@ -8,9 +8,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from billstack.config import reset_settings
 from billstack.db import session_scope
 from billstack.models import Customer, Subscription
-from billstack.services import customers, tenants
+from billstack.services import customers, ratelimit, tenants
 from stripe_emulator.seed import seed_demo_customer
 from tests.api.conftest import assert_error
 from tests.api.test_fast_path import clients
@@ -156,3 +157,16 @@ async def test_fast_path_and_framework_route_both_create_by_external_id(world: W
             response = await client.post(session_path(world), headers=auth, json={"externalId": "user_bob"})
             assert response.status_code == 200, response.text
             assert list(response.json()) == ["sessionId", "token", "portalUrl", "expiresAt"]
+
+
+async def test_a_rate_limited_key_links_no_one(client, world: World, auth, monkeypatch) -> None:
+    monkeypatch.setenv("BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE", "1")
+    reset_settings()
+    ratelimit.reset_all()
+    erin = seed_demo_customer(world.stripe, email="erin@example.com", name="Erin Example")
+    first = await client.post(session_path(world), headers=auth, json={"customerId": world.alice.customer_id})
+    limited = await client.post(session_path(world), headers=auth, json={"stripeCustomerId": erin["customer"]})
+    assert first.status_code == 200, first.text
+    assert_error(limited, 429, "rate_limited")
+    with session_scope() as db:
+        assert db.exec(select(Customer).where(Customer.stripe_customer_id == erin["customer"])).first() is None

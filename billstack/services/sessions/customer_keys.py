@@ -16,10 +16,10 @@ import dataclasses
 from sqlmodel import Session
 
 from billstack.db import session_scope
-from billstack.errors import BillStackError, not_found, unauthorized
+from billstack.errors import BillStackError, not_found, rate_limited, unauthorized
 from billstack.models import ApiKey, Customer, Project
 from billstack.secrets_box import unseal
-from billstack.services import customers, sync
+from billstack.services import customers, ratelimit, sync
 from billstack.services.sessions.api_keys import authenticate_api_key, authenticate_project_key
 from billstack.services.sessions.request import SessionRequest, check_customer_keys, shown
 from billstack.services.tenants import get_project
@@ -55,12 +55,22 @@ def _project(db: Session, request: SessionRequest) -> Project:
     if request.project_id is None:  # the key names the project
         if not isinstance(api_key, str):
             raise unauthorized("Invalid API key provided.", code="invalid_api_key")
-        return authenticate_project_key(db, api_key)[1]
+        return _not_limited(*authenticate_project_key(db, api_key))
     if isinstance(api_key, str):
-        return authenticate_api_key(db, api_key, team_id=request.team_id or "", project_id=request.project_id)[1]
+        return _not_limited(*authenticate_api_key(db, api_key, team_id=request.team_id or "",
+                                                  project_id=request.project_id))
     project = get_project(db, request.project_id)
     if isinstance(api_key, ApiKey) and api_key.project_id != project.id:
         raise not_found(f"No such project: {shown(request.project_id)}.", param="projectId")
+    return project
+
+
+def _not_limited(api_key: ApiKey, project: Project) -> Project:
+    """A key out of session creations is refused before Stripe is asked to link anyone (the
+    token itself is spent by the creation, as on the hot path)."""
+    retry_after = ratelimit.session_creation.blocked(api_key.id)
+    if retry_after:
+        raise rate_limited(retry_after)
     return project
 
 
