@@ -380,8 +380,12 @@ async def test_openapi_documents_the_models(client) -> None:
     operation = spec["paths"]["/api/billstack/teams/{teamId}/projects/{projectId}/portal"]["post"]
     schemas = spec["components"]["schemas"]
     request = schemas["CreatePortalSessionRequest"]
-    assert request["required"] == ["customerId"]
-    assert set(request["properties"]) == {"customerId", "ttlMs", "returnUrl", "locale", "flow"}
+    # Exactly one way to name the customer (issue 14): the seed's customerId, or the SaaS's own id, or the cus_.
+    assert "required" not in request
+    assert request["oneOf"] == [{"required": ["customerId"]}, {"required": ["externalId"]},
+                                {"required": ["stripeCustomerId"]}]
+    assert set(request["properties"]) == {"customerId", "externalId", "stripeCustomerId", "ttlMs", "returnUrl",
+                                          "locale", "flow"}
     assert request["properties"]["ttlMs"]["minimum"] == 60000 and request["properties"]["ttlMs"]["maximum"] == 86400000
     assert set(schemas["PortalSessionCreated"]["properties"]) == {"sessionId", "token", "portalUrl", "expiresAt"}
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
@@ -406,7 +410,7 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     # Every JSON body route: its size limit (413) and media type (415), with its own limit.
     body_routes = [(path, method) for path, operations in spec["paths"].items() for method in operations
                    if method in ("post", "put", "patch")]
-    assert len(body_routes) == 5
+    assert len(body_routes) == 7  # the session API, the portal API's three, webhooks, customers' POST and PATCH
     for path, method in body_routes:
         assert documented(path, method, "413") and documented(path, method, "415"), (path, method)
     webhook = "/api/billstack/webhooks/stripe/{projectId}"
@@ -417,12 +421,14 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     for path, method in [(portal, "get"), ("/api/billstack/teams/{teamId}/projects/{projectId}/portal/{sessionId}",
                                            "delete")]:
         assert not {"413", "415"} & set(spec["paths"][path][method]["responses"]), (path, method)
-    # Idempotency conflicts: the portal's Stripe writes, and nothing else.
-    stripe_writes = {(f"{portal}/subscriptions/{{subscriptionId}}", "patch"), (f"{portal}/setup-intent", "post"),
-                     (f"{portal}/setup-intent/complete", "post")}
+    # Conflicts: the portal's Stripe writes (idempotency) and a customer's externalId (issue 14), nothing else.
+    customers = "/api/billstack/teams/{teamId}/projects/{projectId}/customers"
+    conflicts = {(f"{portal}/subscriptions/{{subscriptionId}}", "patch"), (f"{portal}/setup-intent", "post"),
+                 (f"{portal}/setup-intent/complete", "post"), (customers, "post"),
+                 (f"{customers}/{{customerId}}", "patch")}
     for path, operations in spec["paths"].items():
         for method in operations:
-            assert documented(path, method, "409") == ((path, method) in stripe_writes), (path, method)
+            assert documented(path, method, "409") == ((path, method) in conflicts), (path, method)
 
 
 async def test_session_api_responses_carry_security_headers(client, tenant) -> None:
