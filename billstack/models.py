@@ -14,6 +14,9 @@ from sqlmodel import Field, SQLModel
 
 from billstack.clock import utcnow
 
+# A project without an accent of its own, and every page that knows no project, use this one.
+DEFAULT_ACCENT_COLOR = "#4f46e5"
+
 
 class Team(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
@@ -28,7 +31,7 @@ class Project(SQLModel, table=True):
     # Branding shown in the portal header.
     display_name: str | None = Field(default=None, max_length=200)
     logo_url: str | None = Field(default=None, max_length=2000)
-    accent_color: str = Field(default="#4f46e5", max_length=20)
+    accent_color: str = Field(default=DEFAULT_ACCENT_COLOR, max_length=20)
     support_email: str | None = Field(default=None, max_length=320)
     support_url: str | None = Field(default=None, max_length=2000)
     terms_url: str | None = Field(default=None, max_length=2000)

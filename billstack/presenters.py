@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billstack.i18n import card_brand_label, format_card_expiry, format_day, format_interval, format_money, t
-from billstack.services.views import LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
+from billstack.services.views import DEFAULT_ACCENT_COLOR, LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
 
 # Radix colour per status: green = fine, amber = needs attention, gray = over.
 STATUS_COLORS = {
@@ -159,7 +159,7 @@ _DARK_BACKGROUND = (0x2B, 0x2D, 0x31)  # lighter than any dark-theme panel the l
 
 def link_colours(hex_colour: str) -> tuple[str, str]:
     """(light theme, dark theme) link colour for the accent `hex_colour`."""
-    rgb = _rgb(hex_colour) or (0x4F, 0x46, 0xE5)
+    rgb = _rgb(hex_colour) or _rgb(DEFAULT_ACCENT_COLOR)
     return _mix_until_readable(rgb, (0, 0, 0), _LIGHT_BACKGROUND), _mix_until_readable(rgb, (255, 255, 255), _DARK_BACKGROUND)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from billstack.clock import to_iso_z
+from billstack.models import DEFAULT_ACCENT_COLOR  # noqa: F401 - re-exported for the UI (which never imports models)
 
 # Subscriptions a customer can still cancel, resume or pay for.
 LIVE_STATUSES = ("active", "trialing", "past_due")

@@ -6,15 +6,12 @@ import asyncio
 import logging
 from typing import Any
 
-from billstack.i18n import DEFAULT_LOCALE
 from billstack.services import portal as portal_service
 from billstack.services import sessions
+from billstack.services.portal.dead_ends import NEUTRAL  # noqa: F401 - the page's fallback, one definition
 from billstack.services.views import DeadEndView
 
 log = logging.getLogger("billstack.portal")
-
-# Nothing known about the link: no brand, no way back (a neutral page).
-NEUTRAL = DeadEndView(kind="invalid", branding=None, return_url=None, locale=DEFAULT_LOCALE)
 
 
 def token_still_valid(db: Any, ctx: sessions.PortalContext) -> None:

@@ -31,7 +31,7 @@ from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalis
 from billstack.services import live, sessions
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
-from billstack.services.views import CANCEL_REASONS, Branding, DeadEndView, PortalView
+from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
 
 log = logging.getLogger("billstack.portal")
@@ -44,8 +44,8 @@ _NOTICE_KEYS = {
 }
 T = TypeVar("T")
 
-# The accent of a page that knows no project (a neutral dead end).
-NEUTRAL_ACCENT = "#4f46e5"
+# A page that knows no project yet (loading, a neutral dead end) wears the default accent.
+DEFAULT_LINK_COLOURS = presenters.link_colours(DEFAULT_ACCENT_COLOR)
 # A waiting page re-checks this often that it is still the page's current load and unexpired.
 LIVE_RECHECK_S = 15.0
 # A change that arrives while an action is in flight is applied once the action is done.
@@ -61,10 +61,10 @@ class PortalState(rx.State):
 
     app_name: str = ""
     logo_url: str = ""
-    accent: str = "#4f46e5"
+    accent: str = DEFAULT_ACCENT_COLOR
     accent_text: str = "#ffffff"
-    link_colour: str = "#4f46e5"  # the accent, readable as text (light theme) …
-    link_colour_dark: str = "#9590ef"  # … and on the dark theme
+    link_colour: str = DEFAULT_LINK_COLOURS[0]  # the accent, readable as text (light theme) …
+    link_colour_dark: str = DEFAULT_LINK_COLOURS[1]  # … and on the dark theme
     logo_failed_url: str = ""  # a logo that did not load: the page shows the initial instead
     support_url: str = ""
     terms_url: str = ""
@@ -363,7 +363,7 @@ class PortalState(rx.State):
 
     def _apply_branding(self, branding: Branding | None) -> None:
         """The project's look; None (a link that names no project we can trust): neutral."""
-        accent = branding.accent_color if branding is not None else NEUTRAL_ACCENT
+        accent = branding.accent_color if branding is not None else DEFAULT_ACCENT_COLOR
         self.app_name = branding.display_name if branding is not None else ""
         self.logo_url = (branding.logo_url or "") if branding is not None else ""
         self.accent = accent

@@ -37,7 +37,7 @@ ONE_DEFINITION = (
     "CANCEL_REASONS", "LIVE_STATUSES", "SUPPORTED_LOCALES", "DEFAULT_LOCALE", "normalise_locale",
     "origin_of", "PORTAL_PREFIX", "PORTAL_SESSIONS_PATH", "STRIPE_WEBHOOK_PREFIX", "OPENAPI_PATH",
     "ErrorResponse", "ErrorDetail", "PortalView", "SubscriptionView", "InvoiceView", "PaymentMethodView",
-    "security_headers", "frame_ancestors_policy",
+    "security_headers", "frame_ancestors_policy", "DEFAULT_ACCENT_COLOR", "NEUTRAL",
 )
 
 
