@@ -159,6 +159,12 @@ def parse_card(form: dict[str, str], now: int) -> tuple[dict[str, Any] | None, d
     return {"number": number, "exp_month": month, "exp_year": year, "name": name}, {}
 
 
+def card_payment_method(ctx: Ctx, card: dict[str, Any]) -> dict[str, Any]:
+    """The payment method a hosted form's checked card becomes (Checkout and invoice pages alike)."""
+    billing_details = {"name": card["name"]} if card["name"] else None
+    return new_card_pm(ctx, card["number"], card["exp_month"], card["exp_year"], billing_details=billing_details)
+
+
 async def _form(request: Request) -> dict[str, str]:
     data = await request.form()
     return {k: str(v) for k, v in data.items()}
@@ -221,13 +227,7 @@ async def checkout_page(request: Request) -> Response:
         card, errors = parse_card(form, ctx.now())
         alert = None
         if card is not None:
-            pm = new_card_pm(
-                ctx,
-                card["number"],
-                card["exp_month"],
-                card["exp_year"],
-                billing_details={"name": card["name"]} if card["name"] else None,
-            )
+            pm = card_payment_method(ctx, card)
             try:
                 complete(ctx, session, pm, card["name"])
             except StripeError as err:
@@ -329,13 +329,7 @@ async def invoice_page(request: Request) -> Response:
         card, errors = parse_card(form_data, ctx.now())
         alert = None
         if card is not None:
-            pm = new_card_pm(
-                ctx,
-                card["number"],
-                card["exp_month"],
-                card["exp_year"],
-                billing_details={"name": card["name"]} if card["name"] else None,
-            )
+            pm = card_payment_method(ctx, card)
             error = attempt_payment(ctx, inv, pm)
             if error is None:
                 return RedirectResponse(request.url.path, status_code=303)
