@@ -239,7 +239,11 @@ def test_german_locale_translates_text_and_formats_money(page: Page, live_db: Li
 
 
 def assert_no_serious_axe_violations(page: Page) -> None:
-    """axe-core (the npm package's axe.min.js) finds nothing serious or critical."""
+    """axe-core (the npm package's axe.min.js) finds nothing serious or critical.
+
+    A dialog fades in: measured mid-animation its colours are blended with the page
+    behind and fail contrast, so the check waits for every running animation first."""
+    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished))")
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
