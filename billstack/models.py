@@ -45,6 +45,20 @@ class Project(SQLModel, table=True):
     feature_resume: bool = True
     feature_invoice_history: bool = True
     feature_payment_method_update: bool = True
+    # Plan changes (Stripe's `features.subscription_update`): off by default, as in Stripe.
+    # The prices a customer may switch between are the project's PlanPrice rows.
+    feature_plan_change: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # none | create_prorations | always_invoice (Stripe's `proration_behavior`).
+    proration_behavior: str = Field(
+        default="create_prorations", max_length=32, sa_column_kwargs={"server_default": "create_prorations"}
+    )
+    # Space-separated `schedule_at_period_end.conditions` (decreasing_item_amount,
+    # shortening_interval): a change meeting one waits for the period end.
+    schedule_at_period_end: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    # Stripe's `default_allowed_updates: [quantity]` with `adjustable_quantity {minimum, maximum}`.
+    feature_quantity_change: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    quantity_min: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    quantity_max: int | None = None
     # Sealed secrets (see secrets_box); never logged or printed after creation.
     stripe_secret_key_sealed: str = Field(max_length=2000)
     stripe_api_base: str | None = Field(default=None, max_length=2000)
@@ -52,6 +66,28 @@ class Project(SQLModel, table=True):
     # The Stripe webhook endpoint `billstack webhooks register` created (replaced on re-register).
     webhook_endpoint_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlanPrice(SQLModel, table=True):
+    """A price a customer may switch to (`project update --plan-change-price`), in display
+    order, as Stripe described it when it was set: the portal lists plans without asking Stripe."""
+
+    __tablename__ = "plan_price"
+    __table_args__ = (sa.UniqueConstraint("project_id", "price_id", name="uq_plan_price_project_price"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", index=True, max_length=40)
+    position: int
+    price_id: str = Field(max_length=255)
+    product_id: str = Field(max_length=255)
+    product_name: str = Field(max_length=500)
+    # The price's nickname, else the product's description.
+    description: str | None = Field(default=None, max_length=500)
+    unit_amount: int
+    currency: str = Field(max_length=3)
+    interval: str = Field(max_length=16)
+    interval_count: int = 1
+    synced_at: datetime = Field(default_factory=utcnow)
 
 
 class ApiKey(SQLModel, table=True):
@@ -140,6 +176,14 @@ class Subscription(SQLModel, table=True):
     current_period_start: datetime | None = None
     current_period_end: datetime | None = None
     default_payment_method_id: str | None = Field(default=None, max_length=255)
+    # The first item and its price (a plan change swaps that item's price).
+    stripe_item_id: str | None = Field(default=None, max_length=255)
+    price_id: str | None = Field(default=None, max_length=255)
+    # A change waiting for the period end (a subscription schedule's next phase).
+    schedule_id: str | None = Field(default=None, max_length=255)
+    scheduled_price_id: str | None = Field(default=None, max_length=255)
+    scheduled_quantity: int | None = None
+    scheduled_change_at: datetime | None = None
     created: datetime
     # Stripe object version we mirrored (event `created` or fetch time) to ignore stale writes.
     stripe_updated_at: datetime | None = None

@@ -292,6 +292,97 @@ def _update_subscription(
     return _current(updated, lambda: client.v1.subscriptions.retrieve(subscription_id, expand))
 
 
+def retrieve_price(project: Project, price_id: str) -> StripeDict:
+    """A price with its product expanded (a plan the portal may offer)."""
+    return _get(project, _path("prices", price_id), {"expand": ["product"]})
+
+
+def preview_subscription_change(
+    project: Project,
+    stripe_customer_id: str,
+    subscription_id: str,
+    *,
+    item_id: str,
+    price_id: str,
+    quantity: int,
+    proration_behavior: str,
+    proration_date: int,
+) -> StripeDict:
+    """Stripe's invoice preview for switching one item (`POST /v1/invoices/create_preview`):
+    with `always_invoice` the invoice the change creates now; otherwise the next invoice,
+    with the prorations `create_prorations` leaves for it."""
+    params: dict[str, Any] = {
+        "customer": stripe_customer_id,
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": [{"id": item_id, "price": price_id, "quantity": quantity}],
+            "proration_behavior": proration_behavior,
+            "proration_date": proration_date,
+        },
+    }
+    client = client_for(project)
+    return plain(call(lambda: client.v1.invoices.create_preview(params)))
+
+
+def change_subscription_price(
+    project: Project,
+    subscription_id: str,
+    *,
+    item_id: str,
+    price_id: str,
+    quantity: int,
+    proration_behavior: str,
+    proration_date: int | None,
+    key: str,
+) -> StripeDict:
+    """Switch one item's price and quantity now. `error_if_incomplete`: a declined charge is a
+    CardError (402) and Stripe leaves the subscription as it was."""
+    params: dict[str, Any] = {
+        "items": [{"id": item_id, "price": price_id, "quantity": quantity}],
+        "proration_behavior": proration_behavior,
+        "payment_behavior": "error_if_incomplete",
+        "expand": _SUBSCRIPTION_EXPAND,
+    }
+    if proration_date is not None:
+        params["proration_date"] = proration_date
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def schedule_subscription_change(
+    project: Project,
+    subscription_id: str,
+    *,
+    current: tuple[str, int],
+    new: tuple[str, int],
+    period_end: int,
+    key: str,
+) -> StripeDict:
+    """Apply (price, quantity) `new` at `period_end`: a subscription schedule made from the
+    subscription, its first phase (`current`) ending then and a second phase of one period,
+    after which the schedule releases the subscription. Returns the schedule."""
+    client = client_for(project)
+    schedule = call(lambda: client.v1.subscription_schedules.create(
+        {"from_subscription": subscription_id}, {"idempotency_key": idempotency_key(key, "create")}))
+    phases = [
+        {"items": [{"price": current[0], "quantity": current[1]}],
+         "start_date": schedule.phases[0].start_date, "end_date": period_end},
+        {"items": [{"price": new[0], "quantity": new[1]}], "iterations": 1},
+    ]
+    params: dict[str, Any] = {"phases": phases, "end_behavior": "release", "proration_behavior": "none"}
+    return plain(call(lambda: client.v1.subscription_schedules.update(
+        schedule.id, params, {"idempotency_key": idempotency_key(key, "phases")})))
+
+
+def release_subscription_schedule(project: Project, schedule_id: str, *, key: str) -> StripeDict:
+    """End the schedule and leave the subscription as it is now (keeps the current plan)."""
+    client = client_for(project)
+    return plain(call(lambda: client.v1.subscription_schedules.release(schedule_id, {}, {"idempotency_key": key})))
+
+
+def retrieve_subscription_schedule(project: Project, schedule_id: str) -> StripeDict:
+    return _get(project, _path("subscription_schedules", schedule_id))
+
+
 def create_setup_checkout_session(
     project: Project,
     stripe_customer_id: str,

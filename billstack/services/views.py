@@ -69,6 +69,16 @@ class Features(View):
     resume: bool
     invoice_history: bool
     payment_method_update: bool
+    plan_change: bool = Field(default=False, description="Customers may change plan (and quantity, when on).")
+
+
+class ScheduledChangeView(View):
+    """A plan change that a subscription schedule applies at the period end."""
+
+    price_id: str
+    product_name: str = Field(description="The new plan's product (the price id when BillStack does not know it).")
+    quantity: int
+    at: IsoZ = Field(description="When the change applies: the current period's end.")
 
 
 class SubscriptionView(View):
@@ -85,6 +95,9 @@ class SubscriptionView(View):
     current_period_end: IsoZ | None
     cancel_at: IsoZ | None
     canceled_at: IsoZ | None
+    price_id: str | None = Field(default=None, examples=["price_1OaBcDeFgHiJkLmN"])  # the first item's
+    scheduled_change: ScheduledChangeView | None = Field(
+        default=None, description="A plan change waiting for the period end (set with `appliesAt: period_end`).")
 
 
 class InvoiceView(View):
@@ -136,6 +149,54 @@ class PortalView(View):
     synced_at: IsoZ | None = Field(default=None, description="When the data was last read from Stripe.")
     stale: bool = Field(default=False, description="true: Stripe could not be reached; this is saved data.")
     notices: list[str] = Field(default_factory=list)
+
+
+# --- plan changes ----------------------------------------------------------------------------
+
+# When a plan change takes effect: at once (prorated as the project says), or at the period
+# end (Stripe's `schedule_at_period_end` conditions).
+APPLIES_AT = ("now", "period_end")
+AppliesAt = Literal["now", "period_end"]
+
+
+class PlanView(View):
+    price_id: str = Field(examples=["price_1OaBcDeFgHiJkLmN"])
+    product_id: str = Field(examples=["prod_1OaBcDeFgHiJkLmN"])
+    product_name: str
+    description: str | None
+    unit_amount: int = Field(description="Minor units of `currency`, per `intervalCount` × `interval`.")
+    currency: str
+    interval: str = Field(examples=["month"])
+    interval_count: int
+    current: bool = Field(description="The subscription's price now.")
+
+
+class QuantityRule(View):
+    enabled: bool
+    min: int
+    max: int | None
+
+
+class PlanList(View):
+    data: list[PlanView] = Field(description="The prices a customer may switch between, in the project's order.")
+    quantity: QuantityRule
+
+
+class PreviewLine(View):
+    description: str
+    amount: int = Field(description="Minor units; a credit for unused time is negative.")
+
+
+class PlanChangePreview(View):
+    amount_due: int = Field(description="What the customer pays today, in minor units (0 when nothing is charged now).")
+    currency: str
+    proration_date: int = Field(description="Unix seconds. PATCH the change with it to be charged exactly this.")
+    lines: list[PreviewLine] = Field(description="Prorations: credit for unused time, charge for the remaining time.")
+    next_amount: int = Field(description="The next regular invoice's amount (prorations left for it included).")
+    next_date: IsoZ = Field(description="When that invoice comes: the period's end, or the new period's.")
+    applies_at: AppliesAt
+    price_id: str
+    quantity: int
 
 
 class CheckoutRedirect(View):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from billstack.config import reset_settings
 from billstack.db import engine_for
 from billstack.ids import new_id
 from billstack.migrate import alembic_config, current_heads, upgrade
+from billstack.secrets_box import seal
 from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
-from billstack.services.tenants import create_project, create_team
 from tests.conftest import throwaway_pg_database
 
 
@@ -41,6 +42,30 @@ def test_models_and_migrations_agree(db_url: str) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == [], f"models differ from the migrated schema; write a migration: {diff}"
+
+
+@dataclass(frozen=True)
+class OldProject:
+    id: str
+    team_id: str
+
+
+def _insert_project(db: Session | sa.Connection, name: str = "P", team_id: str | None = None) -> OldProject:
+    """A team and project written in SQL, with only the columns every revision has: the
+    Project model carries today's columns, which an older schema does not."""
+    if team_id is None:
+        team_id = new_id("team")
+        db.execute(sa.text("INSERT INTO team (id, name, created_at) VALUES (:id, 'Migrating', :now)"),
+                   {"id": team_id, "now": utcnow()})
+    project = OldProject(new_id("proj"), team_id)
+    db.execute(sa.text(
+        "INSERT INTO project (id, team_id, name, accent_color, allowed_return_origins, frame_ancestors, "
+        "feature_cancel, feature_resume, feature_invoice_history, feature_payment_method_update, "
+        "stripe_secret_key_sealed, created_at) VALUES (:id, :team, :name, '#4f46e5', '', :frame, "
+        ":on, :on, :on, :on, :key, :now)"),
+        {"id": project.id, "team": team_id, "name": name, "frame": "'none'", "on": True,
+         "key": seal("sk_test_fake0000000000"), "now": utcnow()})
+    return project
 
 
 # --- 0003: portal_session keeps only its primary key ----------------------------------
@@ -71,15 +96,14 @@ def _portal_session_indexes(url: str) -> tuple[set[str], list[list[str]]]:
 def test_0003_keeps_every_session_and_moves_customer_revocation(empty_db_url: str) -> None:
     upgrade(empty_db_url, "0002")
     with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
-        team = create_team(db, name="Migrating")
-        project = create_project(db, team_id=team.id, name="P", stripe_secret_key="sk_test_fake0000000000")
+        project = _insert_project(db)
         kept, removed = new_id("pc"), new_id("pc")
         for customer_id in (kept, removed):  # in SQL: the Customer model has 0003's column
             db.execute(sa.text("INSERT INTO customer (id, project_id, stripe_customer_id, mirror_version, created_at) "
                                "VALUES (:id, :project, :stripe, 0, :now)"),
                        {"id": customer_id, "project": project.id, "stripe": f"cus_{customer_id}", "now": utcnow()})
         db.commit()
-        tokens = {customer_id: create_portal_session(db, team_id=team.id, project_id=project.id, api_key=None,
+        tokens = {customer_id: create_portal_session(db, team_id=project.team_id, project_id=project.id, api_key=None,
                                                      customer_id=customer_id).token for customer_id in (kept, removed)}
         db.commit()
     with engine_for(empty_db_url).begin() as conn:  # removed as 0002's code did: the customer, then each session
@@ -121,8 +145,7 @@ def _invoice_columns(url: str) -> set[str]:
 def test_0004_adds_the_invoice_description_and_due_date_and_keeps_every_invoice(empty_db_url: str) -> None:
     upgrade(empty_db_url, "0003")
     with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
-        team = create_team(db, name="Migrating")
-        project = create_project(db, team_id=team.id, name="P", stripe_secret_key="sk_test_fake0000000000")
+        project = _insert_project(db)
         customer_id = new_id("pc")
         db.execute(sa.text("INSERT INTO customer (id, project_id, stripe_customer_id, mirror_version, created_at) "
                            "VALUES (:id, :project, 'cus_m', 0, :now)"),
@@ -163,9 +186,8 @@ def _insert_customer(conn: sa.Connection, project_id: str, external_id: str | No
 def test_0005_adds_a_per_project_unique_external_id_and_keeps_every_customer(empty_db_url: str) -> None:
     upgrade(empty_db_url, "0004")
     with Session(engine_for(empty_db_url), expire_on_commit=False) as db:
-        team = create_team(db, name="Migrating")
-        first, second = (create_project(db, team_id=team.id, name=name, stripe_secret_key="sk_test_fake0000000000")
-                         for name in ("P", "Q"))
+        first = _insert_project(db, "P")
+        second = _insert_project(db, "Q", first.team_id)
         db.commit()
     with engine_for(empty_db_url).begin() as conn:
         kept = [_insert_customer(conn, first.id), _insert_customer(conn, first.id)]
@@ -186,3 +208,36 @@ def test_0005_adds_a_per_project_unique_external_id_and_keeps_every_customer(emp
     assert "external_id" not in {c["name"] for c in sa.inspect(engine_for(empty_db_url)).get_columns("customer")}
     with engine_for(empty_db_url).connect() as conn:
         assert set(kept) <= set(conn.execute(sa.text("SELECT id FROM customer")).scalars())
+
+
+# --- 0006: plan changes ------------------------------------------------------------------------
+
+
+def test_0006_adds_plan_change_settings_off_and_keeps_every_project_and_subscription(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0005")
+    engine = engine_for(empty_db_url)
+    with engine.begin() as conn:
+        project = _insert_project(conn)
+        customer_id = _insert_customer(conn, project.id)
+        conn.execute(sa.text("INSERT INTO subscription (project_id, customer_id, stripe_id, status, product_name, "
+                             "currency, interval_count, quantity, cancel_at_period_end, created, synced_at) VALUES "
+                             "(:project, :customer, 'sub_kept', 'active', 'Pro', 'usd', 1, 1, :off, :now, :now)"),
+                     {"project": project.id, "customer": customer_id, "off": False, "now": utcnow()})
+
+    upgrade(empty_db_url, "0006")
+
+    with engine.connect() as conn:
+        settings = conn.execute(sa.text("SELECT feature_plan_change, proration_behavior, schedule_at_period_end, "
+                                        "feature_quantity_change, quantity_min, quantity_max FROM project")).one()
+        subscription = conn.execute(sa.text("SELECT stripe_id, price_id, schedule_id FROM subscription")).one()
+    assert tuple(settings) == (False, "create_prorations", "", False, 1, None)  # as Stripe: off until turned on
+    assert tuple(subscription) == ("sub_kept", None, None)  # filled by the next sync
+    assert "plan_price" in sa.inspect(engine).get_table_names()
+
+    command.downgrade(alembic_config(empty_db_url), "0005")
+    inspector = sa.inspect(engine_for(empty_db_url))
+    assert "plan_price" not in inspector.get_table_names()
+    assert "feature_plan_change" not in {c["name"] for c in inspector.get_columns("project")}
+    assert "price_id" not in {c["name"] for c in inspector.get_columns("subscription")}
+    with engine_for(empty_db_url).connect() as conn:
+        assert list(conn.execute(sa.text("SELECT stripe_id FROM subscription")).scalars()) == ["sub_kept"]
