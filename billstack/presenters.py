@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billstack.i18n import card_brand_label, format_card_expiry, format_day, format_interval, format_money, t
-from billstack.services.views import DEFAULT_ACCENT_COLOR, LIVE_STATUSES, InvoiceView, PaymentMethodView, SubscriptionView
+from billstack.services.views import (
+    DEFAULT_ACCENT_COLOR,
+    LIVE_STATUSES,
+    InvoiceView,
+    PaymentMethodView,
+    PlanChangePreview,
+    PlanList,
+    PlanView,
+    SubscriptionView,
+)
 
 # Radix colour per status: green = fine, amber = needs attention, gray = over.
 STATUS_COLORS = {
@@ -42,6 +51,11 @@ class SubscriptionRow:
     cancel_pending: bool = False
     can_cancel: bool = False
     can_resume: bool = False
+    price_id: str = ""
+    quantity_value: int = 1
+    can_change_plan: bool = False
+    scheduled_line: str = ""  # "Changes to Pro on Jan 3, 2027": a change waiting for the period end
+    can_keep_plan: bool = False
 
 
 @dataclass
@@ -66,8 +80,11 @@ class CardRow:
     is_default: bool = False
 
 
-def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, allow_resume: bool) -> SubscriptionRow:
+def subscription_row(
+    sub: SubscriptionView, locale: str, *, allow_cancel: bool, allow_resume: bool, allow_plan_change: bool = False
+) -> SubscriptionRow:
     live = sub.status in LIVE_STATUSES
+    scheduled = sub.scheduled_change
     end = format_day(sub.cancel_at or sub.current_period_end, locale)
     if sub.status == "canceled":
         period_line = t(locale, "subs.canceled_on", date=format_day(sub.canceled_at, locale)) if sub.canceled_at else t(locale, "subs.ended")
@@ -90,6 +107,15 @@ def subscription_row(sub: SubscriptionView, locale: str, *, allow_cancel: bool, 
         cancel_pending=sub.cancel_at_period_end,
         can_cancel=allow_cancel and live and not sub.cancel_at_period_end,
         can_resume=allow_resume and live and sub.cancel_at_period_end,
+        price_id=sub.price_id or "",
+        quantity_value=sub.quantity,
+        # One change at a time: a waiting change is kept or dropped before another is chosen.
+        can_change_plan=allow_plan_change and live and not sub.cancel_at_period_end and scheduled is None,
+        scheduled_line=t(
+            locale, "subs.changes_to", plan=plan_label(scheduled.product_name, scheduled.quantity, locale),
+            date=format_day(scheduled.at, locale),
+        ) if scheduled is not None else "",
+        can_keep_plan=allow_plan_change and live and scheduled is not None,
     )
 
 
@@ -139,6 +165,122 @@ def card_row(method: PaymentMethodView, locale: str) -> CardRow:
         expiry=t(locale, "pm.expires", date=expiry) if expiry else "",
         is_default=method.is_default,
     )
+
+
+# --- plan changes ------------------------------------------------------------------------
+
+# Shortest billing period first in the picker's switch (monthly before yearly).
+_INTERVAL_ORDER = {"day": 0, "week": 1, "month": 2, "year": 3}
+
+
+@dataclass
+class PlanRow:
+    price_id: str = ""
+    product: str = ""
+    description: str = ""
+    price: str = ""  # "$49.00 per month"
+    cycle: str = ""  # which billing-period switch position shows it (`cycle_key`)
+    current: bool = False
+
+
+@dataclass
+class CycleChoice:
+    key: str = ""
+    label: str = ""  # "Monthly", "Yearly", "Every 3 months"
+
+
+@dataclass
+class PreviewLineRow:
+    label: str = ""
+    amount: str = ""
+    credit: bool = False
+
+
+@dataclass
+class PreviewSummary:
+    """The confirmation step: the new plan, what is due today, and what comes next."""
+
+    plan: str = ""  # "Pro · Qty 3"
+    price: str = ""  # "$99.00 per month"
+    due_today: str = ""
+    next_line: str = ""  # "Then $99.00 per month from Jan 3, 2027" / "Next invoice on …: …"
+    scheduled_line: str = ""  # a change at the period end: "Changes to Pro on …; nothing is charged today."
+
+
+def plan_label(product: str, quantity: int, locale: str) -> str:
+    """`Pro`, or `Pro · Qty 3` for more than one."""
+    return f"{product} · {t(locale, 'subs.quantity', quantity=quantity)}" if quantity > 1 else product
+
+
+def cycle_key(interval: str, interval_count: int) -> str:
+    return interval if interval_count <= 1 else f"{interval_count}-{interval}"
+
+
+def plan_rows(plans: PlanList, locale: str) -> list[PlanRow]:
+    return [
+        PlanRow(
+            price_id=plan.price_id,
+            product=plan.product_name,
+            description=(plan.description or "").strip(),
+            price=_price_per_interval(plan, locale),
+            cycle=cycle_key(plan.interval, plan.interval_count),
+            current=plan.current,
+        )
+        for plan in plans.data
+    ]
+
+
+def cycle_choices(plans: PlanList, locale: str) -> list[CycleChoice]:
+    """The billing periods the plans come in, shortest first (one entry: no switch needed)."""
+    periods = sorted(
+        {(plan.interval, plan.interval_count) for plan in plans.data},
+        key=lambda period: (_INTERVAL_ORDER.get(period[0], 9), period[1]),
+    )
+    return [CycleChoice(key=cycle_key(*period), label=_cycle_label(*period, locale)) for period in periods]
+
+
+def preview_lines(preview: PlanChangePreview, *, current_product: str, new_plan: str, locale: str) -> list[PreviewLineRow]:
+    """Stripe's prorations in the customer's language: a credit for the unused time on the
+    current plan (negative), a charge for the new plan from today."""
+    return [
+        PreviewLineRow(
+            label=t(locale, "plans.line_credit", plan=current_product)
+            if line.amount < 0
+            else t(locale, "plans.line_charge", plan=new_plan),
+            amount=format_money(line.amount, preview.currency, locale),
+            credit=line.amount < 0,
+        )
+        for line in preview.lines
+    ]
+
+
+def preview_summary(preview: PlanChangePreview, plan: PlanView, locale: str) -> PreviewSummary:
+    label = plan_label(plan.product_name, preview.quantity, locale)
+    interval = format_interval(plan.interval, plan.interval_count, locale)
+    regular = plan.unit_amount * preview.quantity
+    next_date = format_day(preview.next_date, locale)
+    if preview.next_amount == regular:
+        next_line = t(locale, "plans.then", amount=format_money(regular, plan.currency, locale), interval=interval, date=next_date)
+    else:  # prorations wait for the next invoice: say what it will be, not a regular amount
+        next_line = t(locale, "plans.next_invoice", amount=format_money(preview.next_amount, preview.currency, locale), date=next_date)
+    return PreviewSummary(
+        plan=label,
+        price=_price_per_interval(plan, locale),
+        due_today=format_money(preview.amount_due, preview.currency, locale),
+        next_line=next_line,
+        scheduled_line=t(locale, "plans.scheduled", plan=label, date=next_date) if preview.applies_at == "period_end" else "",
+    )
+
+
+def _price_per_interval(plan: PlanView, locale: str) -> str:
+    money = format_money(plan.unit_amount, plan.currency, locale)
+    return f"{money} {format_interval(plan.interval, plan.interval_count, locale)}".strip()
+
+
+def _cycle_label(interval: str, count: int, locale: str) -> str:
+    if count <= 1:
+        return t(locale, f"plans.cycle.{interval}")
+    return t(locale, "plans.cycle.every", count=count, unit=t(locale, f"unit.{interval}"))
 
 
 def readable_text_on(hex_colour: str) -> str:

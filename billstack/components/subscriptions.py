@@ -1,10 +1,11 @@
-"""Subscription cards and the cancel-at-period-end dialog."""
+"""Subscription cards, the cancel-at-period-end dialog and the plan-change dialog."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from billstack.components.layout import accent_button, dialog_error, label, section
+from billstack.components.plans import plan_dialog
 from billstack.presenters import SubscriptionRow
 from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
@@ -13,6 +14,29 @@ from billstack.state.portal import PortalState as S
 def subscription_card(sub: SubscriptionRow) -> rx.Component:
     busy = S.pending != ""
     actions = rx.hstack(
+        rx.cond(
+            sub.can_change_plan,
+            rx.button(
+                label("subs.update_plan"),
+                variant="outline",
+                color_scheme="gray",
+                disabled=busy,
+                on_click=S.open_plan_picker(sub.id),
+                aria_label=label("subs.update_plan") + " – " + sub.product,
+            ),
+        ),
+        rx.cond(
+            sub.can_keep_plan,
+            rx.button(
+                rx.cond(S.pending == "keep:" + sub.id, rx.spinner(size="1"), rx.fragment()),
+                label("subs.keep_plan"),
+                variant="outline",
+                color_scheme="gray",
+                disabled=busy,
+                on_click=S.keep_current_plan(sub.id),
+                aria_label=label("subs.keep_plan") + " – " + sub.product,
+            ),
+        ),
         rx.cond(
             sub.can_cancel,
             rx.button(
@@ -35,6 +59,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
             ),
         ),
         spacing="2",
+        wrap="wrap",
     )
     return rx.card(
         rx.flex(
@@ -53,6 +78,10 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
                     weight="medium",
                 ),
                 rx.text(sub.period_line, size="2", color_scheme="gray", high_contrast=True, class_name="period-line"),
+                rx.cond(
+                    sub.scheduled_line != "",
+                    rx.text(sub.scheduled_line, size="2", weight="medium", class_name="scheduled-line"),
+                ),
                 spacing="1",
                 align="start",
             ),
@@ -134,5 +163,6 @@ def subscriptions_section() -> rx.Component:
             rx.text(label("subs.empty"), color_scheme="gray", high_contrast=True),
         ),
         cancel_dialog(),
+        plan_dialog(),
         section_id="subscriptions",
     )

@@ -33,6 +33,8 @@ from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
+from billstack.state.arguments import well_formed_subscription_id
+from billstack.state.plans import PlanChangeMixin
 
 log = logging.getLogger("billstack.portal")
 # Errors whose own message is for an API client: the page shows its localised words instead.
@@ -52,7 +54,7 @@ LIVE_RECHECK_S = 15.0
 LIVE_BUSY_RETRY_S = 0.5
 
 
-class PortalState(rx.State):
+class PortalState(PlanChangeMixin, rx.State):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
     invalid_kind: str = "invalid"  # expired | revoked | invalid | rate_limited
@@ -76,6 +78,7 @@ class PortalState(rx.State):
     show_resume: bool = True
     show_invoices: bool = True
     show_pm_update: bool = True
+    show_plan_change: bool = False
 
     subscriptions: list[presenters.SubscriptionRow] = []
     invoices: list[billing_rows.InvoiceLine] = []
@@ -138,7 +141,9 @@ class PortalState(rx.State):
         if query.get("setup"):
             # Drop ?setup=… so a reload doesn't repeat the confirmation.
             yield rx.call_script("window.history.replaceState(null, '', window.location.pathname)")
-        self._open_flow(view.flow)
+        flow_event = self._open_flow(view.flow)
+        if flow_event is not None:
+            yield flow_event
         if refresh_later:
             yield PortalState.refresh_from_stripe
         yield PortalState.follow_mirror
@@ -244,7 +249,7 @@ class PortalState(rx.State):
 
     @rx.event
     def open_cancel(self, sub_id: str) -> None:
-        if not _well_formed_subscription_id(sub_id, "open_cancel"):
+        if not well_formed_subscription_id(sub_id, "open_cancel"):
             return
         row = next((s for s in self.subscriptions if s.id == sub_id), None)
         if row is None or not row.can_cancel:
@@ -276,7 +281,7 @@ class PortalState(rx.State):
 
     async def _set_cancel(self, sub_id: str, cancel: bool, reason: str | None) -> AsyncIterator[Any]:
         action = "cancel" if cancel else "resume"
-        if self.pending or not _well_formed_subscription_id(sub_id, action):
+        if self.pending or not well_formed_subscription_id(sub_id, action):
             return
         self.pending = f"{action}:{sub_id}"
         self.notice = ""
@@ -286,10 +291,7 @@ class PortalState(rx.State):
                 lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason),
                 work=Work.ACTION,
             )
-            row = presenters.subscription_row(
-                updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume
-            )
-            self.subscriptions = [row if s.id == row.id else s for s in self.subscriptions]
+            row = self._replace_subscription_row(updated)
             key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
             self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
         except Exception as exc:  # noqa: BLE001 - see _show_failure
@@ -351,8 +353,11 @@ class PortalState(rx.State):
         self.customer_email = view.customer_email or ""
         self.show_cancel, self.show_resume = features.cancel, features.resume
         self.show_invoices, self.show_pm_update = features.invoice_history, features.payment_method_update
+        self.show_plan_change = features.plan_change
         self.subscriptions = [
-            presenters.subscription_row(s, locale, allow_cancel=features.cancel, allow_resume=features.resume)
+            presenters.subscription_row(
+                s, locale, allow_cancel=features.cancel, allow_resume=features.resume, allow_plan_change=features.plan_change
+            )
             for s in view.subscriptions
         ]
         self.invoices = [billing_rows.invoice_line(i, locale) for i in view.invoices.invoices]
@@ -389,14 +394,24 @@ class PortalState(rx.State):
             self.locale = normalise_locale(dead_end.locale)
             self.labels = catalogue(self.locale)
 
-    def _open_flow(self, flow: dict[str, Any] | None) -> None:
-        """Deep links from the session's `flow` open the matching dialog at once."""
+    def _open_flow(self, flow: dict[str, Any] | None) -> Any:
+        """Deep links from the session's `flow` open the matching dialog at once; the plan
+        dialogs load what they show first, so they come back as the event that does it."""
         if not flow:
-            return
-        if flow.get("type") == "subscription_cancel":
-            self.open_cancel(str(flow.get("subscriptionId", "")))
-        elif flow.get("type") == "payment_method_update" and self.show_pm_update:
+            return None
+        kind, sub_id = flow.get("type"), str(flow.get("subscriptionId", ""))
+        if kind == "subscription_cancel":
+            self.open_cancel(sub_id)
+        elif kind == "payment_method_update" and self.show_pm_update:
             self.pm_dialog_open = True
+        elif kind == "subscription_update":
+            return PortalState.open_plan_picker(sub_id)
+        elif kind == "subscription_update_confirm":
+            quantity = flow.get("quantity")
+            return PortalState.open_plan_confirm(
+                sub_id, str(flow.get("priceId", "")), quantity if isinstance(quantity, int) else 0
+            )
+        return None
 
     def _pm_updated_notice(self, view: PortalView) -> str:
         default = next((m for m in view.payment_methods if m.is_default), None)
@@ -443,15 +458,7 @@ class PortalState(rx.State):
         self.subscriptions, self.invoices, self.cards, self.amount_due = [], [], [], []
         self.customer_email = ""
         self.notice, self.pending = "", ""
-        self.cancel_dialog_open = self.pm_dialog_open = False
-
-
-def _well_formed_subscription_id(value: object, event: str) -> bool:
-    """Event arguments come from the browser: anything but a subscription id is refused."""
-    if sessions.is_subscription_id(value):
-        return True
-    log.warning("refused %s event: malformed subscription id", event)
-    return False
+        self.cancel_dialog_open = self.pm_dialog_open = self.plan_dialog_open = False
 
 
 def _invalid_kind(exc: BillStackError) -> str:

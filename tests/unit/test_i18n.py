@@ -108,3 +108,80 @@ def test_the_session_api_offers_exactly_the_portals_languages() -> None:
     assert sessions.DEFAULT_LOCALE is i18n.DEFAULT_LOCALE
     for tag in ("en", "de", "de-AT", "DE_at", "fr-CA", "es", "pt-BR", "zh-Hant-TW", "auto", ""):
         assert sessions.resolve_locale(tag) == i18n.normalise_locale(tag), tag
+
+
+# --- plan changes (issue 15) -------------------------------------------------------------------
+
+from billstack.presenters import cycle_choices, plan_rows, preview_lines, preview_summary  # noqa: E402
+from billstack.services.views import (  # noqa: E402
+    PlanChangePreview,
+    PlanList,
+    PlanView,
+    PreviewLine,
+    QuantityRule,
+    ScheduledChangeView,
+)
+
+_NEXT = datetime(2027, 1, 3, tzinfo=timezone.utc)
+
+
+def _plan(price_id: str, name: str, amount: int, interval: str = "month", *, current: bool = False, count: int = 1) -> PlanView:
+    return PlanView(price_id=price_id, product_id=f"prod_{price_id}", product_name=name, description=None,
+                    unit_amount=amount, currency="eur", interval=interval, interval_count=count, current=current)
+
+
+def _preview(**changes) -> PlanChangePreview:
+    base = dict(amount_due=1633, currency="eur", proration_date=1_796_000_000,
+                lines=[PreviewLine(description="Unused time", amount=-600), PreviewLine(description="Remaining", amount=2233)],
+                next_amount=4900, next_date=_NEXT, applies_at="now", price_id="price_pro", quantity=1)
+    return PlanChangePreview(**(base | changes))
+
+
+def test_every_plan_string_is_translated_not_copied_from_english() -> None:
+    english = i18n.catalogue("en")
+    for locale in ("de", "fr"):
+        for key in [k for k in english if k.startswith("plans.") or k in ("subs.update_plan", "subs.keep_plan", "subs.changes_to")]:
+            assert i18n.catalogue(locale)[key] != english[key], (locale, key)
+
+
+def test_plans_are_rows_per_billing_period_monthly_first() -> None:
+    plans = PlanList(data=[_plan("price_y", "Pro", 49000, "year"), _plan("price_m", "Pro", 4900, current=True),
+                           _plan("price_q", "Pro", 13000, count=3)],
+                     quantity=QuantityRule(enabled=False, min=1, max=None))
+    assert [(c.key, c.label) for c in cycle_choices(plans, "en")] == [("month", "Monthly"), ("3-month", "Every 3 months"), ("year", "Yearly")]
+    assert [c.label for c in cycle_choices(plans, "de")] == ["Monatlich", "Alle 3 Monate", "Jährlich"]
+    rows = plan_rows(plans, "de")
+    assert [(r.price, r.cycle, r.current) for r in rows] == [
+        ("490,00\xa0€ pro Jahr", "year", False), ("49,00\xa0€ pro Monat", "month", True), ("130,00\xa0€ alle 3 Monate", "3-month", False)]
+
+
+def test_preview_says_the_credit_the_charge_and_what_comes_next() -> None:
+    plan = _plan("price_pro", "Pro", 4900)
+    lines = preview_lines(_preview(), current_product="Starter", new_plan="Pro", locale="en")
+    assert [(l.label, l.amount, l.credit) for l in lines] == [
+        ("Unused time on Starter", "-€6.00", True), ("Pro from today", "€22.33", False)]
+    summary = preview_summary(_preview(), plan, "en")
+    assert (summary.due_today, summary.next_line, summary.scheduled_line) == (
+        "€16.33", "Then €49.00 per month from Jan 3, 2027", "")
+    # Prorations left for the next invoice (create_prorations): say that invoice's amount.
+    pending = preview_summary(_preview(amount_due=0, next_amount=6533), plan, "fr")
+    assert (pending.due_today, pending.next_line) == ("0,00\xa0€", "Prochaine facture le 3 janv. 2027 : 65,33\xa0€")
+
+
+def test_a_change_at_the_period_end_charges_nothing_today() -> None:
+    plan = _plan("price_pro", "Pro", 900)
+    summary = preview_summary(_preview(amount_due=0, lines=[], next_amount=2700, quantity=3, applies_at="period_end"), plan, "en")
+    assert summary.plan == "Pro · Qty 3"
+    assert summary.scheduled_line == "Changes to Pro · Qty 3 on Jan 3, 2027; nothing is charged today."
+    assert summary.next_line == "Then €27.00 per month from Jan 3, 2027"
+
+
+def test_subscription_row_offers_plan_changes_or_keeping_the_plan() -> None:
+    sub = _subscription(price_id="price_1")
+    assert subscription_row(sub, "en", allow_cancel=True, allow_resume=True, allow_plan_change=True).can_change_plan
+    assert not subscription_row(sub, "en", allow_cancel=True, allow_resume=True).can_change_plan
+    canceling = _subscription(cancel_at_period_end=True)
+    assert not subscription_row(canceling, "en", allow_cancel=True, allow_resume=True, allow_plan_change=True).can_change_plan
+    waiting = _subscription(scheduled_change=ScheduledChangeView(price_id="price_2", product_name="Starter", quantity=1, at=_NEXT))
+    row = subscription_row(waiting, "de", allow_cancel=True, allow_resume=True, allow_plan_change=True)
+    assert (row.scheduled_line, row.can_keep_plan, row.can_change_plan) == ("Wechselt am 03.01.2027 zu Starter", True, False)
