@@ -1,5 +1,7 @@
 """The demo tenant: team "Acme Inc.", the branded project "Acme Cloud" on an emulator
 account, an API key and two customers, built through the same services operators use.
+Plan changes are on, with a small catalogue around the demo customer's plans (a cheaper
+and a dearer plan and a yearly variant), quantities 1–50 and downgrades at the period end.
 
 `billstack demo` seeds it (`seed_demo_tenant`); the browser tests and the benchmarks make
 the same project with `create_demo_project`, so all three see the same tenant.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe
 from sqlmodel import Session
 
 from billstack import routes, stripe_gateway
@@ -21,6 +24,14 @@ from stripe_emulator.seed import seed_demo_customer
 
 DEMO_BRANDING = {"display_name": "Acme Cloud", "accent_color": "#4f46e5", "support_email": "support@acme.example"}
 DEMO_SESSION_TTL_MS = 24 * 3600 * 1000  # the printed portal link works for a day
+# What `project update` would set: plan changes with quantities, a cheaper plan at the period end.
+DEMO_PLAN_CHANGE_SETTINGS = {
+    "feature_plan_change": True,
+    "feature_quantity_change": True,
+    "quantity_min": 1,
+    "quantity_max": 50,
+    "schedule_at_period_end": "decreasing_item_amount",
+}
 
 
 def create_demo_project(
@@ -42,6 +53,39 @@ def create_demo_project(
     return team, project, api_key, plaintext
 
 
+def create_demo_plans(client: stripe.StripeClient, seeded: dict[str, Any]) -> dict[str, str]:
+    """The plans a demo customer may switch between, by name, in display order: Starter
+    (cheaper), the customer's Team plan, Business (dearer), Team yearly, and the customer's
+    Priority support, so each of its subscriptions finds its own plan in the list."""
+    team, support = (_subscription_price(client, sub_id) for sub_id in seeded["subscriptions"])
+    starter = _monthly_plan(client, "Starter", "For one person getting started.", 1900)
+    business = _monthly_plan(client, "Business", "For growing teams: single sign-on and audit logs.", 9900)
+    team_yearly = client.v1.prices.create(
+        {"product": team.product, "currency": "usd", "unit_amount": 49000,
+         "recurring": {"interval": "year"}, "nickname": "Team plan (yearly)"}
+    )
+    return {"starter": starter.id, "team": team.id, "business": business.id,
+            "team_yearly": team_yearly.id, "support": support.id}
+
+
+def enable_demo_plan_changes(db: Session, project: Project, price_ids: list[str], **settings: Any) -> Project:
+    """Plan changes on, as an operator turns them on: the prices (checked with Stripe), then the rest."""
+    return tenants.update_project(
+        db, project.id, **{tenants.PLAN_CHANGE_PRICES: price_ids, **DEMO_PLAN_CHANGE_SETTINGS, **settings}
+    )
+
+
+def _subscription_price(client: stripe.StripeClient, subscription_id: str) -> stripe.Price:
+    return client.v1.subscriptions.retrieve(subscription_id)["items"].data[0].price
+
+
+def _monthly_plan(client: stripe.StripeClient, name: str, description: str, amount: int) -> stripe.Price:
+    product = client.v1.products.create({"name": name, "description": description})
+    return client.v1.prices.create(
+        {"product": product.id, "currency": "usd", "unit_amount": amount, "recurring": {"interval": "month"}}
+    )
+
+
 def seed_demo_tenant(emulator_url: str, public_url: str) -> dict[str, str]:
     """The demo project plus a realistic customer (two subscriptions, a year of invoices, an
     open invoice, a card), a second customer, a day-long portal session for the first and
@@ -54,6 +98,7 @@ def seed_demo_tenant(emulator_url: str, public_url: str) -> dict[str, str]:
         client = stripe_gateway.client_for(project)
         seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")
         customer = customers.link_customer(db, project_id=project.id, stripe_customer_id=seeded["customer"])
+        enable_demo_plan_changes(db, project, list(create_demo_plans(client, seeded).values()))
         other = customers.create_customer(db, project_id=project.id, email="other@example.com", name="Other Customer")
         created = sessions.create_portal_session(
             db,
