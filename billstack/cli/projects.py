@@ -12,13 +12,15 @@ from billstack.cli.root import main
 from billstack.cli.shapes import project_json
 from billstack.cli.work import unit_of_work
 from billstack.errors import BillStackError
-from billstack.services import tenants
+from billstack.services import plan_catalog, tenants
 
 FEATURES = (
     ("cancel", "cancelling subscriptions at period end"),
     ("resume", "resuming subscriptions set to cancel"),
     ("invoice-history", "the invoice list"),
     ("payment-method-update", "updating the payment method"),
+    ("plan-change", "switching plan (upgrade/downgrade) between the --plan-change-price prices"),
+    ("quantity-change", "changing a subscription's quantity (see --quantity-min/--quantity-max)"),
 )
 TEXT_OPTIONS = (
     ("--frame-ancestors", "Who may embed the portal (CSP frame-ancestors), e.g. \"'self' https://app.example.com\"."),
@@ -35,6 +37,7 @@ TEXT_OPTIONS = (
 
 def project_options(fn: Callable) -> Callable:
     """Branding, return-URL and feature options shared by `project create` and `project update`."""
+    fn = plan_change_options(fn)
     for name, what in reversed(FEATURES):
         field = "feature_" + name.replace("-", "_")
         fn = click.option(f"--enable-{name}/--disable-{name}", field, default=None, help=f"Portal: {what}.")(fn)
@@ -49,12 +52,49 @@ def project_options(fn: Callable) -> Callable:
     return fn
 
 
+def plan_change_options(fn: Callable) -> Callable:
+    """Stripe's `features.subscription_update`, field by field."""
+    options = (
+        click.option(
+            "--plan-change-price", "plan_change_prices", multiple=True, metavar="PRICE_ID",
+            help="A recurring Stripe price (price_…) customers may switch to, checked with Stripe "
+                 "(repeatable, in display order; replaces the list; at most 10 products).",
+        ),
+        click.option(
+            "--proration-behavior", type=click.Choice(plan_catalog.PRORATION_BEHAVIORS), default=None,
+            help="How a plan change is billed: prorations on the next invoice (create_prorations, the "
+                 "default), an invoice charged at once (always_invoice), or no proration (none).",
+        ),
+        click.option(
+            "--schedule-at-period-end", multiple=True, type=click.Choice(plan_catalog.SCHEDULE_CONDITIONS),
+            help="A change meeting this condition waits for the period end instead of applying now "
+                 "(repeatable; replaces the list).",
+        ),
+        click.option("--quantity-min", type=int, default=None, metavar="N",
+                     help="Lowest quantity a customer may choose (at least 1; default 1)."),
+        click.option("--quantity-max", default=None, metavar="N",
+                     help="Highest quantity a customer may choose (up to 10000; '' for no maximum)."),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+# Repeatable options that replace a list (field, option) and the `project update` flag that empties it.
+_LIST_OPTIONS = (
+    ("allowed_return_origins", "--allowed-return-origin", "clear_allowed_return_origins"),
+    ("plan_change_prices", "--plan-change-price", "clear_plan_change_prices"),
+    ("schedule_at_period_end", "--schedule-at-period-end", "clear_schedule_at_period_end"),
+)
+
+
 def _project_options(values: dict[str, Any]) -> dict[str, Any]:
-    origins = values.pop("allowed_return_origins", ())
-    if values.pop("clear_allowed_return_origins", False):
-        values["allowed_return_origins"] = []
-    elif origins:
-        values["allowed_return_origins"] = list(origins)
+    for field, _flag, clear in _LIST_OPTIONS:
+        given = values.pop(field, ())
+        if values.pop(clear, False):
+            values[field] = []
+        elif given:
+            values[field] = list(given)
     return {key: value for key, value in values.items() if value is not None}
 
 
@@ -113,6 +153,7 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("resume", "resume"),
             ("invoiceHistory", "invoice history"),
             ("paymentMethodUpdate", "payment method update"),
+            ("planChange", "plan change"),
         )
     )
     return fields(
@@ -130,12 +171,29 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("Allowed return origins", " ".join(data["allowedReturnOrigins"])),
             ("Frame ancestors", data["frameAncestors"]),
             ("Features", features),
+            *_plan_change_lines(data["subscriptionUpdate"]),
             ("Stripe secret key", f"set ({data['stripeMode']} mode)"),
             ("Stripe API base", data["stripeApiBase"] or "https://api.stripe.com (default)"),
             ("Webhook secret", "set" if data["webhookSecret"] else "not set"),
             ("Created", data["createdAt"]),
         ]
     )
+
+
+def _plan_change_lines(update: dict[str, Any]) -> list[tuple[str, str]]:
+    prices = [
+        f"{p['priceId']} ({p['productName']}, {p['unitAmount']} {p['currency']} / "
+        f"{'' if p['intervalCount'] == 1 else str(p['intervalCount']) + ' '}{p['interval']})"
+        for p in update["prices"]
+    ]
+    quantity = update["quantity"]
+    limits = f"min {quantity['min']}, max {quantity['max'] if quantity['max'] is not None else 'none'}"
+    return [
+        ("Plan change prices", "; ".join(prices) or "none (customers have no plan to switch to)"),
+        ("Proration behavior", update["prorationBehavior"]),
+        ("Schedule at period end", ", ".join(update["scheduleAtPeriodEnd"]) or "never (changes apply now)"),
+        ("Quantity change", f"{'on' if quantity['enabled'] else 'off'} ({limits})"),
+    ]
 
 
 @main.group(short_help="Projects: a Stripe account, its branding and keys.")
@@ -175,7 +233,7 @@ def project_create(
                 session, team_id=team_id, name=name, stripe_api_base=stripe_api_base, **secrets,
                 verify_stripe=verify_stripe, **_project_options(options),
             )
-            return project_json(created)
+            return project_json(created, plan_catalog.plan_prices(session, created.id))
 
     data = _saved_unless_stripe_refuses(save)
     emit(data, [f"Created project {data['id']} ({data['name']}).", *_project_lines(data)])
@@ -190,6 +248,8 @@ def project_create(
 @verify_option
 @project_options
 @click.option("--clear-allowed-return-origins", is_flag=True, help="Empty the list of allowed return origins.")
+@click.option("--clear-plan-change-prices", is_flag=True, help="Empty the list of plan-change prices.")
+@click.option("--clear-schedule-at-period-end", is_flag=True, help="Apply every plan change now (no conditions).")
 @json_option
 def project_update(
     project_id: str,
@@ -204,13 +264,14 @@ def project_update(
     A new Stripe key or API base is checked with one cheap Stripe call first, as by
     `project create` (--no-verify skips it).
     """
-    if options.get("allowed_return_origins") and options.get("clear_allowed_return_origins"):
-        raise CommandFailed(
-            "--allowed-return-origin and --clear-allowed-return-origins contradict each other.",
-            code="usage_error",
-            type="usage_error",
-            exit_code=2,
-        )
+    for field, flag, clear in _LIST_OPTIONS:
+        if options.get(field) and options.get(clear):
+            raise CommandFailed(
+                f"{flag} and --{clear.replace('_', '-')} contradict each other.",
+                code="usage_error",
+                type="usage_error",
+                exit_code=2,
+            )
     secrets = _project_secrets(stripe_secret_key, webhook_secret)
 
     def save() -> dict[str, Any]:
@@ -219,7 +280,7 @@ def project_update(
                 session, project_id, stripe_api_base=stripe_api_base, **secrets, verify_stripe=verify_stripe,
                 **_project_options(options),
             )
-            return project_json(updated)
+            return project_json(updated, plan_catalog.plan_prices(session, updated.id))
 
     data = _saved_unless_stripe_refuses(save)
     emit(data, [f"Updated project {data['id']} ({data['name']}).", *_project_lines(data)])
@@ -231,7 +292,8 @@ def project_update(
 def project_show(project_id: str) -> None:
     """Show a project's settings (secrets only as set / not set)."""
     with unit_of_work() as session:
-        data = project_json(tenants.get_project(session, project_id))
+        project = tenants.get_project(session, project_id)
+        data = project_json(project, plan_catalog.plan_prices(session, project.id))
     emit(data, [f"Project {data['id']} ({data['name']})", *_project_lines(data)])
 
 
@@ -241,6 +303,6 @@ def project_show(project_id: str) -> None:
 def project_list(team_id: str | None) -> None:
     """List projects."""
     with unit_of_work() as session:
-        data = [project_json(p) for p in tenants.list_projects(session, team_id)]
+        data = [project_json(p, plan_catalog.plan_prices(session, p.id)) for p in tenants.list_projects(session, team_id)]
     rows = [(p["id"], p["teamId"], p["name"], p["stripeMode"], p["createdAt"]) for p in data]
     emit({"object": "list", "data": data}, table(rows, ("ID", "TEAM", "NAME", "STRIPE", "CREATED"), "No projects yet."))

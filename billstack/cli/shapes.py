@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from billstack.clock import to_iso_z
-from billstack.models import ApiKey, Customer, PortalSession, Project, Team
+from billstack.models import ApiKey, Customer, PlanPrice, PortalSession, Project, Team
+from billstack.services.plan_catalog import schedule_conditions
 from billstack.services.tenants import allowed_return_origins, stripe_mode
 
 
@@ -17,7 +18,7 @@ def team_json(team: Team) -> dict[str, Any]:
     return {"id": team.id, "object": "team", "name": team.name, "createdAt": iso(team.created_at)}
 
 
-def project_json(project: Project) -> dict[str, Any]:
+def project_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, Any]:
     return {
         "id": project.id,
         "object": "project",
@@ -38,12 +39,41 @@ def project_json(project: Project) -> dict[str, Any]:
             "resume": project.feature_resume,
             "invoiceHistory": project.feature_invoice_history,
             "paymentMethodUpdate": project.feature_payment_method_update,
+            "planChange": project.feature_plan_change,
         },
+        "subscriptionUpdate": subscription_update_json(project, plan_prices),
         "stripeSecretKey": "set",
         "stripeMode": stripe_mode(project),
         "stripeApiBase": project.stripe_api_base,
         "webhookSecret": "set" if project.webhook_secret_sealed else None,
         "createdAt": iso(project.created_at),
+    }
+
+
+def subscription_update_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, Any]:
+    """Stripe's `features.subscription_update`, as the project sets it."""
+    return {
+        "enabled": project.feature_plan_change,
+        "prices": [
+            {
+                "priceId": price.price_id,
+                "productId": price.product_id,
+                "productName": price.product_name,
+                "description": price.description,
+                "unitAmount": price.unit_amount,
+                "currency": price.currency,
+                "interval": price.interval,
+                "intervalCount": price.interval_count,
+            }
+            for price in plan_prices
+        ],
+        "prorationBehavior": project.proration_behavior,
+        "scheduleAtPeriodEnd": schedule_conditions(project),
+        "quantity": {
+            "enabled": project.feature_quantity_change,
+            "min": project.quantity_min,
+            "max": project.quantity_max,
+        },
     }
 
 

@@ -18,7 +18,7 @@ from billstack.errors import BillStackError, api_param, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import ApiKey, Project, Team
 from billstack.secrets_box import digest, seal, unseal
-from billstack.services import audit
+from billstack.services import audit, plan_catalog
 
 API_KEY_PREFIX = "bsk_"
 # Project fields an operator may change with `project update`, besides secrets.
@@ -39,7 +39,11 @@ FEATURE_FIELDS = (
     "feature_resume",
     "feature_invoice_history",
     "feature_payment_method_update",
+    "feature_plan_change",
+    "feature_quantity_change",
 )
+# The project's plan prices (a list of price ids, checked with Stripe): its PlanPrice rows.
+PLAN_CHANGE_PRICES = "plan_change_prices"
 # Links shown to customers (the logo has its own, stricter rule: `_check_logo_url`).
 _LINK_URL_FIELDS = ("support_url", "terms_url", "privacy_url", "default_return_url")
 
@@ -105,12 +109,14 @@ def create_project(
         stripe_api_base=stripe_api_base or None,
         webhook_secret_sealed=seal(webhook_secret) if webhook_secret else None,
     )
+    price_ids = options.pop(PLAN_CHANGE_PRICES, None)
     _apply_options(project, options)
     if verify_stripe:
         stripe_gateway.check_credentials(stripe_secret_key, project.stripe_api_base)
     db.add(project)
     db.flush()
     record_audit(db, "project.created", project_id=project.id, team_id=team_id)
+    _set_plan_prices(db, project, price_ids)
     return project
 
 
@@ -134,6 +140,7 @@ def update_project(
     """`verify_stripe`: when the key or the API base changes, check the pair that results with
     one cheap Stripe call before anything is stored (see `create_project`)."""
     project = get_project(db, project_id)
+    price_ids = options.pop(PLAN_CHANGE_PRICES, None)
     changed: list[str] = []
     if stripe_secret_key is not None:
         project.stripe_secret_key_sealed = seal(_check_stripe_secret_key(stripe_secret_key))
@@ -152,9 +159,20 @@ def update_project(
     changed += [field for field, value in options.items() if value is not None]
     db.add(project)
     db.flush()
+    if _set_plan_prices(db, project, price_ids):
+        changed.append(PLAN_CHANGE_PRICES)
     if changed:
         record_audit(db, "project.updated", project_id=project.id, fields=sorted(changed))
     return project
+
+
+def _set_plan_prices(db: Session, project: Project, price_ids: object) -> bool:
+    """Replace the plan prices when the caller gave a list (`[]` clears it); False when not given."""
+    if price_ids is None:
+        return False
+    ids = price_ids if isinstance(price_ids, list | tuple) else str(price_ids).split()
+    plan_catalog.set_plan_prices(db, project, [str(price_id) for price_id in ids])
+    return True
 
 
 def stripe_mode(project: Project) -> str:
@@ -193,6 +211,8 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             project.allowed_return_origins = " ".join(dict.fromkeys(checked))
         elif field in FEATURE_FIELDS:
             setattr(project, field, bool(value))
+        elif field in plan_catalog.SETTING_FIELDS:
+            plan_catalog.apply_setting(project, field, value)
         elif field in BRANDING_FIELDS:
             text = str(value).strip()
             if field == "logo_url" and text:
@@ -214,6 +234,7 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             setattr(project, field, text if required else (text or None))
         else:
             raise invalid(f"Unknown project option {field!r}.", param=api_param(field))
+    plan_catalog.check_quantity_range(project, min_given=options.get("quantity_min") is not None)
 
 
 def create_api_key(db: Session, *, project_id: str) -> tuple[ApiKey, str]:

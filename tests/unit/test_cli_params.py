@@ -14,13 +14,18 @@ from billstack.cli import main
 from billstack.cli.failures import cli_wording, option_for
 from billstack.cli.output import COMMAND_KEY
 from billstack.errors import api_param
-from billstack.services import backfill, customers, tenants, webhooks
+from billstack.services import backfill, customers, plan_catalog, tenants, webhooks
 
 _PROJECT_FIELDS = {api_param(field): "--" + field.replace("_", "-") for field in tenants.BRANDING_FIELDS} | {
     "allowedReturnOrigins": "--allowed-return-origin",
     "stripeSecretKey": "--stripe-secret-key",
     "stripeApiBase": "--stripe-api-base",
     "webhookSecret": "--webhook-secret",
+    "planChangePrice": "--plan-change-price",
+    "prorationBehavior": "--proration-behavior",
+    "scheduleAtPeriodEnd": "--schedule-at-period-end",
+    "quantityMin": "--quantity-min",
+    "quantityMax": "--quantity-max",
 }
 
 # Each command, the params its services raise, and the option each names there
@@ -90,7 +95,7 @@ def _literal_params(module: object) -> set[str]:
 API_ONLY_PARAMS = {"externalId", "limit", "startingAfter"}
 
 
-@pytest.mark.parametrize("module", [tenants, customers, backfill, webhooks], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [tenants, plan_catalog, customers, backfill, webhooks], ids=lambda m: m.__name__)
 def test_the_table_knows_every_param_the_cli_services_raise(module: object) -> None:
     known = {param for params in CLI_PARAMS.values() for param in params} | API_ONLY_PARAMS
     assert _literal_params(module) <= known, "add the new param to CLI_PARAMS (and the option it names)"
