@@ -11,15 +11,16 @@ nothing changed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from pydantic import Field, StrictBool
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from api_routes.deps import PortalCall
 from api_routes.schemas import RequestBody, error_responses
 from billstack import routes
 from billstack.config import get_settings
+from billstack.errors import invalid
 from billstack.services import portal
 from billstack.services.portal_calls import Work
 from billstack.services.views import (
@@ -27,6 +28,8 @@ from billstack.services.views import (
     CheckoutRedirect,
     InvoicePage,
     PaymentMethodView,
+    PlanChangePreview,
+    PlanList,
     PortalView,
     SubscriptionView,
 )
@@ -37,15 +40,59 @@ router = APIRouter(prefix=routes.PORTAL_API_PREFIX, tags=["Portal"])
 # --- request bodies ------------------------------------------------------------------------
 
 
+def _quantity_field() -> Any:
+    return Field(default=None, ge=1, le=portal.QUANTITY_CEILING,
+                 description="The new quantity (default: the current one). Another quantity than the current "
+                 "needs quantity changes on, within the rule `GET …/plans` returns.")
+
+
+_CANCEL_FIELDS = ("cancel_at_period_end", "reason", "comment")
+_PLAN_FIELDS = ("price_id", "quantity", "proration_date")
+
+
 class UpdateSubscriptionRequest(RequestBody):
-    cancel_at_period_end: StrictBool = Field(
-        description="true: the subscription ends when the current period ends; false: it renews again."
+    # OpenAPI: one of the two intents (checked by `intent`: 400 naming the field).
+    model_config = ConfigDict(**RequestBody.model_config, json_schema_extra={
+        "oneOf": [{"required": ["cancelAtPeriodEnd"]}, {"required": ["priceId"]}]})
+
+    # Cancel or resume …
+    cancel_at_period_end: StrictBool | None = Field(
+        default=None, description="true: the subscription ends when the current period ends; false: it renews again."
     )
     reason: Literal[CANCEL_REASONS] | None = Field(  # type: ignore[valid-type]
         default=None, description="Why the customer cancels (Stripe's `cancellation_details[feedback]`)."
     )
     comment: str | None = Field(default=None, max_length=portal.CANCEL_COMMENT_MAX,
                                 description="Free-text feedback, sent to Stripe with the cancellation.")
+    # … or change plan.
+    price_id: str | None = Field(default=None, min_length=1, max_length=255, examples=["price_1OaBcDeFgHiJkLmN"],
+                                 description="Change plan: one of the prices `GET …/plans` lists.")
+    quantity: StrictInt | None = _quantity_field()
+    proration_date: StrictInt | None = Field(
+        default=None, ge=0, description="Unix seconds: the preview's `prorationDate`, so the charge equals the "
+        "preview. Within the current period and not in the future. Default: now.")
+
+    def intent(self) -> Literal["cancel", "plan"]:
+        """Cancel/resume or change plan: exactly one (400 otherwise, nothing done)."""
+        sent = self.model_fields_set
+        cancel, plan = sent & set(_CANCEL_FIELDS), sent & set(_PLAN_FIELDS)
+        if cancel and plan:
+            raise invalid("Send either cancelAtPeriodEnd (cancel or resume) or priceId (change plan), not both.",
+                          param="priceId", code="parameter_conflict")
+        if plan and self.price_id is None:
+            raise invalid("Missing required param: priceId.", param="priceId", code="parameter_missing")
+        if plan:
+            return "plan"
+        if self.cancel_at_period_end is None:
+            raise invalid("Missing required param: cancelAtPeriodEnd (or priceId to change plan).",
+                          param="cancelAtPeriodEnd", code="parameter_missing")
+        return "cancel"
+
+
+class PreviewPlanChangeRequest(RequestBody):
+    price_id: str = Field(min_length=1, max_length=255, examples=["price_1OaBcDeFgHiJkLmN"],
+                          description="The new plan: one of the prices `GET …/plans` lists.")
+    quantity: StrictInt | None = _quantity_field()
 
 
 class SetupIntentRequest(RequestBody):
@@ -78,6 +125,11 @@ _STRIPE_WRITE_ERRORS = {
     **_ERRORS,
     **error_responses({409: "Idempotency conflict (`idempotency_error`): the same key is in use by a request "
                             "still running, or was used for a different request. Nothing was changed."}),
+}
+# A plan change charges the card now (always_invoice, a new billing interval).
+_PLAN_WRITE_ERRORS = {
+    **_STRIPE_WRITE_ERRORS,
+    **error_responses({402: "The card was declined (`card_error`, Stripe's message); the plan was not changed."}),
 }
 
 
@@ -112,9 +164,13 @@ async def list_invoices(
 
 
 @router.patch("/{token}/subscriptions/{subscriptionId}", response_model=SubscriptionView,
-              responses=_STRIPE_WRITE_ERRORS,
-              operation_id="updateSubscription", summary="Cancel at period end, or resume",
-              description="Stripe is updated first, then BillStack's mirror from Stripe's answer. Send an "
+              responses=_PLAN_WRITE_ERRORS,
+              operation_id="updateSubscription", summary="Cancel at period end, resume, or change plan",
+              description="Either `cancelAtPeriodEnd` (with `reason`, `comment`: cancel at the period end, or "
+              "resume) or `priceId` (with `quantity`, `prorationDate`: change plan) — both or neither is a 400. "
+              "A plan change applies now, prorated as the project says (a declined charge is a 402 and changes "
+              "nothing), or, when the project defers such a change, at the period end (`scheduledChange`). "
+              "Stripe is updated first, then BillStack's mirror from Stripe's answer. Send an "
               "`Idempotency-Key` header to make a retry replay the first result instead of acting again.")
 async def update_subscription(
     call: PortalCall,
@@ -122,11 +178,62 @@ async def update_subscription(
     body: UpdateSubscriptionRequest,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
 ) -> SubscriptionView:
+    if body.intent() == "plan":
+        assert body.price_id is not None  # intent() checked it
+        price_id = body.price_id
+        return await call(
+            lambda db, ctx: portal.change_plan(
+                db, ctx, subscriptionId, price_id, body.quantity,
+                proration_date=body.proration_date, idempotency_key=idempotency_key,
+            ),
+            work=Work.ACTION,
+        )
+    cancel = bool(body.cancel_at_period_end)
     return await call(
         lambda db, ctx: portal.set_cancel_at_period_end(
-            db, ctx, subscriptionId, body.cancel_at_period_end,
+            db, ctx, subscriptionId, cancel,
             reason=body.reason, comment=body.comment, idempotency_key=idempotency_key,
         ),
+        work=Work.ACTION,
+    )
+
+
+@router.get("/{token}/subscriptions/{subscriptionId}/plans", response_model=PlanList, responses=_ERRORS,
+            operation_id="listPlans", summary="The plans a subscription can change to",
+            description="The project's plan prices in its order (the subscription's own marked `current`) and "
+            "the quantity rule. Read from BillStack (no Stripe call). 403 when plan changes are off; 400 "
+            "`subscription_not_live` for an ended subscription.")
+async def list_plans(call: PortalCall, subscriptionId: str) -> PlanList:  # noqa: N803
+    return await call(lambda db, ctx: portal.list_plans(db, ctx, subscriptionId), work=Work.MIRROR)
+
+
+@router.post("/{token}/subscriptions/{subscriptionId}/preview", response_model=PlanChangePreview,
+             responses=_ERRORS, operation_id="previewPlanChange", summary="What a plan change costs",
+             description="Stripe's invoice preview for the change, changing nothing: what is charged today "
+             "(`amountDue`, its `lines`), the next invoice (`nextAmount` on `nextDate`), and whether the change "
+             "applies `now` or at the `period_end`. PATCH the subscription with the returned `prorationDate` "
+             "to be charged exactly `amountDue`.")
+async def preview_plan_change(
+    call: PortalCall, subscriptionId: str, body: PreviewPlanChangeRequest  # noqa: N803
+) -> PlanChangePreview:
+    return await call(
+        lambda db, ctx: portal.preview_plan_change(db, ctx, subscriptionId, body.price_id, body.quantity),
+        work=Work.STRIPE_READ,
+    )
+
+
+@router.delete("/{token}/subscriptions/{subscriptionId}/scheduled-change", response_model=SubscriptionView,
+               responses=_STRIPE_WRITE_ERRORS, operation_id="keepCurrentPlan",
+               summary="Keep the current plan (drop the change waiting for the period end)",
+               description="Releases the subscription schedule that would change the plan at the period end. "
+               "400 `no_scheduled_change` when nothing is waiting.")
+async def keep_current_plan(
+    call: PortalCall,
+    subscriptionId: str,  # noqa: N803
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+) -> SubscriptionView:
+    return await call(
+        lambda db, ctx: portal.keep_current_plan(db, ctx, subscriptionId, idempotency_key=idempotency_key),
         work=Work.ACTION,
     )
 

@@ -294,10 +294,43 @@ def subscription_row(project: Project, customer: Customer, sub: StripeDict, now:
         "current_period_start": from_unix(_period(sub, items, "current_period_start")),
         "current_period_end": from_unix(_period(sub, items, "current_period_end")),
         "default_payment_method_id": id_of(sub.get("default_payment_method")),
+        "stripe_item_id": first.get("id"),
+        "price_id": id_of(first.get("price")),
+        **_scheduled_change(sub, first, _period(sub, items, "current_period_end")),
         "created": from_unix(sub["created"]),
         "stripe_updated_at": now,
         "synced_at": now,
     }
+
+
+# A schedule in these states still has phases to apply; a released, canceled or completed
+# one no longer changes anything.
+_PENDING_SCHEDULE_STATUSES = ("not_started", "active")
+
+
+def _scheduled_change(sub: StripeDict, first: StripeDict, period_end: int | None) -> dict[str, Any]:
+    """The schedule columns: a phase starting at (or after) the current period's end that
+    changes the first item's price or quantity (a plan change waiting for the period end)."""
+    schedule = sub.get("schedule")
+    fields: dict[str, Any] = {
+        "schedule_id": id_of(schedule), "scheduled_price_id": None, "scheduled_quantity": None,
+        "scheduled_change_at": None,
+    }
+    if not isinstance(schedule, Mapping) or schedule.get("status") not in _PENDING_SCHEDULE_STATUSES:
+        return fields  # not expanded (then nothing known is waiting) or nothing left to apply
+    upcoming = sorted(
+        (phase for phase in schedule.get("phases") or [] if period_end and (phase.get("start_date") or 0) >= period_end),
+        key=lambda phase: phase["start_date"],
+    )
+    phase_items = (upcoming[0].get("items") or []) if upcoming else []
+    if not phase_items:
+        return fields
+    price_id, quantity = id_of(phase_items[0].get("price")), phase_items[0].get("quantity") or 1
+    if (price_id, quantity) == (id_of(first.get("price")), first.get("quantity") or 1):
+        return fields  # the next phase goes on as now
+    fields.update(scheduled_price_id=price_id, scheduled_quantity=quantity,
+                  scheduled_change_at=from_unix(upcoming[0]["start_date"]))
+    return fields
 
 
 def invoice_row(project: Project, customer: Customer, invoice: StripeDict, now: datetime) -> dict[str, Any]:

@@ -42,7 +42,8 @@ async def test_get_returns_the_whole_view_in_camel_case_and_nothing_of_another_c
         "expMonth": body["paymentMethods"][0]["expMonth"], "expYear": body["paymentMethods"][0]["expYear"],
         "isDefault": True,
     }]
-    assert body["features"] == {"cancel": True, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": True}
+    assert body["features"] == {"cancel": True, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": True,
+                                "planChange": False}
     assert body["branding"]["displayName"] == "Acme Cloud" and body["stale"] is False
 
     bob = world.bob.seeded
@@ -126,7 +127,7 @@ async def test_turned_off_features_answer_403(client: httpx.AsyncClient, world: 
 
     view = await _get_view(client, world.alice)
     assert view["features"] == {"cancel": False, "resume": True, "invoiceHistory": False,
-                                "paymentMethodUpdate": False}
+                                "paymentMethodUpdate": False, "planChange": False}
     assert view["invoices"] == {"invoices": [], "hasMore": False}
     sub_url = f"{base}/subscriptions/{world.alice.seeded['subscriptions'][0]}"
     assert_error(await client.patch(sub_url, json={"cancelAtPeriodEnd": True}), 403, "feature_disabled")

@@ -410,7 +410,7 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     # Every JSON body route: its size limit (413) and media type (415), with its own limit.
     body_routes = [(path, method) for path, operations in spec["paths"].items() for method in operations
                    if method in ("post", "put", "patch")]
-    assert len(body_routes) == 7  # the session API, the portal API's three, webhooks, customers' POST and PATCH
+    assert len(body_routes) == 8  # the session API, the portal API's four, webhooks, customers' POST and PATCH
     for path, method in body_routes:
         assert documented(path, method, "413") and documented(path, method, "415"), (path, method)
     webhook = "/api/billstack/webhooks/stripe/{projectId}"
@@ -424,6 +424,7 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     # Conflicts: the portal's Stripe writes (idempotency) and a customer's externalId (issue 14), nothing else.
     customers = "/api/billstack/teams/{teamId}/projects/{projectId}/customers"
     conflicts = {(f"{portal}/subscriptions/{{subscriptionId}}", "patch"), (f"{portal}/setup-intent", "post"),
+                 (f"{portal}/subscriptions/{{subscriptionId}}/scheduled-change", "delete"),
                  (f"{portal}/setup-intent/complete", "post"), (customers, "post"),
                  (f"{customers}/{{customerId}}", "patch")}
     for path, operations in spec["paths"].items():

@@ -4,7 +4,7 @@ The REST routes (api_routes/portal.py) and the Reflex state call these same func
 so the two can never disagree. Reads come from the mirror (services/sync.py) and fall
 back to saved data when Stripe is down (`reads`); writes go to Stripe first (with an
 idempotency key), then to the mirror from Stripe's answer, and change nothing locally
-when Stripe fails (`cancel`, `payment_methods`). `rows` holds the customer-scoped
+when Stripe fails (`cancel`, `payment_methods`, `plans`). `rows` holds the customer-scoped
 lookups and the rows → view model mapping (services/views.py).
 
 No database connection is held while Stripe is called: each service commits its unit of
@@ -20,6 +20,13 @@ from billstack.services.portal.payment_methods import (
     create_payment_method_checkout,
     start_payment_method_checkout,
     start_payment_method_update,
+)
+from billstack.services.portal.plans import (
+    QUANTITY_CEILING,
+    change_plan,
+    keep_current_plan,
+    list_plans,
+    preview_plan_change,
 )
 from billstack.services.portal.reads import (
     NOTICE_STRIPE_UNAVAILABLE,
@@ -43,6 +50,8 @@ from billstack.services.views import (
     InvoicePage,
     InvoiceView,
     PaymentMethodView,
+    PlanChangePreview,
+    PlanList,
     PortalView,
     SubscriptionView,
 )
@@ -53,6 +62,7 @@ __all__ = [
     "CHECKOUT_SESSION_PLACEHOLDER",
     "INVOICE_PAGE_MAX",
     "NOTICE_STRIPE_UNAVAILABLE",
+    "QUANTITY_CEILING",
     "REFRESH_MODES",
     "Branding",
     "CheckoutRedirect",
@@ -61,21 +71,27 @@ __all__ = [
     "InvoicePage",
     "InvoiceView",
     "PaymentMethodView",
+    "PlanChangePreview",
+    "PlanList",
     "PortalView",
     "Refresh",
     "SubscriptionView",
     "branding_of",
+    "change_plan",
     "complete_payment_method_update",
     "create_payment_method_checkout",
     "dead_end_view",
     "features_of",
     "invoice_view",
+    "keep_current_plan",
     "list_invoices",
+    "list_plans",
     "load_page_view",
     "load_portal_view",
     "mirror_is_old",
     "mirror_view",
     "payment_method_view",
+    "preview_plan_change",
     "set_cancel_at_period_end",
     "start_payment_method_checkout",
     "start_payment_method_update",

@@ -6,18 +6,23 @@ nothing changes locally when Stripe fails.
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlmodel import Session
 
 from billstack import stripe_gateway
 from billstack.db import release_connection
 from billstack.errors import invalid
 from billstack.services import audit
-from billstack.services.portal.rows import ensure_synced, feature_off, own_subscription, subscription_view
+from billstack.services.portal.keys import action_key
+from billstack.services.portal.rows import (
+    ensure_synced,
+    feature_off,
+    own_subscription,
+    own_subscription_view,
+    require_live,
+)
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import apply_subscription
-from billstack.services.views import CANCEL_REASONS, LIVE_STATUSES, SubscriptionView
+from billstack.services.views import CANCEL_REASONS, SubscriptionView
 
 CANCEL_COMMENT_MAX = 500
 
@@ -45,14 +50,8 @@ def set_cancel_at_period_end(
     reason, comment = _check_reason(reason, comment) if cancel else (None, None)
     ensure_synced(db, ctx)
     row = own_subscription(db, customer, subscription_id)
-    if row.status not in LIVE_STATUSES:
-        raise invalid(
-            f"This subscription is {row.status}; only active, trialing or past-due subscriptions can be "
-            + ("cancelled." if cancel else "resumed."),
-            param="subscriptionId",
-            code="subscription_not_live",
-        )
-    key = _cancel_key(ctx, row.stripe_id, cancel, idempotency_key)
+    require_live(row, "cancelled" if cancel else "resumed")
+    key = action_key(ctx, "sub-cancel" if cancel else "sub-resume", row.stripe_id, idempotency_key)
     release_connection(db)
     updated = stripe_gateway.set_cancel_at_period_end(
         project, row.stripe_id, cancel, key=key, feedback=reason, comment=comment
@@ -66,22 +65,7 @@ def set_cancel_at_period_end(
         session_id=ctx.session.id,
         detail={"subscription": row.stripe_id, **({"reason": reason} if reason else {})},
     )
-    return subscription_view(own_subscription(db, customer, subscription_id))
-
-
-def _cancel_key(ctx: PortalContext, subscription_id: str, cancel: bool, client_key: str | None) -> str:
-    """The Stripe idempotency key for one cancel/resume.
-
-    Without a client key every call is its own intent: the key makes the SDK's network
-    retries safe, and setting the flag again later is harmless. A client key (the
-    REST `Idempotency-Key` header) is namespaced to this customer and action, so a
-    client's retry after a lost answer replays Stripe's result instead of acting twice.
-    """
-    if client_key is None:
-        return stripe_gateway.idempotency_key()
-    digest = hashlib.sha256(client_key.encode()).hexdigest()[:32]
-    action = "sub-cancel" if cancel else "sub-resume"
-    return stripe_gateway.idempotency_key(action, ctx.project.id, ctx.customer.id, subscription_id, digest)
+    return own_subscription_view(db, customer, subscription_id)
 
 
 def _check_reason(reason: str | None, comment: str | None) -> tuple[str | None, str | None]:

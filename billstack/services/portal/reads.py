@@ -24,6 +24,7 @@ from billstack.services.portal.rows import (
     feature_off,
     invoice_view,
     payment_method_view,
+    plan_names,
     subscription_view,
 )
 from billstack.services.sessions import PortalContext
@@ -141,6 +142,7 @@ def features_of(project: Project) -> Features:
         resume=project.feature_resume,
         invoice_history=project.feature_invoice_history,
         payment_method_update=project.feature_payment_method_update,
+        plan_change=project.feature_plan_change,
     )
 
 
@@ -172,7 +174,8 @@ def _subscription_views(db: Session, customer: Customer) -> list[SubscriptionVie
     ).all()
     # Live subscriptions first (what the customer came for), then ended ones; newest first within.
     rows = sorted(rows, key=lambda row: row.status not in LIVE_STATUSES)
-    return [subscription_view(row) for row in rows]
+    names = plan_names(db, rows)
+    return [subscription_view(row, names) for row in rows]
 
 
 def _invoice_page(db: Session, customer: Customer, *, starting_after: str | None, limit: int) -> InvoicePage:

@@ -6,10 +6,12 @@ one that does not exist (404), so the portal never confirms what it does not sho
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from sqlmodel import Session, select
 
 from billstack.errors import BillStackError, forbidden, invalid, not_found
-from billstack.models import Customer, Invoice, PaymentMethod, Subscription
+from billstack.models import Customer, Invoice, PaymentMethod, PlanPrice, Subscription
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import sync_customer
 from billstack.services.views import (
@@ -17,6 +19,7 @@ from billstack.services.views import (
     LIVE_STATUSES,
     InvoiceView,
     PaymentMethodView,
+    ScheduledChangeView,
     SubscriptionView,
 )
 
@@ -39,6 +42,37 @@ def own_subscription(db: Session, customer: Customer, subscription_id: str) -> S
     if row is None or row.customer_id != customer.id or row.status in HIDDEN_SUBSCRIPTION_STATUSES:
         raise not_found(f"No such subscription: '{subscription_id}'.", param="subscriptionId")
     return row
+
+
+def require_live(row: Subscription, done: str) -> None:
+    """Only a live subscription can be acted on (`done`: "cancelled", "resumed", …)."""
+    if row.status not in LIVE_STATUSES:
+        raise invalid(
+            f"This subscription is {row.status}; only active, trialing or past-due subscriptions can be {done}.",
+            param="subscriptionId",
+            code="subscription_not_live",
+        )
+
+
+def own_subscription_view(db: Session, customer: Customer, subscription_id: str) -> SubscriptionView:
+    """The customer's subscription as the view, as the mirror has it now."""
+    row = own_subscription(db, customer, subscription_id)
+    return subscription_view(row, plan_names(db, [row]))
+
+
+def plan_names(db: Session, rows: Iterable[Subscription]) -> dict[str, str]:
+    """Product names of the plan prices that `rows` change to at their period end: one query,
+    and none at all when no row has a change waiting (the usual page load)."""
+    waiting = [row for row in rows if row.scheduled_price_id]
+    if not waiting:
+        return {}
+    found = db.exec(
+        select(PlanPrice.price_id, PlanPrice.product_name).where(
+            PlanPrice.project_id == waiting[0].project_id,
+            PlanPrice.price_id.in_({row.scheduled_price_id for row in waiting}),
+        )
+    )
+    return dict(found.all())
 
 
 def live_subscriptions(db: Session, customer: Customer) -> list[Subscription]:
@@ -78,7 +112,8 @@ def feature_off(what: str) -> BillStackError:
 # --- mirror rows → view model ------------------------------------------------------------
 
 
-def subscription_view(row: Subscription) -> SubscriptionView:
+def subscription_view(row: Subscription, names: Mapping[str, str] | None = None) -> SubscriptionView:
+    """`names`: product names by price id (`plan_names`) for a change waiting for the period end."""
     return SubscriptionView(
         id=row.stripe_id,
         status=row.status,
@@ -93,6 +128,19 @@ def subscription_view(row: Subscription) -> SubscriptionView:
         current_period_end=row.current_period_end,
         cancel_at=row.cancel_at,
         canceled_at=row.canceled_at,
+        price_id=row.price_id,
+        scheduled_change=_scheduled_change(row, names or {}),
+    )
+
+
+def _scheduled_change(row: Subscription, names: Mapping[str, str]) -> ScheduledChangeView | None:
+    if row.scheduled_price_id is None or row.scheduled_change_at is None:
+        return None
+    return ScheduledChangeView(
+        price_id=row.scheduled_price_id,
+        product_name=names.get(row.scheduled_price_id, row.scheduled_price_id),
+        quantity=row.scheduled_quantity or row.quantity,
+        at=row.scheduled_change_at,
     )
 
 

@@ -37,6 +37,14 @@ HANDLED_EVENTS = (
     "payment_method.updated",
     "payment_method.automatically_updated",
     "checkout.session.completed",
+    # A plan change waiting for the period end lives on a subscription schedule.
+    "subscription_schedule.created",
+    "subscription_schedule.updated",
+    "subscription_schedule.released",
+    "subscription_schedule.canceled",
+    "subscription_schedule.completed",
+    "subscription_schedule.aborted",
+    "subscription_schedule.expiring",
 )
 
 APPLIED, UNCHANGED = "applied", "unchanged"
@@ -60,5 +68,7 @@ def kind_of(event_type: str) -> str | None:
         return "customer"
     if event_type == "checkout.session.completed":
         return "checkout_session"
+    if event_type.startswith("subscription_schedule."):
+        return "subscription_schedule"
     return None
 

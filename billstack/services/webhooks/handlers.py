@@ -59,6 +59,27 @@ def _on_subscription(db: Session, project: Project, event: WebhookEvent) -> Resu
     )
 
 
+def _on_subscription_schedule(db: Session, project: Project, event: WebhookEvent) -> Result:
+    """A schedule changed (made, phases set, released at the boundary…): re-sync its
+    subscription, whose mirror row carries the change waiting for the period end."""
+    customer = _known_customer(db, project, event.stripe_customer_id)
+    if customer is None:
+        return Result(IGNORED_CUSTOMER)
+    try:
+        schedule = stripe_gateway.retrieve_subscription_schedule(project, event.object_id)
+    except BillStackError as exc:
+        if exc.status != 404:
+            raise
+        return Result(UNCHANGED)  # gone with its subscription, whose own events say so
+    subscription_id = id_of(schedule.get("subscription")) or id_of(schedule.get("released_subscription"))
+    if subscription_id is None:
+        return Result(UNCHANGED)
+    return _refetch_one(
+        db, project, event, Subscription, stripe_gateway.retrieve_subscription, sync.apply_subscription,
+        object_id=subscription_id,
+    )
+
+
 def _on_invoice(db: Session, project: Project, event: WebhookEvent) -> Result:
     return _refetch_one(db, project, event, Invoice, stripe_gateway.retrieve_invoice, sync.apply_invoice)
 
@@ -70,17 +91,21 @@ def _refetch_one(
     model: type,
     retrieve: Callable[[Project, str], dict[str, Any]],
     apply: Callable[..., bool],
+    *,
+    object_id: str | None = None,
 ) -> Result:
+    """Re-read the event's object (or `object_id`, another object it is about) and mirror it."""
+    object_id = object_id or event.object_id
     customer = _known_customer(db, project, event.stripe_customer_id)
     if customer is None:
         return Result(IGNORED_CUSTOMER)
     sync.lock_customer(db, customer)  # before the read, so no older read can be written after ours
     try:
-        obj = retrieve(project, event.object_id)
+        obj = retrieve(project, object_id)
     except BillStackError as exc:
         if exc.status != 404:
             raise
-        return _result(sync.forget(db, project, customer, model, event.object_id), customer)
+        return _result(sync.forget(db, project, customer, model, object_id), customer)
     if id_of(obj.get("customer")) != customer.stripe_customer_id:
         return Result(IGNORED_CUSTOMER)
     return _result(apply(db, project, customer, obj), customer)
@@ -144,4 +169,5 @@ _HANDLERS: dict[str, Callable[[Session, Project, WebhookEvent], Result]] = {
     "payment_method": _on_payment_method,
     "customer": _on_customer,
     "checkout_session": _on_checkout_session,
+    "subscription_schedule": _on_subscription_schedule,
 }
