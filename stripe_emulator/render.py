@@ -38,6 +38,7 @@ EXPANDABLE = frozenset(
         "subscription_item",
         "invoice_item",
         "price",
+        "schedule",
     }
 )
 MAX_EXPAND_DEPTH = 4

@@ -29,13 +29,15 @@ def new_line(
     subscription_item: str | None = None,
     invoice_item: str | None = None,
     metadata: dict[str, str] | None = None,
+    proration: bool = False,
+    unit_amount_decimal: str | None = None,
 ) -> dict[str, Any]:
     if subscription_item is not None:
         parent = {
             "invoice_item_details": None,
             "subscription_item_details": {
-                "invoice_item": None,
-                "proration": False,
+                "invoice_item": invoice_item,
+                "proration": proration,
                 "proration_details": {"credited_items": None},
                 "subscription": subscription,
                 "subscription_item": subscription_item,
@@ -46,7 +48,7 @@ def new_line(
         parent = {
             "invoice_item_details": {
                 "invoice_item": invoice_item,
-                "proration": False,
+                "proration": proration,
                 "proration_details": {"credited_items": None},
                 "subscription": subscription,
             },
@@ -70,7 +72,8 @@ def new_line(
         "pretax_credit_amounts": [],
         "pricing": {
             "type": "price_details",
-            "unit_amount_decimal": str(unit_amount if unit_amount is not None else amount),
+            "unit_amount_decimal": unit_amount_decimal
+            or str(unit_amount if unit_amount is not None else amount),
         },
         "quantity": quantity,
         "quantity_decimal": str(quantity),
@@ -80,7 +83,17 @@ def new_line(
     }
 
 
-def new_invoice(
+def store_invoice(ctx: Ctx, cus: dict[str, Any], inv: dict[str, Any]) -> dict[str, Any]:
+    """Keep a draft from `build_invoice`: stored, its hosted page published, `invoice.created`."""
+    if cus["currency"] is None:
+        cus["currency"] = inv["currency"]
+    ctx.account.add(inv)
+    ctx.store.publish(inv["_token"], ctx.account, inv["id"])
+    ctx.emit("invoice.created", inv)
+    return inv
+
+
+def build_invoice(
     ctx: Ctx,
     cus: dict[str, Any],
     *,
@@ -96,9 +109,11 @@ def new_invoice(
     metadata: dict[str, str] | None = None,
     auto_advance: bool | None = None,
     default_payment_method: str | None = None,
+    inv_id: str | None = None,
 ) -> dict[str, Any]:
+    """A draft invoice, not stored (an invoice preview is one that never is)."""
     now = at if at is not None else ctx.now()
-    inv_id = new_id("in")
+    inv_id = inv_id or new_id("in")
     for line in lines:
         line["invoice"] = inv_id
     total = sum(line["amount"] for line in lines)
@@ -206,11 +221,6 @@ def new_invoice(
         "_days_until_due": days_until_due,
         "_token": "test_" + random_text(48),
     }
-    if cus["currency"] is None:
-        cus["currency"] = currency
-    ctx.account.add(inv)
-    ctx.store.publish(inv["_token"], ctx.account, inv_id)
-    ctx.emit("invoice.created", inv)
     return inv
 
 
@@ -252,11 +262,22 @@ def finalize(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> dict[str, 
 
 
 def payment_method_for(ctx: Ctx, inv: dict[str, Any]) -> dict[str, Any] | None:
-    candidates = [inv["default_payment_method"]]
+    """The invoice's own default, else its subscription's, else the customer's."""
     sub = ctx.account.get("subscription", subscription_id(inv))
-    if sub is not None:
-        candidates.append(sub["default_payment_method"])
-    cus = ctx.account.get("customer", inv["customer"])
+    sub_default = sub["default_payment_method"] if sub is not None else None
+    return _first_payment_method(ctx, inv["default_payment_method"], sub_default, inv["customer"])
+
+
+def payment_method_for_subscription(ctx: Ctx, sub: dict[str, Any]) -> dict[str, Any] | None:
+    """What the subscription's invoices are charged to: its default, else the customer's."""
+    return _first_payment_method(ctx, None, sub["default_payment_method"], sub["customer"])
+
+
+def _first_payment_method(
+    ctx: Ctx, invoice_default: str | None, sub_default: str | None, customer_id: str
+) -> dict[str, Any] | None:
+    candidates = [invoice_default, sub_default]
+    cus = ctx.account.get("customer", customer_id)
     if cus is not None and not cus.get("deleted"):
         candidates.append(cus["invoice_settings"]["default_payment_method"])
     for pm_id in candidates:
@@ -312,10 +333,67 @@ def subscription_id(inv: dict[str, Any]) -> str | None:
     )
 
 
-def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
-    if inv["status"] != "draft":
-        raise StripeError("You can only add invoice items to draft invoices.", param="invoice")
-    ii["invoice"] = inv["id"]
+def build_invoice_item(
+    *,
+    customer: str,
+    amount: int,
+    currency: str,
+    description: str | None,
+    quantity: int,
+    period: tuple[int, int],
+    at: int,
+    metadata: dict[str, str] | None = None,
+    discountable: bool = True,
+    unit_amount_decimal: str | None = None,
+    subscription: str | None = None,
+    subscription_item: str | None = None,
+    proration: bool = False,
+) -> dict[str, Any]:
+    """An `invoiceitem`, not stored: a one-off charge, or a proration a subscription change left."""
+    return {
+        "id": new_id("ii"),
+        "object": "invoiceitem",
+        "amount": amount,
+        "currency": currency.lower(),
+        "customer": customer,
+        "customer_account": None,
+        "date": at,
+        "description": description,
+        "discountable": discountable,
+        "discounts": [],
+        "invoice": None,
+        "livemode": False,
+        "metadata": metadata or {},
+        "net_amount": amount,
+        "parent": None
+        if subscription is None
+        else {
+            "subscription_details": {"subscription": subscription, "subscription_item": subscription_item},
+            "type": "subscription_details",
+        },
+        "period": {"end": period[1], "start": period[0]},
+        "pricing": {
+            "type": "price_details",
+            "unit_amount_decimal": unit_amount_decimal or str(amount // max(quantity, 1)),
+        },
+        "proration": proration,
+        "quantity": quantity,
+        "quantity_decimal": str(quantity),
+        "tax_rates": [],
+        "test_clock": None,
+    }
+
+
+def item_subscription(ii: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(subscription, subscription item) an invoice item belongs to, if any."""
+    details = (ii["parent"] or {}).get("subscription_details") or {}
+    return details.get("subscription"), details.get("subscription_item")
+
+
+def invoice_item_line(ctx: Ctx, ii: dict[str, Any], inv_id: str | None) -> dict[str, Any]:
+    """The invoice line an invoice item becomes; a subscription item's proration reads, as in
+    Stripe, as that item's line (`subscription_item_details`, `invoice_item` set)."""
+    subscription, subscription_item = item_subscription(ii)
     line = new_line(
         ctx,
         amount=ii["amount"],
@@ -323,12 +401,22 @@ def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
         description=ii["description"],
         period=(ii["period"]["start"], ii["period"]["end"]),
         quantity=ii["quantity"],
-        unit_amount=ii["amount"] // max(ii["quantity"], 1),
+        unit_amount_decimal=ii["pricing"]["unit_amount_decimal"],
+        subscription=subscription,
+        subscription_item=subscription_item,
         invoice_item=ii["id"],
         metadata=dict(ii["metadata"]),
+        proration=ii["proration"],
     )
-    line["invoice"] = inv["id"]
-    inv["_lines"].append(line)
+    line["invoice"] = inv_id
+    return line
+
+
+def add_to_invoice(ctx: Ctx, ii: dict[str, Any], inv: dict[str, Any]) -> None:
+    if inv["status"] != "draft":
+        raise StripeError("You can only add invoice items to draft invoices.", param="invoice")
+    ii["invoice"] = inv["id"]
+    inv["_lines"].append(invoice_item_line(ctx, ii, inv["id"]))
     recompute(inv)
 
 
@@ -338,6 +426,11 @@ def remove_from_invoice(ii: dict[str, Any], inv: dict[str, Any]) -> None:
     inv["_lines"] = [
         line
         for line in inv["_lines"]
-        if (line["parent"]["invoice_item_details"] or {}).get("invoice_item") != ii["id"]
+        if _line_item_of(line) != ii["id"]
     ]
     recompute(inv)
+
+
+def _line_item_of(line: dict[str, Any]) -> str | None:
+    parent = line["parent"]
+    return (parent["invoice_item_details"] or parent["subscription_item_details"] or {}).get("invoice_item")

@@ -7,12 +7,23 @@ all items of a subscription share one interval, so they share one period.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.ids import new_id
 from stripe_emulator.money import format_amount
-from stripe_emulator.operations.invoices import attempt_payment, finalize, new_invoice, new_line
+from stripe_emulator.errors import invalid
+from stripe_emulator.operations.invoices import (
+    attempt_payment,
+    build_invoice,
+    finalize,
+    invoice_item_line,
+    item_subscription,
+    new_line,
+    store_invoice,
+)
+from stripe_emulator.wire import take_str
 
 
 def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
@@ -21,6 +32,20 @@ def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
 
 def price_of(ctx: Ctx, item: dict[str, Any]) -> dict[str, Any]:
     return ctx.account.objects[item["_price"]]
+
+
+def resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
+    """`{param}[price]`: an active recurring price."""
+    price_id = take_str(raw, "price", param=f"{param}[price]", required=True)
+    price = ctx.account.require("price", price_id, param=f"{param}[price]")
+    if price["recurring"] is None:
+        raise invalid(
+            f"{param}[price]",
+            f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.",
+        )
+    if not price["active"]:
+        raise invalid(f"{param}[price]", f"The price specified ({price_id}) is inactive.")
+    return price
 
 
 def current_period(ctx: Ctx, sub: dict[str, Any]) -> tuple[int, int]:
@@ -36,9 +61,10 @@ def new_item(
     metadata: dict[str, str],
     period: tuple[int, int],
     at: int,
+    item_id: str | None = None,
 ) -> dict[str, Any]:
     item = {
-        "id": new_id("si"),
+        "id": item_id or new_id("si"),
         "object": "subscription_item",
         "billing_thresholds": None,
         "created": at,
@@ -169,36 +195,117 @@ def bill_first_period(ctx: Ctx, sub: dict[str, Any], *, trial: bool, attempt: bo
             sub["status"] = "active"
 
 
-def _cycle_lines(
-    ctx: Ctx, sub: dict[str, Any], period: tuple[int, int], trial: bool = False
+@dataclass(frozen=True)
+class Billed:
+    """What one subscription item bills each period: its price and quantity."""
+
+    item_id: str
+    price: dict[str, Any]
+    quantity: int
+
+
+def billed_items(ctx: Ctx, sub: dict[str, Any]) -> list[Billed]:
+    return [Billed(item["id"], price_of(ctx, item), item["quantity"]) for item in items_of(ctx, sub)]
+
+
+def product_name(ctx: Ctx, price: dict[str, Any]) -> str:
+    return ctx.account.objects.get(price["product"], {}).get("name") or price["product"]
+
+
+def cycle_lines(
+    ctx: Ctx, sub_id: str, billed: list[Billed], period: tuple[int, int], trial: bool = False
 ) -> list[dict[str, Any]]:
+    """One line per item for a whole period (a trial's at $0)."""
     lines = []
-    for item in items_of(ctx, sub):
-        price = price_of(ctx, item)
-        product = ctx.account.objects.get(price["product"], {}).get("name") or price["product"]
-        qty = item["quantity"]
-        amount = 0 if trial else price["unit_amount"] * qty
+    for item in billed:
+        price, qty = item.price, item.quantity
+        product = product_name(ctx, price)
         text = f"Trial period for {product}" if trial else f"{qty} × {product} (at {_price_text(price)})"
         lines.append(
             new_line(
                 ctx,
-                amount=amount,
+                amount=0 if trial else price["unit_amount"] * qty,
                 currency=price["currency"],
                 description=text,
                 period=period,
                 quantity=qty,
                 unit_amount=0 if trial else price["unit_amount"],
-                subscription=sub["id"],
-                subscription_item=item["id"],
+                subscription=sub_id,
+                subscription_item=item.item_id,
             )
         )
     return lines
+
+
+def pending_items(ctx: Ctx, sub_id: str) -> list[dict[str, Any]]:
+    """The subscription's invoice items not yet on an invoice (prorations): its next invoice takes them."""
+    return [
+        ii
+        for ii in ctx.account.all("invoiceitem")
+        if ii["invoice"] is None and item_subscription(ii)[0] == sub_id
+    ]
+
+
+def period_invoice(
+    ctx: Ctx,
+    sub: dict[str, Any],
+    *,
+    pending: list[dict[str, Any]],
+    billed: list[Billed],
+    period: tuple[int, int] | None,
+    reason: str,
+    at: int,
+    invoice_period: tuple[int, int],
+    trial: bool = False,
+    inv_id: str | None = None,
+) -> dict[str, Any]:
+    """A subscription's draft invoice, not stored: the `pending` invoice items' lines, then a
+    line per billed item for `period` (none when `period` is None). Billing and the invoice
+    preview both build through here, so they cannot disagree."""
+    inv_id = inv_id or new_id("in")
+    lines = [invoice_item_line(ctx, ii, inv_id) for ii in pending]
+    if period is not None:
+        lines += cycle_lines(ctx, sub["id"], billed, period, trial)
+    return build_invoice(
+        ctx,
+        ctx.account.require("customer", sub["customer"]),
+        lines=lines,
+        currency=sub["currency"],
+        billing_reason=reason,
+        collection_method=sub["collection_method"],
+        days_until_due=sub["days_until_due"],
+        subscription=sub,
+        period=invoice_period,
+        at=at,
+        inv_id=inv_id,
+    )
 
 
 def _price_text(price: dict[str, Any]) -> str:
     rec = price["recurring"]
     every = rec["interval"] if rec["interval_count"] == 1 else f"{rec['interval_count']} {rec['interval']}s"
     return f"{format_amount(price['unit_amount'], price['currency'])} / {every}"
+
+
+def issue_invoice(
+    ctx: Ctx,
+    sub: dict[str, Any],
+    inv: dict[str, Any],
+    pending: list[dict[str, Any]],
+    *,
+    at: int,
+    attempt: bool = True,
+) -> dict[str, Any]:
+    """Store a `period_invoice` draft (marking its pending items invoiced), finalize it and, when
+    collected automatically, charge it."""
+    store_invoice(ctx, ctx.account.require("customer", sub["customer"]), inv)
+    for ii in pending:
+        ii["invoice"] = inv["id"]
+    sub["latest_invoice"] = inv["id"]
+    finalize(ctx, inv, at=at)
+    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
+        attempt_payment(ctx, inv, at=at)
+    return inv
 
 
 def bill_period(
@@ -212,25 +319,21 @@ def bill_period(
     trial: bool = False,
     attempt: bool = True,
 ) -> dict[str, Any]:
-    """Create, finalize and (when collected automatically) charge the invoice for one period."""
-    cus = ctx.account.require("customer", sub["customer"])
-    inv = new_invoice(
+    """Create, finalize and (when collected automatically) charge the invoice for one period,
+    with the subscription's pending invoice items (prorations) on it."""
+    pending = pending_items(ctx, sub["id"])
+    inv = period_invoice(
         ctx,
-        cus,
-        lines=_cycle_lines(ctx, sub, period, trial),
-        currency=sub["currency"],
-        billing_reason=reason,
-        collection_method=sub["collection_method"],
-        days_until_due=sub["days_until_due"],
-        subscription=sub,
-        period=invoice_period,
+        sub,
+        pending=pending,
+        billed=billed_items(ctx, sub),
+        period=period,
+        reason=reason,
         at=at,
+        invoice_period=invoice_period,
+        trial=trial,
     )
-    sub["latest_invoice"] = inv["id"]
-    finalize(ctx, inv, at=at)
-    if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
-        attempt_payment(ctx, inv, at=at)
-    return inv
+    return issue_invoice(ctx, sub, inv, pending, at=at, attempt=attempt)
 
 
 def cancel_now(

@@ -6,10 +6,9 @@ from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import missing
-from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
-from stripe_emulator.operations.invoices import add_to_invoice, remove_from_invoice
+from stripe_emulator.operations.invoices import add_to_invoice, build_invoice_item, remove_from_invoice
 from stripe_emulator.registry import route
 from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_dict, take_int, take_str
 
@@ -55,30 +54,17 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         description = take_str(params, "description")
     now = ctx.now()
     period = take_dict(params, "period") or {}
-    ii = {
-        "id": new_id("ii"),
-        "object": "invoiceitem",
-        "amount": amount,
-        "currency": currency.lower(),
-        "customer": cus["id"],
-        "customer_account": None,
-        "date": now,
-        "description": description,
-        "discountable": take_bool(params, "discountable") is not False,
-        "discounts": [],
-        "invoice": None,
-        "livemode": False,
-        "metadata": merge_metadata({}, params),
-        "net_amount": amount,
-        "parent": None,
-        "period": {"end": take_int(period, "end") or now, "start": take_int(period, "start") or now},
-        "pricing": {"type": "price_details", "unit_amount_decimal": str(amount // quantity)},
-        "proration": False,
-        "quantity": quantity,
-        "quantity_decimal": str(quantity),
-        "tax_rates": [],
-        "test_clock": None,
-    }
+    ii = build_invoice_item(
+        customer=cus["id"],
+        amount=amount,
+        currency=currency,
+        description=description,
+        quantity=quantity,
+        period=(take_int(period, "start") or now, take_int(period, "end") or now),
+        at=now,
+        metadata=merge_metadata({}, params),
+        discountable=take_bool(params, "discountable") is not False,
+    )
     inv_id = take_str(params, "invoice")
     inv = ctx.account.require("invoice", inv_id, param="invoice") if inv_id else None
     ctx.account.add(ii)

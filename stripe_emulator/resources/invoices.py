@@ -1,6 +1,6 @@
 """/v1/invoices: the invoice lifecycle draft → open → paid | void | uncollectible over HTTP.
 
-The steps subscriptions share (`new_invoice`, `finalize`, `attempt_payment`, …) are in
+The steps subscriptions share (`build_invoice`, `finalize`, `attempt_payment`, …) are in
 `operations.invoices`; the routes below expose them to clients.
 """
 
@@ -14,17 +14,27 @@ from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.operations.invoices import (
     add_to_invoice,
+    build_invoice,
     attempt_payment,
     finalize,
     mark_paid,
-    new_invoice,
+    store_invoice,
     payment_method_for,
     subscription_id,
 )
 from stripe_emulator.operations.payment_methods import attach, resolve
+from stripe_emulator.operations.prorations import PRORATION_BEHAVIORS, plan_change, preview_invoice
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import copy_json
-from stripe_emulator.wire import check_known, merge_metadata, take_bool, take_int, take_str
+from stripe_emulator.wire import (
+    check_known,
+    merge_metadata,
+    take_bool,
+    take_dict,
+    take_int,
+    take_list,
+    take_str,
+)
 
 
 @renderer("invoice")
@@ -103,7 +113,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if behavior == "include"
         else []
     )
-    inv = new_invoice(
+    draft = build_invoice(
         ctx,
         cus,
         lines=[],
@@ -113,6 +123,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         days_until_due=days,
         auto_advance=take_bool(params, "auto_advance") or False,
     )
+    inv = store_invoice(ctx, cus, draft)
     _apply(
         ctx,
         inv,
@@ -125,6 +136,52 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     for ii in pending:
         add_to_invoice(ctx, ii, inv)
     return inv
+
+
+@route("POST", "/v1/invoices/create_preview")
+def create_preview(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """The invoice a subscription change would bill (nothing stored, no events): the one the
+    update creates at once (`always_invoice`, a cycle reset), else the renewal invoice."""
+    check_known(params, frozenset({"customer", "subscription", "subscription_details", "preview_mode"}))
+    sub = ctx.account.require(
+        "subscription", take_str(params, "subscription", required=True), param="subscription"
+    )
+    customer = take_str(params, "customer")
+    if customer is not None and customer != sub["customer"]:
+        raise StripeError(
+            f"The subscription {sub['id']} does not belong to the customer {customer}.", param="subscription"
+        )
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        raise StripeError("No upcoming invoices for a canceled subscription.", param="subscription")
+    details = take_dict(params, "subscription_details") or {}
+    check_known(
+        {f"subscription_details[{k}]": v for k, v in details.items()},
+        {f"subscription_details[{k}]" for k in _PREVIEW_DETAILS},
+    )
+    prefix = "subscription_details"
+    change = plan_change(
+        ctx,
+        sub,
+        take_list(details, "items", param=f"{prefix}[items]") or [],
+        behavior=take_str(
+            details, "proration_behavior", param=f"{prefix}[proration_behavior]", choices=PRORATION_BEHAVIORS
+        )
+        or "create_prorations",
+        proration_date=take_int(details, "proration_date", param=f"{prefix}[proration_date]"),
+        anchor_now=take_str(
+            details,
+            "billing_cycle_anchor",
+            param=f"{prefix}[billing_cycle_anchor]",
+            choices=("now", "unchanged"),
+        )
+        == "now",
+        prefix=f"{prefix}[items]",
+        date_param=f"{prefix}[proration_date]",
+    )
+    return preview_invoice(ctx, change)
+
+
+_PREVIEW_DETAILS = ("items", "proration_date", "proration_behavior", "billing_cycle_anchor")
 
 
 @route("GET", "/v1/invoices/{invoice}")

@@ -2,7 +2,9 @@
 
 At this API version the billing period lives on each item (`current_period_start/end`);
 all items of a subscription share one interval, so they share one period. The first
-invoice is created, finalized and (for `charge_automatically`) paid at creation.
+invoice is created, finalized and (for `charge_automatically`) paid at creation. Item
+changes are planned and applied by `operations.prorations` (prorations, immediate invoices,
+cycle resets, `payment_behavior`).
 """
 
 from __future__ import annotations
@@ -16,18 +18,26 @@ from stripe_emulator.operations.billing import run_due
 from stripe_emulator.operations.customers import live_customer, require_attached
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.operations.products import plan_of
+from stripe_emulator.operations.prorations import (
+    PAYMENT_BEHAVIORS,
+    PRORATION_BEHAVIORS,
+    Change,
+    apply_change,
+    payment_error,
+    plan_change,
+)
 from stripe_emulator.operations.subscriptions import (
     bill_first_period,
     cancel_now,
     current_period,
     items_of,
-    new_item,
     new_subscription,
     price_of,
+    resolve_price,
 )
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
-from stripe_emulator.render import render
+from stripe_emulator.render import copy_json, render
 from stripe_emulator.wire import (
     check_known,
     merge_metadata,
@@ -90,24 +100,12 @@ UPDATE_PARAMS = frozenset(
         "off_session",
         "proration_date",
         "payment_settings",
+        "billing_cycle_anchor",
     }
 )
 
 
 # --- items ----------------------------------------------------------------------------
-
-
-def _resolve_price(ctx: Ctx, raw: dict[str, Any], param: str) -> dict[str, Any]:
-    price_id = take_str(raw, "price", param=f"{param}[price]", required=True)
-    price = ctx.account.require("price", price_id, param=f"{param}[price]")
-    if price["recurring"] is None:
-        raise invalid(
-            f"{param}[price]",
-            f"The price specified ({price_id}) is a one-time price; subscriptions need recurring prices.",
-        )
-    if not price["active"]:
-        raise invalid(f"{param}[price]", f"The price specified ({price_id}) is inactive.")
-    return price
 
 
 @renderer("subscription_item")
@@ -150,7 +148,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     for i, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
             raise invalid(f"items[{i}]", "Invalid hash")
-        price = _resolve_price(ctx, raw, f"items[{i}]")
+        price = resolve_price(ctx, raw, f"items[{i}]")
         specs.append(
             (
                 price,
@@ -299,7 +297,10 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         "expand",
     }:
         raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
+    snapshot = copy_json(sub)
     before = render(ctx, sub)
+    change = _planned_change(ctx, sub, params)
+    payment_behavior = take_str(params, "payment_behavior", choices=PAYMENT_BEHAVIORS) or "allow_incomplete"
     cus = ctx.account.require("customer", sub["customer"])
     if "default_payment_method" in params:
         pm_id = take_str(params, "default_payment_method")
@@ -317,8 +318,16 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         raise missing("days_until_due")
     sub["metadata"] = merge_metadata(sub["metadata"], params)
     _apply_cancel(ctx, sub, params, ctx.now())
-    if "items" in params:
-        _update_items(ctx, sub, take_list(params, "items") or [])
+    if change is not None:
+        declined = payment_error(ctx, change)
+        if declined is not None and payment_behavior == "error_if_incomplete":
+            # Stripe changes nothing when the charge this update needs is declined.
+            sub.clear()
+            sub.update(snapshot)
+            raise declined
+        apply_change(ctx, change)
+        if sub["cancel_at_period_end"]:
+            sub["cancel_at"] = current_period(ctx, sub)[1]
     after = render(ctx, sub)
     diff = changed(before, after)
     if diff:
@@ -326,52 +335,20 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
     return sub
 
 
-def _update_items(ctx: Ctx, sub: dict[str, Any], raw_items: list[Any]) -> None:
-    """Price/quantity changes take effect from the next renewal (no prorations in the emulator)."""
-    start, end = current_period(ctx, sub)
-    interval = price_of(ctx, items_of(ctx, sub)[0])["recurring"]
-    for i, raw in enumerate(raw_items):
-        if not isinstance(raw, dict):
-            raise invalid(f"items[{i}]", "Invalid hash")
-        item_id = take_str(raw, "id")
-        if item_id is not None:
-            item = ctx.account.require("subscription_item", item_id, param=f"items[{i}][id]")
-            if item["subscription"] != sub["id"]:
-                raise invalid(f"items[{i}][id]", f"Subscription item {item_id} is not on this subscription.")
-            if take_bool(raw, "deleted"):
-                if len(sub["_items"]) == 1:
-                    raise invalid(
-                        f"items[{i}][deleted]", "A subscription must have at least one active item."
-                    )
-                sub["_items"].remove(item_id)
-                ctx.account.remove(item)
-                continue
-            if "price" in raw:
-                price = _resolve_price(ctx, raw, f"items[{i}]")
-                item["_price"] = price["id"]
-            if "quantity" in raw:
-                item["quantity"] = take_int(raw, "quantity", minimum=0)
-            item["metadata"] = merge_metadata(item["metadata"], raw)
-        else:
-            price = _resolve_price(ctx, raw, f"items[{i}]")
-            sub["_items"].append(
-                new_item(
-                    ctx,
-                    sub["id"],
-                    price,
-                    take_int(raw, "quantity", minimum=1) or 1,
-                    merge_metadata({}, raw),
-                    (start, end),
-                    ctx.now(),
-                )["id"]
-            )
-    for item in items_of(ctx, sub):
-        rec = price_of(ctx, item)["recurring"]
-        if (rec["interval"], rec["interval_count"]) != (interval["interval"], interval["interval_count"]):
-            raise invalid(
-                "items",
-                "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
-            )
+def _planned_change(ctx: Ctx, sub: dict[str, Any], params: dict[str, Any]) -> Change | None:
+    """The item change `items` / `billing_cycle_anchor=now` asks for, validated (nothing applied)."""
+    anchor = take_str(params, "billing_cycle_anchor", choices=("now", "unchanged"))
+    raw_items = take_list(params, "items") or []
+    if not raw_items and anchor != "now":
+        return None
+    return plan_change(
+        ctx,
+        sub,
+        raw_items,
+        behavior=take_str(params, "proration_behavior", choices=PRORATION_BEHAVIORS) or "create_prorations",
+        proration_date=take_int(params, "proration_date"),
+        anchor_now=anchor == "now",
+    )
 
 
 @route("DELETE", "/v1/subscriptions/{subscription}")
@@ -458,13 +435,7 @@ def update_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]:
     )
     obj = ctx.account.require("subscription_item", item, kind="subscription item")
     sub = ctx.account.require("subscription", obj["subscription"])
-    update(
-        ctx,
-        {
-            "items": [
-                {**{k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}, "id": item}
-            ]
-        },
-        sub["id"],
-    )
+    behaviors = {k: v for k, v in params.items() if k in ("proration_behavior", "payment_behavior")}
+    item_params = {k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}
+    update(ctx, {"items": [{**item_params, "id": item}], **behaviors}, sub["id"])
     return obj
