@@ -21,7 +21,7 @@ from api_routes.schemas import RequestBody, error_responses
 from billstack import routes
 from billstack.config import get_settings
 from billstack.errors import invalid
-from billstack.services import portal
+from billstack.services import plan_catalog, portal
 from billstack.services.portal_calls import Work
 from billstack.services.views import (
     CANCEL_REASONS,
@@ -41,7 +41,7 @@ router = APIRouter(prefix=routes.PORTAL_API_PREFIX, tags=["Portal"])
 
 
 def _quantity_field() -> Any:
-    return Field(default=None, ge=1, le=portal.QUANTITY_CEILING,
+    return Field(default=None, ge=1, le=plan_catalog.QUANTITY_LIMIT,
                  description="The new quantity (default: the current one). Another quantity than the current "
                  "needs quantity changes on, within the rule `GET …/plans` returns.")
 
@@ -65,7 +65,8 @@ class UpdateSubscriptionRequest(RequestBody):
     comment: str | None = Field(default=None, max_length=portal.CANCEL_COMMENT_MAX,
                                 description="Free-text feedback, sent to Stripe with the cancellation.")
     # … or change plan.
-    price_id: str | None = Field(default=None, min_length=1, max_length=255, examples=["price_1OaBcDeFgHiJkLmN"],
+    price_id: str | None = Field(default=None, pattern=plan_catalog.PRICE_ID_PATTERN,
+                                 examples=["price_1OaBcDeFgHiJkLmN"],
                                  description="Change plan: one of the prices `GET …/plans` lists.")
     quantity: StrictInt | None = _quantity_field()
     proration_date: StrictInt | None = Field(
@@ -90,7 +91,7 @@ class UpdateSubscriptionRequest(RequestBody):
 
 
 class PreviewPlanChangeRequest(RequestBody):
-    price_id: str = Field(min_length=1, max_length=255, examples=["price_1OaBcDeFgHiJkLmN"],
+    price_id: str = Field(pattern=plan_catalog.PRICE_ID_PATTERN, examples=["price_1OaBcDeFgHiJkLmN"],
                           description="The new plan: one of the prices `GET …/plans` lists.")
     quantity: StrictInt | None = _quantity_field()
 

@@ -155,8 +155,9 @@ def retrieve_customer(project: Project, stripe_customer_id: str) -> stripe.Custo
 # mirror code has one input shape. Lists are read to the end inside `call`, so a failure
 # on a later page maps like one on the first.
 
-# Product names live on the product, two expansions below each subscription item.
-_SUBSCRIPTION_EXPAND = ["items.data.price.product"]
+# Product names live on the product, two expansions below each subscription item; a plan
+# change waiting for the period end lives on the subscription's schedule.
+_SUBSCRIPTION_EXPAND = ["items.data.price.product", "schedule"]
 _PAGE = 100
 StripeDict = dict[str, Any]
 

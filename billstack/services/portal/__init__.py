@@ -22,7 +22,6 @@ from billstack.services.portal.payment_methods import (
     start_payment_method_update,
 )
 from billstack.services.portal.plans import (
-    QUANTITY_CEILING,
     change_plan,
     keep_current_plan,
     list_plans,
@@ -62,7 +61,6 @@ __all__ = [
     "CHECKOUT_SESSION_PLACEHOLDER",
     "INVOICE_PAGE_MAX",
     "NOTICE_STRIPE_UNAVAILABLE",
-    "QUANTITY_CEILING",
     "REFRESH_MODES",
     "Branding",
     "CheckoutRedirect",

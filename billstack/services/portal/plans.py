@@ -25,7 +25,7 @@ from billstack.db import release_connection
 from billstack.errors import invalid
 from billstack.models import PlanPrice, Project, Subscription
 from billstack.services import audit
-from billstack.services.plan_catalog import plan_prices
+from billstack.services.plan_catalog import QUANTITY_LIMIT, SCHEDULE_CONDITIONS, plan_prices, schedule_conditions
 from billstack.services.portal.keys import action_key
 from billstack.services.portal.rows import (
     ensure_synced,
@@ -46,12 +46,7 @@ from billstack.services.views import (
     SubscriptionView,
 )
 
-# No configured maximum still has a ceiling: a quantity is a count of seats, not an amount.
-QUANTITY_CEILING = 10_000
-
-# Stripe's `schedule_at_period_end.conditions`.
-DECREASING_ITEM_AMOUNT = "decreasing_item_amount"
-SHORTENING_INTERVAL = "shortening_interval"
+DECREASING_ITEM_AMOUNT, SHORTENING_INTERVAL = SCHEDULE_CONDITIONS
 
 # Average days per interval (a leap year in four), to compare prices of different intervals.
 _DAYS = {"day": Fraction(1), "week": Fraction(7), "month": Fraction(1461, 48), "year": Fraction(1461, 4)}
@@ -223,7 +218,7 @@ def _checked_quantity(project: Project, row: Subscription, quantity: int | None)
     if not project.feature_quantity_change:
         raise invalid("Changing the quantity is turned off for this portal.", param="quantity",
                       code="quantity_change_disabled")
-    ceiling = min(project.quantity_max or QUANTITY_CEILING, QUANTITY_CEILING)
+    ceiling = min(project.quantity_max or QUANTITY_LIMIT, QUANTITY_LIMIT)
     if not project.quantity_min <= quantity <= ceiling:
         raise invalid(f"quantity must be between {project.quantity_min} and {ceiling}.", param="quantity")
     return quantity
@@ -231,7 +226,7 @@ def _checked_quantity(project: Project, row: Subscription, quantity: int | None)
 
 def _applies_at(project: Project, row: Subscription, plan: PlanPrice, quantity: int) -> AppliesAt:
     """At the period end when one of the project's `schedule_at_period_end` conditions holds."""
-    conditions = set(project.schedule_at_period_end.split())
+    conditions = set(schedule_conditions(project))
     current_days, new_days = _period_days(row.interval, row.interval_count), _period_days(plan.interval, plan.interval_count)
     if SHORTENING_INTERVAL in conditions and current_days and new_days and new_days < current_days:
         return "period_end"
@@ -313,7 +308,7 @@ def _preview_of(
         next_amount = invoice.get("amount_due") or 0
     else:
         next_amount = plan.unit_amount * change.quantity
-    next_date = _new_period_end(lines, plan.price_id) if change.resets_cycle else None
+    next_date = _new_period_end(lines) if change.resets_cycle else None
     return PlanChangePreview(
         amount_due=(invoice.get("amount_due") or 0) if invoiced_now else 0,
         currency=(invoice.get("currency") or plan.currency).lower(),
@@ -335,17 +330,7 @@ def _is_proration(line: Mapping[str, Any]) -> bool:
     return any((parent.get(key) or {}).get("proration") for key in ("subscription_item_details", "invoice_item_details"))
 
 
-def _new_period_end(lines: list[Mapping[str, Any]], price_id: str) -> datetime | None:
-    """A new billing cycle's end: the period of the new price's regular (not prorated) line."""
-    for line in lines:
-        if not _is_proration(line) and _line_price(line) == price_id:
-            end = (line.get("period") or {}).get("end")
-            if end:
-                return from_unix(end)
-    return None
-
-
-def _line_price(line: Mapping[str, Any]) -> str | None:
-    pricing = (line.get("pricing") or {}).get("price_details") or {}
-    price = pricing.get("price") or line.get("price")
-    return price.get("id") if isinstance(price, Mapping) else price
+def _new_period_end(lines: list[Mapping[str, Any]]) -> datetime | None:
+    """A new billing cycle's end: where the regular (not prorated) lines' period ends."""
+    ends = [(line.get("period") or {}).get("end") for line in lines if not _is_proration(line)]
+    return from_unix(max(end for end in ends if end)) if any(ends) else None
