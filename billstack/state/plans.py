@@ -200,6 +200,8 @@ class PlanChangeMixin(rx.State, mixin=True):
         current = next((r for r in self.plan_rows if r.current), None)
         self.plan_cycle = current.cycle if current else (self.plan_cycles[0].key if self.plan_cycles else "")
         self.plan_quantity_enabled, self.plan_quantity_min = rule.enabled, rule.min
+        # The current plan starts chosen when its quantity can change (the change may be just that).
+        self.plan_choice = current.price_id if current and rule.enabled else ""
         self.plan_quantity_max = rule.max or 0
         self.plan_quantity_hint = (
             t(self.locale, "plans.quantity_range", min=rule.min, max=rule.max)

@@ -400,13 +400,13 @@ class PortalState(PlanChangeMixin, rx.State):
         if not flow:
             return None
         kind, sub_id = flow.get("type"), str(flow.get("subscriptionId", ""))
-        if kind == "subscription_cancel":
+        if kind == sessions.FLOW_SUBSCRIPTION_CANCEL:
             self.open_cancel(sub_id)
-        elif kind == "payment_method_update" and self.show_pm_update:
+        elif kind == sessions.FLOW_PAYMENT_METHOD_UPDATE and self.show_pm_update:
             self.pm_dialog_open = True
-        elif kind == "subscription_update":
+        elif kind == sessions.FLOW_SUBSCRIPTION_UPDATE:
             return PortalState.open_plan_picker(sub_id)
-        elif kind == "subscription_update_confirm":
+        elif kind == sessions.FLOW_SUBSCRIPTION_UPDATE_CONFIRM:
             quantity = flow.get("quantity")
             return PortalState.open_plan_confirm(
                 sub_id, str(flow.get("priceId", "")), quantity if isinstance(quantity, int) else 0

@@ -12,8 +12,8 @@ from billstack import stripe_gateway
 from billstack.db import session_scope
 from stripe_emulator.seed import seed_demo_customer
 from devtools.emulator import new_account_key
-from devtools.demo_tenant import create_demo_project
-from billstack.services import customers
+from devtools.demo_tenant import create_demo_plans, create_demo_project, enable_demo_plan_changes
+from billstack.services import customers, tenants
 from tests.live_server import LiveServer
 
 
@@ -74,3 +74,13 @@ def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
 def open_portal(page: Page, url: str) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)
+
+
+def enable_plan_changes(live: LiveServer, tenant: Tenant, **settings) -> dict[str, str]:
+    """The demo's plan catalogue (Starter, Team, Business, Team yearly, Priority support) and
+    plan-change settings on the tenant's project, overridden by `settings`; returns the price
+    ids by name."""
+    plans = create_demo_plans(stripe_client(live, tenant), tenant.seeded)
+    with session_scope() as db:
+        enable_demo_plan_changes(db, tenants.get_project(db, tenant.project_id), list(plans.values()), **settings)
+    return plans
