@@ -16,6 +16,7 @@ from api_routes.schemas import RequestBody, ResponseBody, error_responses
 from billstack import routes
 from billstack.clock import to_iso_z
 from billstack.services import sessions
+from billstack.services.plan_catalog import PRICE_ID_PATTERN, QUANTITY_LIMIT
 from billstack.services.views import ISO_Z_PATTERN
 
 router = APIRouter(prefix=routes.API_PREFIX, tags=["Portal sessions"])
@@ -37,7 +38,39 @@ class SubscriptionCancelFlow(RequestBody):
                                  "yet is looked up in Stripe).")
 
 
-Flow = Annotated[PaymentMethodUpdateFlow | SubscriptionCancelFlow, Field(discriminator="type")]
+_SUBSCRIPTION_ID_DESCRIPTION = ("A Stripe subscription id (`sub_…`) of this customer. Unknown or another customer's: "
+                                "400 naming `flow.subscriptionId` (a subscription not mirrored yet is looked up in "
+                                "Stripe).")
+
+
+class SubscriptionUpdateFlow(RequestBody):
+    """Open the portal straight on the plan picker of one of the customer's subscriptions
+    (Stripe's `subscription_update`). Needs plan changes on (else 400 `feature_disabled`)."""
+
+    type: Literal["subscription_update"]
+    subscription_id: str = Field(pattern=sessions.SUBSCRIPTION_ID_PATTERN, examples=["sub_1OaBcDeFgHiJkLmN"],
+                                 description=_SUBSCRIPTION_ID_DESCRIPTION)
+
+
+class SubscriptionUpdateConfirmFlow(RequestBody):
+    """Open the portal straight on the confirmation (with Stripe's proration preview) of a
+    switch to one price (Stripe's `subscription_update_confirm`). Needs plan changes on."""
+
+    type: Literal["subscription_update_confirm"]
+    subscription_id: str = Field(pattern=sessions.SUBSCRIPTION_ID_PATTERN, examples=["sub_1OaBcDeFgHiJkLmN"],
+                                 description=_SUBSCRIPTION_ID_DESCRIPTION)
+    price_id: str = Field(pattern=PRICE_ID_PATTERN, examples=["price_1OaBcDeFgHiJkLmN"],
+                          description="The price to switch to: one of the project's plan-change prices "
+                          "(`project update --plan-change-price`), else 400 naming `flow.priceId`.")
+    quantity: StrictInt | None = Field(default=None, ge=1, le=QUANTITY_LIMIT, examples=[3],
+                                       description="The new quantity, a JSON integer from 1 to "
+                                       f"{QUANTITY_LIMIT}; default: the subscription's current quantity.")
+
+
+Flow = Annotated[
+    PaymentMethodUpdateFlow | SubscriptionCancelFlow | SubscriptionUpdateFlow | SubscriptionUpdateConfirmFlow,
+    Field(discriminator="type"),
+]
 
 
 class CreatePortalSessionRequest(RequestBody):
@@ -110,10 +143,14 @@ project); nothing else is required.
 - **Unknown fields are refused** with 400 `parameter_unknown` (`param` names the field),
   so a typo such as `ttl_ms` or `return_url` cannot silently fall back to a default.
 - `locale`: see the field; unsupported languages fall back to `en`.
-- `flow`: `{"type": "payment_method_update"}` or
-  `{"type": "subscription_cancel", "subscriptionId": "sub_…"}`; a flow for a feature the
-  project turned off is a 400 `feature_disabled`. Whether the subscription is the
-  customer's is checked when the portal opens it.
+- `flow`: `{"type": "payment_method_update"}`,
+  `{"type": "subscription_cancel", "subscriptionId": "sub_…"}`,
+  `{"type": "subscription_update", "subscriptionId": "sub_…"}` (the plan picker) or
+  `{"type": "subscription_update_confirm", "subscriptionId": "sub_…", "priceId": "price_…",
+  "quantity": 3}` (the confirmation of that change; `quantity` optional). A flow for a
+  feature the project turned off is a 400 `feature_disabled`; a subscription that is not
+  the customer's is a 400 naming `flow.subscriptionId`, a price the project does not offer
+  for plan changes a 400 naming `flow.priceId`.
 - Rate limited per API key (429 with `Retry-After`).
 """
 
@@ -167,7 +204,7 @@ async def create_session_json(
         ttl_ms=request.ttl_ms,
         return_url=request.return_url,
         locale=request.locale,
-        flow=request.flow.model_dump(by_alias=True) if request.flow is not None else None,
+        flow=request.flow.model_dump(by_alias=True, exclude_none=True) if request.flow is not None else None,
         client_ip=client_ip,
     ))
     return PortalSessionCreated(

@@ -34,13 +34,22 @@ _OUR_SESSION_PREFIX = "portal_sess_"
 _CUSTOMER_PREFIXES = ("cus_", "pc_")
 _TOP_LEVEL = frozenset({"customer", "return_url", "locale", "flow_data", "configuration", "on_behalf_of"})
 _NOT_SUPPORTED = frozenset({"configuration", "on_behalf_of"})
+_CONFIRM = sessions.FLOW_SUBSCRIPTION_UPDATE_CONFIRM
 # Stripe's fields of each flow type → the session API's (a type without an entry takes none).
-_FLOW_FIELDS: dict[str, dict[str, str]] = {sessions.FLOW_SUBSCRIPTION_CANCEL: {"subscription": "subscriptionId"}}
-# The session API's error params as Stripe's parameters.
+# `subscription_update_confirm`'s one item (`items[0][id|price|quantity]`) is read by `_confirm_item`.
+_FLOW_FIELDS: dict[str, dict[str, str]] = {
+    sessions.FLOW_SUBSCRIPTION_CANCEL: {"subscription": "subscriptionId"},
+    sessions.FLOW_SUBSCRIPTION_UPDATE: {"subscription": "subscriptionId"},
+    _CONFIRM: {"subscription": "subscriptionId", "items": ""},
+}
+_ITEM_FIELDS = {"id": "", "price": "priceId", "quantity": "quantity"}
+# The session API's error params as Stripe's parameters; `{kind}` is the flow's type.
 _STRIPE_PARAMS = {
     "customerId": "customer", "externalId": "customer", "stripeCustomerId": "customer",
     "returnUrl": "return_url", "locale": "locale", "flow": "flow_data", "flow.type": "flow_data[type]",
-    "flow.subscriptionId": "flow_data[subscription_cancel][subscription]",
+    "flow.subscriptionId": "flow_data[{kind}][subscription]",
+    "flow.priceId": "flow_data[{kind}][items][0][price]",
+    "flow.quantity": "flow_data[{kind}][items][0][quantity]",
 }
 
 
@@ -51,12 +60,16 @@ _STRIPE_PARAMS = {
     "base at BillStack and use a project API key (`bsk_…`) as the secret key. Form-encoded params: `customer` "
     "(`cus_…`, linked on the fly, or `pc_…`), `return_url`, `locale` (Stripe's values, `auto` included), "
     "`flow_data[type]` (`payment_method_update`, `subscription_cancel` with "
-    "`flow_data[subscription_cancel][subscription]`). `configuration` and `on_behalf_of` are not supported (400). "
+    "`flow_data[subscription_cancel][subscription]`, `subscription_update` with "
+    "`flow_data[subscription_update][subscription]`, `subscription_update_confirm` with "
+    "`flow_data[subscription_update_confirm][subscription]` and `[items][0][id|price|quantity]`). "
+    "`configuration` and `on_behalf_of` are not supported (400). "
     "Answers a `billing_portal.session` object whose `url` is the portal URL; errors in Stripe's envelope.",
     operation_id="createStripeBillingPortalSession",
     include_in_schema=False,  # Stripe's API, documented by Stripe: not part of BillStack's JSON API
 )
 async def create_billing_portal_session(request: Request) -> Response:
+    params: dict[str, Any] = {}
     try:
         api_key = api_key_from_header(request.headers.get("authorization"))
         params = parse_form(await _read_body(request))
@@ -67,7 +80,7 @@ async def create_billing_portal_session(request: Request) -> Response:
             **_customer(params),
         ))
     except BillStackError as error:
-        return stripe_error(error)
+        return stripe_error(error, _flow_kind(params))
     return JSONResponse(_session_object(created, params, flow))
 
 
@@ -155,8 +168,37 @@ def _flow(flow_data: Any) -> dict[str, Any] | None:
         if key not in fields:
             param = f"flow_data[{kind}][{key}]"
             raise invalid(f"Received unknown parameter: {param}", param=param, code="parameter_unknown")
-        flow[fields[key]] = value
+        if fields[key]:
+            flow[fields[key]] = value
+    if kind == _CONFIRM:
+        flow.update(_confirm_item(details.get("items")))
     return flow
+
+
+def _confirm_item(items: Any) -> dict[str, Any]:
+    """`items[0][price]` (and `[quantity]`) of a `subscription_update_confirm`: Stripe's
+    portal confirms one item; its `[id]` is Stripe's and only echoed back."""
+    base = f"flow_data[{_CONFIRM}][items]"
+    if not isinstance(items, dict) or set(items) != {"0"} or not isinstance(items["0"], dict):
+        raise invalid(f"{base} must hold exactly one item: {base}[0][price] (and [id], [quantity]).",
+                      param=f"{base}[0][price]", code="parameter_missing" if items is None else "parameter_invalid")
+    found: dict[str, Any] = {}
+    for key, value in items["0"].items():
+        if key not in _ITEM_FIELDS:
+            raise invalid(f"Received unknown parameter: {base}[0][{key}]", param=f"{base}[0][{key}]",
+                          code="parameter_unknown")
+        if _ITEM_FIELDS[key]:
+            found[_ITEM_FIELDS[key]] = value
+    quantity = found.get("quantity")
+    if isinstance(quantity, str) and quantity.isascii() and quantity.isdecimal():
+        found["quantity"] = int(quantity)  # form values are text; anything else is the service's 400
+    return found
+
+
+def _flow_kind(params: dict[str, Any]) -> str:
+    flow_data = params.get("flow_data")
+    kind = flow_data.get("type") if isinstance(flow_data, dict) else None
+    return kind if kind in sessions.FLOW_TYPES else "flow"
 
 
 # --- the answer ----------------------------------------------------------------------------
@@ -169,7 +211,7 @@ def _session_object(created: sessions.CreatedSession, params: dict[str, Any], fl
         "configuration": CONFIGURATION_ID,
         "created": int(created.created_at.timestamp()),
         "customer": created.stripe_customer_id,
-        "flow": _flow_object(flow),
+        "flow": _flow_object(flow, params),
         "livemode": created.livemode,
         "locale": params.get("locale") or None,
         "on_behalf_of": None,
@@ -178,24 +220,38 @@ def _session_object(created: sessions.CreatedSession, params: dict[str, Any], fl
     }
 
 
-def _flow_object(flow: dict[str, Any] | None) -> dict[str, Any] | None:
+def _flow_object(flow: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Stripe's `flow` of the session: the type's own hash filled in, the others null."""
     if flow is None:
         return None
-    cancel = ({"retention": None, "subscription": flow["subscriptionId"]}
-              if flow["type"] == sessions.FLOW_SUBSCRIPTION_CANCEL else None)
+    kind = flow["type"]
+    details: dict[str, Any] = {sessions.FLOW_SUBSCRIPTION_CANCEL: None, sessions.FLOW_SUBSCRIPTION_UPDATE: None,
+                               _CONFIRM: None}
+    if kind == sessions.FLOW_SUBSCRIPTION_CANCEL:
+        details[kind] = {"retention": None, "subscription": flow["subscriptionId"]}
+    elif kind == sessions.FLOW_SUBSCRIPTION_UPDATE:
+        details[kind] = {"subscription": flow["subscriptionId"]}
+    elif kind == _CONFIRM:
+        item = params["flow_data"][_CONFIRM]["items"]["0"]
+        details[kind] = {
+            "discounts": None,
+            "items": [{"id": item.get("id"), "price": flow["priceId"], "quantity": flow.get("quantity")}],
+            "subscription": flow["subscriptionId"],
+        }
     return {
-        "type": flow["type"],
+        "type": kind,
         "after_completion": {"type": "portal_homepage", "hosted_confirmation": None, "redirect": None},
-        "subscription_cancel": cancel,
-        "subscription_update": None,
-        "subscription_update_confirm": None,
+        **details,
     }
 
 
-def stripe_error(error: BillStackError) -> JSONResponse:
+def stripe_error(error: BillStackError, flow_kind: str = "flow") -> JSONResponse:
     """Stripe's envelope and statuses: an unknown customer is a 400 naming `customer`, and
-    authentication failures are `invalid_request_error`s, as Stripe sends them."""
+    authentication failures are `invalid_request_error`s, as Stripe sends them. `flow_kind`:
+    the request's flow type, which Stripe's names of the flow's fields contain."""
     param = _STRIPE_PARAMS.get(error.param or "", error.param)
+    if param is not None:
+        param = param.replace("{kind}", flow_kind)
     status = 400 if error.status == 404 else error.status
     kind = "invalid_request_error" if error.status == 401 else error.type
     body = {"type": kind, "code": error.code, "message": error.message, "param": param}

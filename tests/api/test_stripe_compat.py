@@ -5,6 +5,7 @@ SDK speaks HTTP only."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from billstack import routes
 from billstack.config import reset_settings
 from billstack.db import session_scope
 from billstack.models import Customer, PortalSession, Subscription
-from billstack.services import ratelimit, tenants
+from billstack.services import plan_catalog, ratelimit, tenants
 from stripe_emulator.seed import seed_demo_customer
 from tests.portal_world import World, mirror, world  # noqa: F401 - fixture
 
@@ -139,7 +140,7 @@ def test_unknown_customer_raises_invalid_request_error(server_url, world: World,
     ({"configuration": "bpc_123"}, "configuration", "parameter_unsupported"),
     ({"on_behalf_of": "acct_123"}, "on_behalf_of", "parameter_unsupported"),
     ({"custom": "x"}, "custom", "parameter_unknown"),
-    ({"flow_data": {"type": "subscription_update"}}, "flow_data[type]", "parameter_invalid"),
+    ({"flow_data": {"type": "subscription_schedule_update"}}, "flow_data[type]", "parameter_invalid"),
     ({"flow_data": {"type": "payment_method_update", "after_completion": {"type": "redirect"}}},
      "flow_data[after_completion]", "parameter_unknown"),
     ({"return_url": "javascript:alert(1)"}, "return_url", "parameter_invalid"),
@@ -169,3 +170,102 @@ def test_errors_are_in_stripes_envelope(server_url, world: World) -> None:
     assert response.status_code == 401
     assert response.json() == {"error": {"type": "invalid_request_error", "code": "invalid_api_key",
                                          "message": "Invalid API key provided.", "param": None}}
+
+
+# --- plan-change deep links (issue 15): Stripe's flow_data, Stripe's `flow` back ---------------
+
+
+@pytest.fixture
+def plan_prices(world: World) -> list[str]:
+    """Plan changes on, with two real prices of the world's emulator account set as an operator would."""
+    team = world.stripe.v1.prices.create({"product_data": {"name": "Team"}, "currency": "usd", "unit_amount": 4900,
+                                          "recurring": {"interval": "month"}})
+    business = world.stripe.v1.prices.create({"product_data": {"name": "Business"}, "currency": "usd",
+                                              "unit_amount": 9900, "recurring": {"interval": "month"}})
+    with session_scope() as db:
+        project = tenants.update_project(db, world.project_id, feature_plan_change=True)
+        plan_catalog.set_plan_prices(db, project, [team.id, business.id])
+    return [team.id, business.id]
+
+
+def _stored_flow(session: stripe.billing_portal.Session) -> dict:
+    with session_scope() as db:
+        stored = db.get(PortalSession, "portal_sess_" + session.id.removeprefix("bps_"))
+        return json.loads(stored.flow)
+
+
+def test_sdk_opens_the_plan_picker(server_url, world: World, api_key, plan_prices) -> None:
+    subscription = world.alice.seeded["subscriptions"][0]
+    session = sdk(server_url, api_key).v1.billing_portal.sessions.create({
+        "customer": world.alice.stripe_customer_id,
+        "flow_data": {"type": "subscription_update", "subscription_update": {"subscription": subscription}},
+    })
+    assert session.flow.type == "subscription_update"
+    assert session.flow.subscription_update.subscription == subscription
+    assert session.flow.subscription_cancel is None and session.flow.subscription_update_confirm is None
+    assert _stored_flow(session) == {"type": "subscription_update", "subscriptionId": subscription}
+    view = httpx.get(f"{server_url}/api/portal/{token_of(session.url)}")
+    assert view.status_code == 200, view.text
+    assert view.json()["flow"] == {"type": "subscription_update", "subscriptionId": subscription}
+
+
+def test_sdk_opens_the_confirmation_of_one_change(server_url, world: World, api_key, plan_prices) -> None:
+    subscription = world.stripe.v1.subscriptions.retrieve(world.alice.seeded["subscriptions"][0])
+    item = subscription["items"].data[0].id
+    session = sdk(server_url, api_key).v1.billing_portal.sessions.create({
+        "customer": world.alice.stripe_customer_id,
+        "flow_data": {"type": "subscription_update_confirm", "subscription_update_confirm": {
+            "subscription": subscription.id, "items": [{"id": item, "price": plan_prices[1], "quantity": 3}]}},
+    })
+    confirm = session.flow.subscription_update_confirm
+    assert session.flow.type == "subscription_update_confirm" and confirm.subscription == subscription.id
+    assert [(i.id, i.price, i.quantity) for i in confirm["items"]] == [(item, plan_prices[1], 3)]
+    assert _stored_flow(session) == {"type": "subscription_update_confirm", "subscriptionId": subscription.id,
+                                     "priceId": plan_prices[1], "quantity": 3}
+    without_quantity = sdk(server_url, api_key).v1.billing_portal.sessions.create({
+        "customer": world.alice.stripe_customer_id,
+        "flow_data": {"type": "subscription_update_confirm", "subscription_update_confirm": {
+            "subscription": subscription.id, "items": [{"id": item, "price": plan_prices[0]}]}},
+    })
+    assert _stored_flow(without_quantity) == {"type": "subscription_update_confirm",
+                                              "subscriptionId": subscription.id, "priceId": plan_prices[0]}
+
+
+def _confirm_data(subscription: str, **item: object) -> dict:
+    return {"type": "subscription_update_confirm",
+            "subscription_update_confirm": {"subscription": subscription, "items": [{"id": "si_x", **item}]}}
+
+
+@pytest.mark.parametrize(("which", "param", "code"), [
+    ("unoffered", "flow_data[subscription_update_confirm][items][0][price]", "parameter_invalid"),
+    ("bad_quantity", "flow_data[subscription_update_confirm][items][0][quantity]", "parameter_invalid"),
+    ("no_items", "flow_data[subscription_update_confirm][items][0][price]", "parameter_missing"),
+    ("bobs", "flow_data[subscription_update_confirm][subscription]", "parameter_invalid"),
+    ("bobs_update", "flow_data[subscription_update][subscription]", "parameter_invalid"),
+])
+def test_sdk_plan_change_errors_name_stripes_params(server_url, world: World, api_key, plan_prices, which, param,
+                                                    code) -> None:
+    own, bobs = world.alice.seeded["subscriptions"][0], world.bob.seeded["subscriptions"][0]
+    unoffered = world.stripe.v1.prices.create({"product_data": {"name": "Secret"}, "currency": "usd",
+                                               "unit_amount": 1, "recurring": {"interval": "month"}}).id
+    flow_data = {
+        "unoffered": _confirm_data(own, price=unoffered),
+        "bad_quantity": _confirm_data(own, price=plan_prices[0], quantity=0),
+        "no_items": {"type": "subscription_update_confirm", "subscription_update_confirm": {"subscription": own}},
+        "bobs": _confirm_data(bobs, price=plan_prices[0]),
+        "bobs_update": {"type": "subscription_update", "subscription_update": {"subscription": bobs}},
+    }[which]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        sdk(server_url, api_key).v1.billing_portal.sessions.create({"customer": world.alice.stripe_customer_id,
+                                                                    "flow_data": flow_data})
+    assert (raised.value.http_status, raised.value.param, raised.value.code) == (400, param, code)
+
+
+def test_sdk_plan_change_flows_need_plan_changes_on(server_url, world: World, api_key) -> None:
+    subscription = world.alice.seeded["subscriptions"][0]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        sdk(server_url, api_key).v1.billing_portal.sessions.create({
+            "customer": world.alice.stripe_customer_id,
+            "flow_data": {"type": "subscription_update", "subscription_update": {"subscription": subscription}},
+        })
+    assert (raised.value.param, raised.value.code) == ("flow_data[type]", "feature_disabled")

@@ -14,6 +14,7 @@ from billstack.config import origin_of
 from billstack.errors import invalid
 from billstack.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, normalise_locale
 from billstack.models import ApiKey, Project
+from billstack.services.plan_catalog import QUANTITY_LIMIT, is_price_id
 from billstack.services.tenants import allowed_return_origins, normalised_origin
 
 TTL_DEFAULT_MS = 3_600_000
@@ -28,7 +29,17 @@ _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 FLOW_PAYMENT_METHOD_UPDATE = "payment_method_update"
 FLOW_SUBSCRIPTION_CANCEL = "subscription_cancel"
-FLOW_TYPES = (FLOW_PAYMENT_METHOD_UPDATE, FLOW_SUBSCRIPTION_CANCEL)
+FLOW_SUBSCRIPTION_UPDATE = "subscription_update"
+FLOW_SUBSCRIPTION_UPDATE_CONFIRM = "subscription_update_confirm"
+FLOW_TYPES = (FLOW_PAYMENT_METHOD_UPDATE, FLOW_SUBSCRIPTION_CANCEL, FLOW_SUBSCRIPTION_UPDATE,
+              FLOW_SUBSCRIPTION_UPDATE_CONFIRM)
+# Each flow's fields besides `type`: required, then optional (canonical JSON keeps this order).
+_FLOW_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    FLOW_PAYMENT_METHOD_UPDATE: ((), ()),
+    FLOW_SUBSCRIPTION_CANCEL: (("subscriptionId",), ()),
+    FLOW_SUBSCRIPTION_UPDATE: (("subscriptionId",), ()),
+    FLOW_SUBSCRIPTION_UPDATE_CONFIRM: (("subscriptionId", "priceId"), ("quantity",)),
+}
 # Anchored for pydantic's `pattern=` (pydantic-core's Rust regex searches, and its `$` is
 # the end of the text); Python checks use fullmatch, as Python's `$` also matches before
 # a final line break.
@@ -100,6 +111,7 @@ class ProjectFacts:
     allowed_return_origins: str
     feature_cancel: bool
     feature_payment_method_update: bool
+    feature_plan_change: bool = False
 
 
 def check_ttl_ms(ttl_ms: int | None) -> int:
@@ -162,26 +174,53 @@ def resolve_locale(locale: str | None) -> str:
 
 
 def check_flow(flow: dict[str, Any] | None, project: Project | ProjectFacts) -> str | None:
-    """The deep link as canonical JSON (`{"type": …, "subscriptionId": …}`), or None."""
+    """The deep link as canonical JSON (`{"type": …, "subscriptionId": …}`), or None.
+    Shape and feature switches only: whose the subscription is (flow_owner.py) and whether
+    the project offers the price (`flow_price_id`) are checked by the caller."""
     if flow is None:
         return None
     if not isinstance(flow, dict) or flow.get("type") not in FLOW_TYPES:
-        raise invalid("flow.type must be payment_method_update or subscription_cancel.", param="flow.type")
+        raise invalid(f"flow.type must be one of {', '.join(FLOW_TYPES)}.", param="flow.type")
     kind = flow["type"]
+    required, optional = _FLOW_FIELDS[kind]
+    flow = {name: value for name, value in flow.items() if value is not None or name not in optional}
+    if kind == FLOW_PAYMENT_METHOD_UPDATE and set(flow) != {"type"}:
+        raise invalid("A payment_method_update flow takes no other fields.", param="flow")
+    _check_flow_fields(flow, kind, required, optional)
+    _check_flow_feature(kind, project)
+    return json.dumps({"type": kind, **{name: flow[name] for name in (*required, *optional) if name in flow}})
+
+
+def _check_flow_fields(flow: dict[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    if "subscriptionId" in required and not is_subscription_id(flow.get("subscriptionId")):
+        raise invalid(f"A {kind} flow needs subscriptionId (sub_…).", param="flow.subscriptionId")
+    if "priceId" in required and not is_price_id(flow.get("priceId")):
+        raise invalid(f"A {kind} flow needs priceId (price_…).", param="flow.priceId")
+    quantity = flow.get("quantity")
+    if "quantity" in flow and (isinstance(quantity, bool) or not isinstance(quantity, int)
+                               or not 1 <= quantity <= QUANTITY_LIMIT):
+        raise invalid(f"flow.quantity must be a whole number from 1 to {QUANTITY_LIMIT}.", param="flow.quantity")
+    unknown = sorted(set(flow) - {"type", *required, *optional})
+    if unknown:
+        raise invalid(f"A {kind} flow takes no field {shown(unknown[0])}.", param=f"flow.{unknown[0]}"[:100])
+
+
+def _check_flow_feature(kind: str, project: Project | ProjectFacts) -> None:
     if kind == FLOW_PAYMENT_METHOD_UPDATE:
-        if set(flow) != {"type"}:
-            raise invalid("A payment_method_update flow takes no other fields.", param="flow")
-        if not project.feature_payment_method_update:
-            raise invalid("Payment method updates are turned off for this project.", param="flow.type",
-                          code="feature_disabled")
-        return json.dumps({"type": kind})
-    subscription_id = flow.get("subscriptionId")
-    if set(flow) != {"type", "subscriptionId"} or not is_subscription_id(subscription_id):
-        raise invalid("A subscription_cancel flow needs subscriptionId (sub_…).", param="flow.subscriptionId")
-    if not project.feature_cancel:
-        raise invalid("Cancelling subscriptions is turned off for this project.", param="flow.type",
-                      code="feature_disabled")
-    return json.dumps({"type": kind, "subscriptionId": subscription_id})
+        on, what = project.feature_payment_method_update, "Payment method updates are"
+    elif kind == FLOW_SUBSCRIPTION_CANCEL:
+        on, what = project.feature_cancel, "Cancelling subscriptions is"
+    else:
+        on, what = project.feature_plan_change, "Plan changes are"
+    if not on:
+        raise invalid(f"{what} turned off for this project.", param="flow.type", code="feature_disabled")
+
+
+def flow_price_id(flow: dict[str, Any] | None) -> str | None:
+    """The price a checked deep link asks to confirm (`subscription_update_confirm`), or None."""
+    if flow is None or flow.get("type") != FLOW_SUBSCRIPTION_UPDATE_CONFIRM:
+        return None
+    return flow["priceId"]
 
 
 def is_subscription_id(value: object) -> bool:

@@ -1,7 +1,7 @@
 """Session creation's SQL, spoken to the driver directly (the benchmarked hot path).
 
 One SELECT (key + project + customer; one more only for a deep link to a subscription,
-to check whose it is), then the session and audit INSERTs (and, at most
+to check whose it is, and one for a deep link to a price, to check the project offers it), then the session and audit INSERTs (and, at most
 once a minute per key, the key's `last_used_at`): separate statements on SQLite, where
 they cost nothing extra, one statement on PostgreSQL (one round trip instead of three).
 No ORM objects on the way; the audit row's columns are `audit`'s.
@@ -21,7 +21,7 @@ from billstack.services.sessions.request import ProjectFacts, shown
 from billstack.services.tenants import API_KEY_PREFIX
 
 _PROJECT_COLUMNS = """p.team_id, p.default_return_url, p.allowed_return_origins,
-               p.feature_cancel, p.feature_payment_method_update,
+               p.feature_cancel, p.feature_payment_method_update, p.feature_plan_change,
                c.project_id, CASE WHEN c.removed_at IS NULL THEN 0 ELSE 1 END"""
 _SESSION_COLUMNS = ("id", "project_id", "customer_id", "api_key_id", "token_hash", "return_url",
                     "locale", "flow", "created_at", "expires_at")
@@ -53,6 +53,10 @@ _CREATE_SQL = {
     "subscription_owner": """
         SELECT s.customer_id, s.status FROM subscription s
         WHERE s.project_id = :project_id AND s.stripe_id = :subscription_id""",
+    # Only for a deep link to a price (`subscription_update_confirm`): one of the project's
+    # plan prices (the unique (project_id, price_id) index).
+    "plan_price_offered": """
+        SELECT 1 FROM plan_price pp WHERE pp.project_id = :project_id AND pp.price_id = :price_id""",
     "insert_session": _INSERT_SESSION,
     "insert_audit": audit.INSERT_SQL,
     "touch_key": _TOUCH_KEY,
@@ -139,7 +143,8 @@ def load_for_create(
         if isinstance(api_key, str):
             raise unauthorized("Invalid API key provided.", code="invalid_api_key")
         raise not_found(f"No such project: {shown(project_id)}.", param="projectId")
-    key_id, key_project, revoked, team, default_return, origins, cancel, pm_update, c_project, c_removed = found
+    key_id, key_project, revoked, team, default_return, origins, cancel, pm_update, plan_change, c_project, c_removed = (
+        found)
     if api_key is not None and key_id is None:  # an ApiKey object whose row is gone
         raise unauthorized("Invalid API key provided.", code="invalid_api_key")
     if revoked or (isinstance(api_key, ApiKey) and api_key.revoked_at is not None):
@@ -148,7 +153,8 @@ def load_for_create(
         if isinstance(api_key, str):
             raise forbidden("This API key does not grant access to this team and project.")
         raise not_found(f"No such project: {shown(project_id)}.", param="projectId")
-    facts = ProjectFacts(key_project, team, default_return, origins or "", bool(cancel), bool(pm_update))
+    facts = ProjectFacts(key_project, team, default_return, origins or "", bool(cancel), bool(pm_update),
+                         bool(plan_change))
     return key_id, facts, c_project, bool(c_removed)
 
 
@@ -157,6 +163,12 @@ def subscription_owner(cursor: Any, dialect: str, *, project_id: str, subscripti
     cursor.execute(sql(dialect, "subscription_owner"), {"project_id": project_id, "subscription_id": subscription_id})
     found = cursor.fetchone()
     return (found[0], found[1]) if found is not None else None
+
+
+def plan_price_offered(cursor: Any, dialect: str, *, project_id: str, price_id: str) -> bool:
+    """Whether `price_id` is one of the project's plan prices."""
+    cursor.execute(sql(dialect, "plan_price_offered"), {"project_id": project_id, "price_id": price_id})
+    return cursor.fetchone() is not None
 
 
 def insert_session(

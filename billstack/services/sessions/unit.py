@@ -12,7 +12,7 @@ from typing import Any
 
 from billstack.clock import to_iso_z, utcnow
 from billstack.config import get_settings
-from billstack.errors import not_found, rate_limited
+from billstack.errors import invalid, not_found, rate_limited
 from billstack.models import PortalSession
 from billstack.routes import portal_url
 from billstack.secrets_box import digest
@@ -23,6 +23,7 @@ from billstack.services.sessions.request import (
     SessionRequest,
     check_flow,
     check_return_url,
+    flow_price_id,
     check_ttl_ms,
     resolve_locale,
     shown,
@@ -90,6 +91,11 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
     flow_json = check_flow(request.flow, facts)
     if customer_project != facts.id or customer_removed:
         raise not_found(f"No such customer: {shown(customer_id)}.", param="customerId")
+    price_id = flow_price_id(request.flow) if flow_json else None
+    if price_id is not None and not storage.plan_price_offered(cursor, dialect, project_id=facts.id,
+                                                               price_id=price_id):
+        raise invalid(f"flow.priceId {shown(price_id)} is not one of this project's plan-change prices.",
+                      param="flow.priceId")
     if flow_json and request.flow and "subscriptionId" in request.flow and not request.subscription_verified:
         flow_owner.check_in_mirror(cursor, dialect, project_id=facts.id, customer_id=customer_id,
                                    subscription_id=request.flow["subscriptionId"])
