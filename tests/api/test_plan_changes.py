@@ -158,6 +158,24 @@ async def test_an_always_invoice_upgrade_charges_exactly_the_preview(
     assert _mirror_row(world, _team_sub(world)).price_id == catalog.business
 
 
+async def test_a_retry_with_the_same_idempotency_key_charges_once(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    world.set_project(proration_behavior="always_invoice")
+    url, headers = _sub_url(world.alice, _team_sub(world)), {"Idempotency-Key": "plan-retry-1"}
+    invoices_before = len(world.stripe.v1.invoices.list({"subscription": _team_sub(world), "limit": 100}).data)
+
+    first = await client.patch(url, json={"priceId": catalog.business}, headers=headers)
+    retry = await client.patch(url, json={"priceId": catalog.business}, headers=headers)
+
+    assert first.status_code == retry.status_code == 200, retry.text
+    assert first.json() == retry.json() and first.json()["priceId"] == catalog.business
+    invoices = world.stripe.v1.invoices.list({"subscription": _team_sub(world), "limit": 100}).data
+    assert len(invoices) == invoices_before + 1
+    again = await client.patch(url, json={"priceId": catalog.business})  # no key: a new request, nothing to do
+    assert_error(again, 400, "nothing_to_change", "priceId")
+
+
 async def test_a_create_prorations_preview_names_the_renewal_invoice(
     client: httpx.AsyncClient, world: World, catalog: Catalog
 ) -> None:

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from billstack import stripe_gateway
 from billstack.clock import from_unix, utcnow
 from billstack.db import release_connection
-from billstack.errors import invalid
+from billstack.errors import BillStackError, invalid
 from billstack.models import PlanPrice, Project, Subscription
 from billstack.services import audit
 from billstack.services.plan_catalog import QUANTITY_LIMIT, SCHEDULE_CONDITIONS, plan_prices, schedule_conditions
@@ -47,6 +47,7 @@ from billstack.services.views import (
 )
 
 DECREASING_ITEM_AMOUNT, SHORTENING_INTERVAL = SCHEDULE_CONDITIONS
+NOTHING_TO_CHANGE = "nothing_to_change"
 
 # Average days per interval (a leap year in four), to compare prices of different intervals.
 _DAYS = {"day": Fraction(1), "week": Fraction(7), "month": Fraction(1461, 48), "year": Fraction(1461, 4)}
@@ -116,8 +117,18 @@ def change_plan(
     charge equal it; a declined charge is a 402 with nothing changed) or, when a
     `schedule_at_period_end` condition holds, at the period end (the view's `scheduledChange`)."""
     project, customer = ctx.project, ctx.customer
-    change = _checked_change(db, ctx, subscription_id, price_id, quantity)
+    try:
+        change = _checked_change(db, ctx, subscription_id, price_id, quantity)
+    except BillStackError as exc:
+        if exc.code == NOTHING_TO_CHANGE and idempotency_key is not None:
+            # A client's retry of a change that was made: the first answer again.
+            return own_subscription_view(db, customer, subscription_id)
+        raise
     row = change.row
+    if change.applies_at == "period_end" and (row.scheduled_price_id, row.scheduled_quantity) == (
+        change.plan.price_id, change.quantity
+    ):
+        return own_subscription_view(db, customer, subscription_id)  # already waiting for the period end
     key = action_key(ctx, "sub-plan", row.stripe_id, idempotency_key)
     if change.applies_at == "period_end":
         updated = _schedule_at_period_end(db, project, change, key)
@@ -206,7 +217,7 @@ def _checked_change(
     quantity = _checked_quantity(project, row, quantity)
     if plan.price_id == row.price_id and quantity == row.quantity:
         raise invalid("That is the subscription's plan and quantity already; nothing to change.",
-                      param="priceId", code="nothing_to_change")
+                      param="priceId", code=NOTHING_TO_CHANGE)
     return _Change(row, plan, quantity, _applies_at(project, row, plan, quantity))
 
 
