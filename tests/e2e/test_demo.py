@@ -84,6 +84,15 @@ def test_demo_prints_a_working_portal_url_api_key_and_curl(page: Page, tmp_path:
         expect(page.get_by_text(re.compile(r"^Renews on "))).to_have_count(2)
         expect(page.get_by_role("link", name=re.compile(r"^Pay invoice "))).to_have_count(1)
         expect(page.get_by_text("Visa ending in 4242")).to_be_visible()
+        # Plan changes are on in the demo: each subscription offers its picker, with the catalogue.
+        expect(page.get_by_role("button", name=re.compile(r"^Update plan – "))).to_have_count(2)
+        page.get_by_role("button", name="Update plan – Team plan").click()
+        dialog = page.get_by_role("dialog")
+        for plan in ("Starter", "Team plan", "Business"):
+            expect(dialog.get_by_role("radio", name=re.compile(f"^{plan}"))).to_be_visible()
+        expect(dialog.get_by_role("button", name="Increase quantity")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
 
         # The printed curl's request works against the running demo.
         minted = httpx.post(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -206,7 +207,7 @@ def test_a_declined_upgrade_says_why_in_the_dialog_and_changes_nothing(
 
 
 def test_keyboard_alone_at_375_px_with_axe_on_the_picker_and_the_confirmation(
-    page: Page, live_db: LiveServer, tenant: Tenant
+    page: Page, live_db: LiveServer, tenant: Tenant, artifacts_dir: Path
 ) -> None:
     enable_plan_changes(live_db, tenant)
     sub_id = team_subscription(tenant)
@@ -219,6 +220,7 @@ def test_keyboard_alone_at_375_px_with_axe_on_the_picker_and_the_confirmation(
     expect(plan_radio(dialog, "Business")).to_be_visible()
     assert_no_serious_axe_violations(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "no horizontal scrolling"
+    page.screenshot(path=str(artifacts_dir / "plan-picker-375.png"))
 
     tab_to(page, plan_radio(dialog, "Team plan"))  # the selected (current) plan holds the group's tab stop
     page.keyboard.press("ArrowDown")  # Team → Business
@@ -231,6 +233,7 @@ def test_keyboard_alone_at_375_px_with_axe_on_the_picker_and_the_confirmation(
     expect(dialog.locator(".preview-plan")).to_have_text("Business · Qty 2")
     assert_no_serious_axe_violations(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "no horizontal scrolling"
+    page.screenshot(path=str(artifacts_dir / "plan-confirm-375.png"))
 
     tab_to(page, dialog.get_by_role("button", name="Confirm change"))
     page.keyboard.press("Enter")
@@ -258,6 +261,24 @@ def test_a_plan_changed_in_stripe_reaches_the_open_page(page: Page, live_db: Liv
     expect(card.get_by_role("heading", name="Business", level=3)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(card).to_contain_text(format_money(9900, "usd", "en") + " per month")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_picker_speaks_german_with_german_money(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
+    enable_plan_changes(live_db, tenant)
+    sub_id = team_subscription(tenant)
+    page.goto(new_portal_session(live_db.url, tenant, locale="de")["portalUrl"])
+    card = page.locator(f'[data-subscription-id="{sub_id}"]')
+    card.get_by_role("button", name="Tarif ändern – Team plan").click(timeout=30_000)
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Tarif wählen")).to_be_visible()
+    expect(plan_radio(dialog, "Business")).to_contain_text("99,00\xa0$ pro Monat")
+    expect(dialog.get_by_role("radio", name="Jährlich")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Menge erhöhen")).to_be_visible()
+    plan_radio(dialog, "Business").click()
+    dialog.get_by_role("button", name="Weiter").click()
+    expect(dialog.get_by_role("heading", name="Neuen Tarif bestätigen")).to_be_visible()
+    expect(dialog.locator(".preview-due")).to_contain_text("Heute fällig")
+    expect(dialog.locator(".preview-line").first).to_contain_text("Nicht genutzte Zeit für Team plan")
 
 
 def tab_to(page: Page, target: Locator, presses: int = 60) -> None:
