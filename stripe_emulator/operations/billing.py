@@ -4,7 +4,8 @@ A renewal at period end T opens the next period on every item, then invoices it
 (created, finalized and, for `charge_automatically`, charged at T). A declined renewal
 leaves the invoice open and the subscription `past_due`. A subscription set to cancel
 at period end becomes `canceled` at T instead. First invoices left unpaid for 23 hours
-expire the subscription (`incomplete_expired`), as in Stripe.
+expire the subscription (`incomplete_expired`), as in Stripe. A renewal that reaches the start
+of a subscription schedule's next phase first switches to that phase's items.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stripe_emulator.context import Ctx
+from stripe_emulator.operations.schedules import enter_due_phase
 from stripe_emulator.operations.subscriptions import (
     bill_period,
     cancel_now,
@@ -49,6 +51,7 @@ def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str,
                 break
             if end > now:
                 break
+            enter_due_phase(ctx, sub, end)
             renew(ctx, sub, end)
             summary["renewed"] += 1
     return summary

@@ -5,6 +5,7 @@ subscription).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stripe_emulator.context import Ctx
@@ -14,6 +15,10 @@ from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.render import copy_json
 
 DAY = 86400
+
+# Called as hook(ctx, invoice) once an invoice is paid. The layers above register here (a
+# subscription's pending update applies when its invoice is paid); this module cannot import them.
+PAID_HOOKS: list[Callable[[Ctx, dict[str, Any]], None]] = []
 
 
 def new_line(
@@ -313,6 +318,8 @@ def mark_paid(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> None:
     inv["status_transitions"] = {**inv["status_transitions"], "paid_at": now}
     ctx.emit("invoice.paid", inv)
     ctx.emit("invoice.payment_succeeded", inv)
+    for hook in PAID_HOOKS:
+        hook(ctx, inv)
     sub = ctx.account.get("subscription", subscription_id(inv))
     if sub is not None and not sub.get("_creating") and sub["status"] in ("incomplete", "past_due", "unpaid"):
         still_open = any(

@@ -20,14 +20,20 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from stripe_emulator.context import Ctx
+from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id
-from stripe_emulator.operations.invoices import build_invoice_item, payment_method_for_subscription
+from stripe_emulator.operations.invoices import (
+    PAID_HOOKS,
+    build_invoice_item,
+    payment_method_for_subscription,
+    subscription_id,
+)
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.operations.subscriptions import (
     Billed,
     billed_items,
+    build_item,
     current_period,
     issue_invoice,
     items_of,
@@ -38,9 +44,11 @@ from stripe_emulator.operations.subscriptions import (
     resolve_price,
 )
 from stripe_emulator.periods import add_interval
+from stripe_emulator.render import render
 from stripe_emulator.wire import merge_metadata, take_bool, take_int, take_str
 
 PRORATION_BEHAVIORS = ("create_prorations", "always_invoice", "none")
+PENDING_UPDATE_LIFETIME = 23 * 3600  # Stripe keeps a pending update open for 23 hours
 PAYMENT_BEHAVIORS = (
     "allow_incomplete",
     "default_incomplete",
@@ -109,6 +117,22 @@ def plan_change(
     period = current_period(ctx, sub)
     at = _proration_date(ctx, period, proration_date, date_param)
     changes = _item_changes(ctx, sub, raw_items, prefix)
+    return plan_item_changes(
+        ctx, sub, changes, behavior=behavior, at=at, anchor_now=anchor_now, prefix=prefix
+    )
+
+
+def plan_item_changes(
+    ctx: Ctx,
+    sub: dict[str, Any],
+    changes: list[ItemChange],
+    *,
+    behavior: str,
+    at: int,
+    anchor_now: bool = False,
+    prefix: str = "items",
+) -> Change:
+    """The change `changes` make at `at` (within the current period), checked: one interval, one currency."""
     after = _after(ctx, sub, changes)
     if not after:
         raise invalid(prefix, "A subscription must have at least one active item.")
@@ -122,13 +146,42 @@ def plan_change(
         sub=sub,
         items=changes,
         at=at,
-        period=period,
+        period=current_period(ctx, sub),
         behavior=behavior,
         reset=anchor_now or intervals != before,
         after=after,
     )
     change.prorations = _proration_items(ctx, change)
     return change
+
+
+def replacing_items(
+    ctx: Ctx, sub: dict[str, Any], wanted: list[tuple[dict[str, Any], int]]
+) -> list[ItemChange]:
+    """The item changes that make the subscription bill exactly `wanted` (price, quantity):
+    an item keeps its id when its price stays, else items are paired in order (a price switch
+    keeps the item), and the rest are added or deleted."""
+    current = billed_items(ctx, sub)
+    left = list(wanted)
+    changes: list[ItemChange] = []
+    unmatched: list[Billed] = []
+    for b in current:
+        same = next((w for w in left if w[0]["id"] == b.price["id"]), None)
+        if same is None:
+            unmatched.append(b)
+            continue
+        left.remove(same)
+        changes.append(ItemChange(b.item_id, b, Billed(b.item_id, same[0], same[1])))
+    for b in unmatched:
+        if left:
+            price, qty = left.pop(0)
+            changes.append(ItemChange(b.item_id, b, Billed(b.item_id, price, qty)))
+        else:
+            changes.append(ItemChange(b.item_id, b, None))
+    for price, qty in left:
+        item_id = new_id("si")
+        changes.append(ItemChange(item_id, None, Billed(item_id, price, qty), {}))
+    return changes
 
 
 def _interval(billed: Billed) -> tuple[str, int]:
@@ -298,23 +351,82 @@ def apply_change(ctx: Ctx, change: Change) -> dict[str, Any] | None:
     """Store the prorations, switch the items (restarting the cycle on a reset) and, when the
     change bills now, invoice and charge. Returns that invoice, if any."""
     sub = change.sub
+    _store_prorations(ctx, change)
+    switch_items(ctx, change)
+    if not change.bills_now:
+        return None
+    inv = _issue_now_invoice(ctx, change)
+    declined = inv["status"] == "open" and sub["collection_method"] == "charge_automatically"
+    if declined and sub["status"] == "active":
+        sub["status"] = "past_due"
+    return inv
+
+
+def apply_pending(ctx: Ctx, change: Change) -> dict[str, Any]:
+    """`pending_if_incomplete` when the charge is declined: the items stay as they are, the
+    change's invoice stays open and the change waits in `pending_update` until it is paid."""
+    sub = change.sub
+    _store_prorations(ctx, change)
+    inv = _issue_now_invoice(ctx, change)
+    if inv["status"] == "paid":
+        switch_items(ctx, change)
+        return inv
+    start, end = change.next_period if change.reset else change.period
+    sub["pending_update"] = {
+        "billing_cycle_anchor": start if change.reset else None,
+        "discount": None,
+        "discounts": [],
+        "expires_at": change.at + PENDING_UPDATE_LIFETIME,
+        "metadata": None,
+        "subscription_items": [
+            render(ctx, build_item(sub["id"], b.price, b.quantity, {}, (start, end), change.at, b.item_id))
+            for b in change.after
+        ],
+        "trial_end": None,
+        "trial_from_plan": None,
+    }
+    sub["_pending_update"] = {"invoice": inv["id"], "change": change}
+    return inv
+
+
+def _apply_paid_update(ctx: Ctx, inv: dict[str, Any]) -> None:
+    """The invoice of a pending update was paid: the update applies now."""
+    sub = ctx.account.get("subscription", subscription_id(inv))
+    waiting = sub.get("_pending_update") if sub is not None else None
+    if sub is None or waiting is None or waiting["invoice"] != inv["id"]:
+        return
+    before = render(ctx, sub)
+    switch_items(ctx, waiting["change"])
+    sub["pending_update"] = None
+    del sub["_pending_update"]
+    diff = changed(before, render(ctx, sub))
+    ctx.emit("customer.subscription.pending_update_applied", sub, diff)
+    ctx.emit("customer.subscription.updated", sub, diff)
+
+
+PAID_HOOKS.append(_apply_paid_update)
+
+
+def _store_prorations(ctx: Ctx, change: Change) -> None:
     for ii in change.prorations:
         ctx.account.add(ii)
         ctx.emit("invoiceitem.created", ii)
+
+
+def _issue_now_invoice(ctx: Ctx, change: Change) -> dict[str, Any]:
+    pending = pending_items(ctx, change.sub["id"])
+    return issue_invoice(ctx, change.sub, _now_invoice(ctx, change, pending), pending, at=change.at)
+
+
+def switch_items(ctx: Ctx, change: Change) -> None:
+    """The items take their new prices and quantities; on a reset, the cycle restarts at t."""
+    sub = change.sub
     apply_items(ctx, sub, change.items, change.at)
     if change.reset:
         start, end = change.next_period
         for item in items_of(ctx, sub):
             item["current_period_start"], item["current_period_end"] = start, end
         sub["billing_cycle_anchor"] = start
-    if not change.bills_now:
-        return None
-    pending = pending_items(ctx, sub["id"])
-    inv = issue_invoice(ctx, sub, _now_invoice(ctx, change, pending), pending, at=change.at)
-    declined = inv["status"] == "open" and sub["collection_method"] == "charge_automatically"
-    if declined and sub["status"] == "active":
-        sub["status"] = "past_due"
-    return inv
 
 
 def apply_items(ctx: Ctx, sub: dict[str, Any], changes: list[ItemChange], at: int) -> None:

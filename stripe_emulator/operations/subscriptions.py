@@ -63,7 +63,20 @@ def new_item(
     at: int,
     item_id: str | None = None,
 ) -> dict[str, Any]:
-    item = {
+    return ctx.account.add(build_item(sub_id, price, quantity, metadata, period, at, item_id))
+
+
+def build_item(
+    sub_id: str,
+    price: dict[str, Any],
+    quantity: int,
+    metadata: dict[str, str],
+    period: tuple[int, int],
+    at: int,
+    item_id: str | None = None,
+) -> dict[str, Any]:
+    """A subscription item, not stored."""
+    return {
         "id": item_id or new_id("si"),
         "object": "subscription_item",
         "billing_thresholds": None,
@@ -79,7 +92,6 @@ def new_item(
         "tax_rates": [],
         "_price": price["id"],
     }
-    return ctx.account.add(item)
 
 
 def new_subscription(

@@ -9,5 +9,6 @@ from stripe_emulator.resources import (  # noqa: F401
     payment_methods,
     products,
     setup_intents,
+    subscription_schedules,
     subscriptions,
 )

@@ -23,6 +23,7 @@ from stripe_emulator.operations.prorations import (
     PRORATION_BEHAVIORS,
     Change,
     apply_change,
+    apply_pending,
     payment_error,
     plan_change,
 )
@@ -325,7 +326,10 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
             sub.clear()
             sub.update(snapshot)
             raise declined
-        apply_change(ctx, change)
+        if declined is not None and payment_behavior == "pending_if_incomplete":
+            apply_pending(ctx, change)
+        else:
+            apply_change(ctx, change)
         if sub["cancel_at_period_end"]:
             sub["cancel_at"] = current_period(ctx, sub)[1]
     after = render(ctx, sub)

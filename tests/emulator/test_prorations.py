@@ -335,3 +335,29 @@ def test_update_emits_subscription_updated_with_the_old_items(
     created = client.v1.events.list({"type": "invoiceitem.created", "limit": 10}).data
     assert sorted(e.data.object.amount for e in created) == [-667, 2000]
 
+
+
+def test_pending_if_incomplete_waits_for_the_invoice_to_be_paid(
+    client: stripe.StripeClient, plans: Plans
+) -> None:
+    sub = _subscribe(client, plans.basic)
+    _fail_future_charges(client, sub.customer)
+    change = _switch(
+        sub, plans.pro, proration_behavior="always_invoice", payment_behavior="pending_if_incomplete"
+    )
+    waiting = client.v1.subscriptions.update(sub.id, change)
+    assert waiting["items"].data[0].price.id == plans.basic.id and waiting.status == "active"
+    pending = waiting.pending_update
+    assert pending.expires_at == change["proration_date"] + 23 * 3600
+    assert [(i.price.id, i.quantity) for i in pending.subscription_items] == [(plans.pro.id, 1)]
+    inv = client.v1.invoices.retrieve(waiting.latest_invoice)
+    assert (inv.status, inv.amount_due) == ("open", 1333)
+
+    good = client.v1.payment_methods.attach("pm_card_visa", {"customer": sub.customer})
+    client.v1.invoices.pay(inv.id, {"payment_method": good.id})
+    applied = client.v1.subscriptions.retrieve(sub.id)
+    assert applied["items"].data[0].price.id == plans.pro.id and applied.pending_update is None
+    applied_events = client.v1.events.list({"type": "customer.subscription.pending_update_applied"})
+    event = applied_events.data[0]
+    assert event.data.object.id == sub.id
+    assert event.data.previous_attributes["items"].data[0].price.id == plans.basic.id
