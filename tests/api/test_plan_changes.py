@@ -16,6 +16,7 @@ import httpx
 import pytest
 import stripe
 
+from billstack.clock import from_unix
 from billstack.models import Subscription
 from billstack.services import webhooks
 from devtools.emulator import advance_time, emulator_now
@@ -362,3 +363,39 @@ async def test_bad_plan_change_requests_are_400_and_change_nothing(
         assert_error(await client.request(method.upper(), target, json=body), 400, param=param)
     assert _stripe_item(world, _team_sub(world)) == (catalog.team, 1)
     assert _mirror_row(world, _team_sub(world)).price_id == catalog.team
+
+
+async def test_a_schedule_made_in_stripe_reaches_the_mirror_through_its_own_events(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    await client.get(f"/api/portal/{world.alice.token}")
+    since = raw_events(world)[0]["id"]
+    schedule = world.stripe.v1.subscription_schedules.create({"from_subscription": _team_sub(world)})
+    period_end = schedule.phases[0].end_date
+    world.stripe.v1.subscription_schedules.update(schedule.id, {"end_behavior": "release", "phases": [
+        {"items": [{"price": catalog.team, "quantity": 1}], "start_date": schedule.phases[0].start_date,
+         "end_date": period_end},
+        {"items": [{"price": catalog.starter, "quantity": 1}], "iterations": 1},
+    ]})
+    new = [e for e in reversed(raw_events(world, ending_before=since)) if e["type"].startswith("subscription_schedule.")]
+    assert new, "the emulator sent no subscription_schedule.* event"
+
+    for event in new:  # only the schedule's own events: the handler re-reads its subscription
+        assert (await deliver(client, world, event)).status_code == 200
+    webhooks.process_due_events()
+
+    row = _mirror_row(world, _team_sub(world))
+    assert (row.schedule_id, row.scheduled_price_id, row.scheduled_change_at) == (
+        schedule.id, catalog.starter, from_unix(period_end))
+    view = (await client.get(f"/api/portal/{world.alice.token}")).json()
+    assert next(s for s in view["subscriptions"] if s["id"] == _team_sub(world))["scheduledChange"]["productName"] \
+        == "Starter"
+
+    since = raw_events(world)[0]["id"]
+    world.stripe.v1.subscription_schedules.release(schedule.id)
+    released = [e for e in reversed(raw_events(world, ending_before=since)) if e["type"] == "subscription_schedule.released"]
+    assert len(released) == 1
+    await deliver(client, world, released[0])
+    webhooks.process_due_events()
+    row = _mirror_row(world, _team_sub(world))
+    assert (row.schedule_id, row.scheduled_price_id) == (None, None)
