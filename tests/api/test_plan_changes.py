@@ -276,6 +276,9 @@ async def test_a_downgrade_waits_for_the_period_end_and_can_be_kept(
     assert world.stripe.v1.subscriptions.retrieve(_team_sub(world)).schedule is None
     again = await client.delete(f"{_sub_url(world.alice, _team_sub(world))}/scheduled-change")
     assert_error(again, 400, "no_scheduled_change", "subscriptionId")
+    retried = await client.delete(f"{_sub_url(world.alice, _team_sub(world))}/scheduled-change",
+                                  headers={"Idempotency-Key": "keep-1"})
+    assert retried.status_code == 200 and retried.json() == kept.json()  # a retry gets the answer again
 
 
 async def test_a_scheduled_downgrade_reaches_the_mirror_at_the_period_end_through_webhooks(

@@ -160,6 +160,8 @@ def keep_current_plan(
     project, customer = ctx.project, ctx.customer
     row = _changeable_subscription(db, ctx, subscription_id)
     if row.schedule_id is None or row.scheduled_price_id is None:
+        if idempotency_key is not None:  # a client's retry after the change was dropped
+            return own_subscription_view(db, customer, subscription_id)
         raise invalid("This subscription has no plan change waiting for the period end.",
                       param="subscriptionId", code="no_scheduled_change")
     key = action_key(ctx, "sub-keep-plan", row.stripe_id, idempotency_key)
