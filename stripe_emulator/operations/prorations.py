@@ -92,11 +92,8 @@ class Change:
 
     @property
     def bills_now(self) -> bool:
-        return self.reset or self.behavior == "always_invoice"
-
-    @property
-    def changes_items(self) -> bool:
-        return any(c.old != c.new or c.metadata is not None for c in self.items)
+        """A reset bills the new period now; `always_invoice` bills its prorations now (if any)."""
+        return self.reset or (self.behavior == "always_invoice" and bool(self.prorations))
 
 
 # --- planning ---------------------------------------------------------------------------

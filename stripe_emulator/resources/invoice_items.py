@@ -1,11 +1,12 @@
-"""/v1/invoiceitems: one-off charges that land on the customer's next (or a given draft) invoice."""
+"""/v1/invoiceitems: one-off charges that land on a given draft invoice, or on the next invoice
+of a given subscription (`subscription`), or on a manual invoice that includes pending items."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stripe_emulator.context import Ctx
-from stripe_emulator.errors import missing
+from stripe_emulator.errors import invalid, missing
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.operations.invoices import add_to_invoice, build_invoice_item, remove_from_invoice
@@ -54,6 +55,10 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         description = take_str(params, "description")
     now = ctx.now()
     period = take_dict(params, "period") or {}
+    sub_id = take_str(params, "subscription")
+    sub = ctx.account.require("subscription", sub_id, param="subscription") if sub_id else None
+    if sub is not None and sub["customer"] != cus["id"]:
+        raise invalid("subscription", f"The subscription {sub_id} belongs to another customer.")
     ii = build_invoice_item(
         customer=cus["id"],
         amount=amount,
@@ -64,6 +69,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         at=now,
         metadata=merge_metadata({}, params),
         discountable=take_bool(params, "discountable") is not False,
+        subscription=sub_id,  # then that subscription's next invoice takes it
     )
     inv_id = take_str(params, "invoice")
     inv = ctx.account.require("invoice", inv_id, param="invoice") if inv_id else None

@@ -435,11 +435,14 @@ def retrieve_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]
 @route("POST", "/v1/subscription_items/{item}")
 def update_item(ctx: Ctx, params: dict[str, Any], item: str) -> dict[str, Any]:
     check_known(
-        params, frozenset({"metadata", "quantity", "price", "proration_behavior", "payment_behavior"})
+        params,
+        frozenset({"metadata", "quantity", "price", "proration_behavior", "payment_behavior", "proration_date"}),
     )
     obj = ctx.account.require("subscription_item", item, kind="subscription item")
     sub = ctx.account.require("subscription", obj["subscription"])
-    behaviors = {k: v for k, v in params.items() if k in ("proration_behavior", "payment_behavior")}
+    behaviors = {
+        k: v for k, v in params.items() if k in ("proration_behavior", "payment_behavior", "proration_date")
+    }
     item_params = {k: v for k, v in params.items() if k in ("metadata", "quantity", "price")}
     update(ctx, {"items": [{**item_params, "id": item}], **behaviors}, sub["id"])
     return obj

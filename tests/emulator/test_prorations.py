@@ -361,3 +361,46 @@ def test_pending_if_incomplete_waits_for_the_invoice_to_be_paid(
     event = applied_events.data[0]
     assert event.data.object.id == sub.id
     assert event.data.previous_attributes["items"].data[0].price.id == plans.basic.id
+
+
+def test_an_invoice_item_for_a_subscription_lands_on_its_renewal(
+    client: stripe.StripeClient, plans: Plans, emulator_url: str, api_key: str
+) -> None:
+    sub = _subscribe(client, plans.basic)
+    other = _subscribe(client, plans.pro)
+    ii = client.v1.invoice_items.create(
+        {"customer": sub.customer, "subscription": sub.id, "amount": 250, "currency": "usd", "description": "Setup"}
+    )
+    assert ii.parent.subscription_details.subscription == sub.id and ii.proration is False
+    with pytest.raises(stripe.InvalidRequestError) as foreign:
+        client.v1.invoice_items.create(
+            {"customer": sub.customer, "subscription": other.id, "amount": 1, "currency": "usd"}
+        )
+    assert foreign.value.param == "subscription"
+    advance_time(emulator_url, api_key, 31 * DAY)
+    renewal = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    assert _lines(renewal)[0] == (250, "Setup") and renewal.amount_due == 1250
+    assert renewal.lines.data[0].parent.invoice_item_details.invoice_item == ii.id
+
+
+def test_always_invoice_without_a_proration_bills_nothing(client: stripe.StripeClient, plans: Plans) -> None:
+    sub = _subscribe(client, plans.basic)
+    updated = client.v1.subscriptions.update(
+        sub.id, {**_switch(sub, plans.basic), "proration_behavior": "always_invoice", "metadata": {"k": "v"}}
+    )
+    assert updated.latest_invoice == sub.latest_invoice and updated.metadata["k"] == "v"
+
+
+def test_subscription_item_update_prorates_too(client: stripe.StripeClient, plans: Plans) -> None:
+    sub = _subscribe(client, plans.basic)
+    item = sub["items"].data[0]
+    client.v1.subscription_items.update(
+        item.id,
+        {
+            "price": plans.pro.id,
+            "proration_behavior": "always_invoice",
+            "proration_date": item.current_period_start + 10 * DAY,
+        },
+    )
+    inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    assert (inv.billing_reason, inv.amount_paid) == ("subscription_update", 1333)

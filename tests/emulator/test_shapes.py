@@ -139,6 +139,24 @@ def _scenario(client: stripe.StripeClient, base: str, key: str) -> list[Any]:
     )
     keep(client.v1.subscriptions.retrieve(sub.id, {"expand": ["schedule"]}))
     keep(client.v1.subscription_schedules.release(schedule.id))
+    # A declined change under pending_if_incomplete: the subscription's `pending_update`.
+    bigger = client.v1.prices.create(
+        {"product": product.id, "currency": "usd", "unit_amount": 2500, "recurring": {"interval": "month"}}
+    )
+    waiting = client.v1.subscriptions.create({"customer": cus.id, "items": [{"price": price.id}]})
+    failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": cus.id})
+    client.v1.subscriptions.update(waiting.id, {"default_payment_method": failing.id})
+    changed = keep(
+        client.v1.subscriptions.update(
+            waiting.id,
+            {
+                "items": [{"id": waiting["items"].data[0].id, "price": bigger.id}],
+                "proration_behavior": "always_invoice",
+                "payment_behavior": "pending_if_incomplete",
+            },
+        )
+    )
+    assert changed.pending_update is not None
     keep(client.v1.subscription_items.list({"subscription": sub.id}))
     keep(client.v1.invoices.list({"customer": cus.id}))
     keep(client.v1.invoices.retrieve(sub.latest_invoice))
