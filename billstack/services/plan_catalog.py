@@ -105,8 +105,14 @@ def set_plan_prices(db: Session, project: Project, price_ids: list[str]) -> list
     """Replace the project's plan prices with `price_ids` (in this order), each checked with
     Stripe: it exists, is active and recurring (400 `param: planChangePrice` naming the id).
     Every id is asked about before anything is written, so one bad id saves nothing."""
-    ids = _checked_ids(price_ids)
-    snapshots = [_snapshot(project, price_id) for price_id in ids]
+    return replace_plan_prices(db, project, described_prices(project, price_ids))
+
+
+def described_prices(project: Project, price_ids: list[str]) -> list[PlanPrice]:
+    """The rows `price_ids` would become, as Stripe describes them now, checked. Stripe only,
+    no database access: a caller about to write asks this first, so no write lock is held
+    while Stripe answers."""
+    snapshots = [_snapshot(project, price_id) for price_id in _checked_ids(price_ids)]
     products = {row.product_id for row in snapshots}
     if len(products) > MAX_PRODUCTS:
         raise invalid(
@@ -114,13 +120,19 @@ def set_plan_prices(db: Session, project: Project, price_ids: list[str]) -> list
             f"{MAX_PRODUCTS}.",
             param=_PARAM,
         )
+    return snapshots
+
+
+def replace_plan_prices(db: Session, project: Project, snapshots: list[PlanPrice]) -> list[PlanPrice]:
+    """Write `described_prices`' rows in place of the project's plan prices, in their order."""
     db.execute(sa.delete(PlanPrice).where(PlanPrice.project_id == project.id))
     db.flush()  # the unique (project, price) rows go before the same ids come back
     for position, row in enumerate(snapshots):
         row.project_id, row.position = project.id, position
         db.add(row)
     db.flush()
-    audit.record_action(db, "project.plan_prices_set", project_id=project.id, price_ids=ids)
+    audit.record_action(db, "project.plan_prices_set", project_id=project.id,
+                        price_ids=[row.price_id for row in snapshots])
     return snapshots
 
 

@@ -16,7 +16,7 @@ from billstack.clock import utcnow
 from billstack.config import origin_of
 from billstack.errors import BillStackError, api_param, invalid, not_found
 from billstack.ids import new_id
-from billstack.models import ApiKey, Project, Team
+from billstack.models import ApiKey, PlanPrice, Project, Team
 from billstack.secrets_box import digest, seal, unseal
 from billstack.services import audit, plan_catalog
 
@@ -113,10 +113,12 @@ def create_project(
     _apply_options(project, options)
     if verify_stripe:
         stripe_gateway.check_credentials(stripe_secret_key, project.stripe_api_base)
+    plan_prices = _described_plan_prices(project, price_ids)
     db.add(project)
     db.flush()
     record_audit(db, "project.created", project_id=project.id, team_id=team_id)
-    _set_plan_prices(db, project, price_ids)
+    if plan_prices is not None:
+        plan_catalog.replace_plan_prices(db, project, plan_prices)
     return project
 
 
@@ -157,22 +159,24 @@ def update_project(
     if verify_stripe and {"stripe_secret_key", "stripe_api_base"} & set(changed):
         stripe_gateway.check_credentials(unseal(project.stripe_secret_key_sealed), project.stripe_api_base)
     changed += [field for field, value in options.items() if value is not None]
+    plan_prices = _described_plan_prices(project, price_ids)
     db.add(project)
     db.flush()
-    if _set_plan_prices(db, project, price_ids):
+    if plan_prices is not None:
+        plan_catalog.replace_plan_prices(db, project, plan_prices)
         changed.append(PLAN_CHANGE_PRICES)
     if changed:
         record_audit(db, "project.updated", project_id=project.id, fields=sorted(changed))
     return project
 
 
-def _set_plan_prices(db: Session, project: Project, price_ids: object) -> bool:
-    """Replace the plan prices when the caller gave a list (`[]` clears it); False when not given."""
+def _described_plan_prices(project: Project, price_ids: object) -> list[PlanPrice] | None:
+    """The new plan prices as Stripe describes them, asked before anything is flushed (no write
+    lock held while Stripe answers); None when the caller gave no list (`[]` clears it)."""
     if price_ids is None:
-        return False
+        return None
     ids = price_ids if isinstance(price_ids, list | tuple) else str(price_ids).split()
-    plan_catalog.set_plan_prices(db, project, [str(price_id) for price_id in ids])
-    return True
+    return plan_catalog.described_prices(project, [str(price_id) for price_id in ids])
 
 
 def stripe_mode(project: Project) -> str:

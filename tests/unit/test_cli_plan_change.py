@@ -210,3 +210,17 @@ def test_bad_quantities_are_refused_and_nothing_is_saved(
     assert row_counts(db_url) == before
     assert run_json("project", "show", project)["subscriptionUpdate"]["quantity"] == {
         "enabled": False, "min": 1, "max": None}
+
+
+def test_with_stripe_down_nothing_is_saved(project: str, prices: dict[str, str], stripe_account: dict,
+                                           db_url: str) -> None:
+    from devtools.emulator import stripe_down
+
+    _update(project, "--plan-change-price", prices["basic"])
+    before = row_counts(db_url)
+    with stripe_down(stripe_account["url"], stripe_account["key"]):
+        result = run("project", "update", project, "--enable-plan-change", "--plan-change-price", prices["pro"])
+    assert_clean_error(result, says="Stripe is unavailable right now")
+    assert row_counts(db_url) == before
+    shown = run_json("project", "show", project)
+    assert _price_ids(shown) == [prices["basic"]] and shown["features"]["planChange"] is False
