@@ -246,22 +246,25 @@ def prorated(amount: int, fraction: Fraction) -> int:
 
 
 def _proration_items(ctx: Ctx, change: Change) -> list[dict[str, Any]]:
-    """The unsaved invoice items for the unused time (credits) and the remaining time (charges)."""
+    """The unsaved invoice items for the unused time (credits) and the remaining time (charges).
+    A reset credits every item's unused time; the new period is then billed whole."""
     if change.behavior == "none" or change.sub["status"] == "trialing":
         return []
     start, end = change.period
     fraction = Fraction(end - change.at, end - start)
     day = dt.datetime.fromtimestamp(change.at, dt.UTC).strftime("%d %b %Y")
+    if change.reset:
+        pairs: list[tuple[Billed | None, Billed | None]] = [(b, None) for b in billed_items(ctx, change.sub)]
+    else:
+        pairs = [(c.old, c.new) for c in change.items if c.old != c.new]
     out = []
-    for c in change.items:
-        if c.old == c.new:
-            continue
-        if c.old is not None:
-            text = f"Unused time on {c.old.quantity} × {product_name(ctx, c.old.price)} after {day}"
-            out.append(_proration(ctx, change, c.old, -prorated(_full(c.old), fraction), text))
-        if c.new is not None and not change.reset:
-            text = f"Remaining time on {c.new.quantity} × {product_name(ctx, c.new.price)} after {day}"
-            out.append(_proration(ctx, change, c.new, prorated(_full(c.new), fraction), text))
+    for old, new in pairs:
+        if old is not None:
+            text = f"Unused time on {old.quantity} × {product_name(ctx, old.price)} after {day}"
+            out.append(_proration(ctx, change, old, -prorated(_full(old), fraction), text))
+        if new is not None:
+            text = f"Remaining time on {new.quantity} × {product_name(ctx, new.price)} after {day}"
+            out.append(_proration(ctx, change, new, prorated(_full(new), fraction), text))
     return [ii for ii in out if ii["amount"] != 0]
 
 

@@ -204,6 +204,23 @@ def test_billing_cycle_anchor_now_restarts_the_period(client: stripe.StripeClien
     assert [line.amount for line in inv.lines.data] == [-667, 3000]
 
 
+def test_billing_cycle_anchor_now_credits_every_item_and_bills_a_whole_period(
+    client: stripe.StripeClient, plans: Plans
+) -> None:
+    cus = customer_with_card(client)
+    sub = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": plans.basic.id}, {"price": plans.seat.id, "quantity": 2}]}
+    )
+    at = sub["items"].data[0].current_period_start + 10 * DAY
+    params = {"billing_cycle_anchor": "now", "proration_date": at}
+    preview = client.v1.invoices.create_preview({"subscription": sub.id, "subscription_details": params})
+    updated = client.v1.subscriptions.update(sub.id, params)
+    inv = client.v1.invoices.retrieve(updated.latest_invoice)
+    assert [line.amount for line in inv.lines.data] == [-667, -667, 1000, 1000]
+    assert _lines(preview) == _lines(inv) and inv.amount_paid == 666
+    assert {i.current_period_start for i in updated["items"].data} == {at}
+
+
 @pytest.mark.parametrize("behavior", ["create_prorations", "always_invoice", "none"])
 def test_preview_matches_what_the_update_bills(
     client: stripe.StripeClient, plans: Plans, emulator_url: str, api_key: str, behavior: str
@@ -369,7 +386,13 @@ def test_an_invoice_item_for_a_subscription_lands_on_its_renewal(
     sub = _subscribe(client, plans.basic)
     other = _subscribe(client, plans.pro)
     ii = client.v1.invoice_items.create(
-        {"customer": sub.customer, "subscription": sub.id, "amount": 250, "currency": "usd", "description": "Setup"}
+        {
+            "customer": sub.customer,
+            "subscription": sub.id,
+            "amount": 250,
+            "currency": "usd",
+            "description": "Setup",
+        }
     )
     assert ii.parent.subscription_details.subscription == sub.id and ii.proration is False
     with pytest.raises(stripe.InvalidRequestError) as foreign:
