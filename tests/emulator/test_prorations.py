@@ -427,3 +427,20 @@ def test_subscription_item_update_prorates_too(client: stripe.StripeClient, plan
     )
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert (inv.billing_reason, inv.amount_paid) == ("subscription_update", 1333)
+
+
+def test_adding_an_item_charges_and_deleting_one_credits_the_rest_of_the_period(
+    client: stripe.StripeClient, plans: Plans
+) -> None:
+    sub = _subscribe(client, plans.basic)
+    at = sub["items"].data[0].current_period_start + 10 * DAY
+    added = client.v1.subscriptions.update(
+        sub.id, {"items": [{"price": plans.seat.id, "quantity": 3}], "proration_date": at}
+    )
+    seat = added["items"].data[1]
+    assert (seat.price.id, seat.quantity) == (plans.seat.id, 3)
+    pending = _pending(client, sub.customer)
+    assert [(ii.amount, ii.parent.subscription_details.subscription_item) for ii in pending] == [(1000, seat.id)]
+    client.v1.subscriptions.update(sub.id, {"items": [{"id": seat.id, "deleted": True}], "proration_date": at})
+    assert sorted(ii.amount for ii in _pending(client, sub.customer)) == [-1000, 1000]
+    assert [i.id for i in client.v1.subscriptions.retrieve(sub.id)["items"].data] == [sub["items"].data[0].id]
