@@ -8,8 +8,9 @@ fraction = (e − t) / (e − s), exact; each line rounded on its own, half away
 `billing_cycle_anchor=now`) restarts the cycle at t and bills the new period at once.
 
 Everything is planned first (`plan_change`, no side effects): the invoice preview renders the
-plan (`preview_invoice`), the update applies it (`apply_change`) — one code path, so the
-preview and what Stripe then bills cannot disagree.
+plan (`preview_invoice`), the update applies it (`apply_change`, or `pending_updates` when
+a declined charge holds it back) — one code path, so the preview and what Stripe then bills
+cannot disagree.
 """
 
 from __future__ import annotations
@@ -20,20 +21,17 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from stripe_emulator.context import Ctx, changed
+from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.operations.invoices import (
-    PAID_HOOKS,
     build_invoice_item,
     payment_method_for_subscription,
-    subscription_id,
 )
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.operations.subscriptions import (
     Billed,
     billed_items,
-    build_item,
     current_period,
     issue_invoice,
     items_of,
@@ -44,11 +42,9 @@ from stripe_emulator.operations.subscriptions import (
     resolve_price,
 )
 from stripe_emulator.periods import add_interval
-from stripe_emulator.render import render
 from stripe_emulator.wire import merge_metadata, take_bool, take_int, take_str
 
 PRORATION_BEHAVIORS = ("create_prorations", "always_invoice", "none")
-PENDING_UPDATE_LIFETIME = 23 * 3600  # Stripe keeps a pending update open for 23 hours
 PAYMENT_BEHAVIORS = (
     "allow_incomplete",
     "default_incomplete",
@@ -351,69 +347,24 @@ def apply_change(ctx: Ctx, change: Change) -> dict[str, Any] | None:
     """Store the prorations, switch the items (restarting the cycle on a reset) and, when the
     change bills now, invoice and charge. Returns that invoice, if any."""
     sub = change.sub
-    _store_prorations(ctx, change)
+    store_prorations(ctx, change)
     switch_items(ctx, change)
     if not change.bills_now:
         return None
-    inv = _issue_now_invoice(ctx, change)
+    inv = issue_now_invoice(ctx, change)
     declined = inv["status"] == "open" and sub["collection_method"] == "charge_automatically"
     if declined and sub["status"] == "active":
         sub["status"] = "past_due"
     return inv
 
 
-def apply_pending(ctx: Ctx, change: Change) -> dict[str, Any]:
-    """`pending_if_incomplete` when the charge is declined: the items stay as they are, the
-    change's invoice stays open and the change waits in `pending_update` until it is paid."""
-    sub = change.sub
-    _store_prorations(ctx, change)
-    inv = _issue_now_invoice(ctx, change)
-    if inv["status"] == "paid":
-        switch_items(ctx, change)
-        return inv
-    start, end = change.next_period if change.reset else change.period
-    sub["pending_update"] = {
-        "billing_cycle_anchor": start if change.reset else None,
-        "discount": None,
-        "discounts": [],
-        "expires_at": change.at + PENDING_UPDATE_LIFETIME,
-        "metadata": None,
-        "subscription_items": [
-            render(ctx, build_item(sub["id"], b.price, b.quantity, {}, (start, end), change.at, b.item_id))
-            for b in change.after
-        ],
-        "trial_end": None,
-        "trial_from_plan": None,
-    }
-    sub["_pending_update"] = {"invoice": inv["id"], "change": change}
-    return inv
-
-
-def _apply_paid_update(ctx: Ctx, inv: dict[str, Any]) -> None:
-    """The invoice of a pending update was paid: the update applies now."""
-    sub = ctx.account.get("subscription", subscription_id(inv))
-    waiting = sub.get("_pending_update") if sub is not None else None
-    if sub is None or waiting is None or waiting["invoice"] != inv["id"]:
-        return
-    before = render(ctx, sub)
-    switch_items(ctx, waiting["change"])
-    sub["pending_update"] = None
-    del sub["_pending_update"]
-    diff = changed(before, render(ctx, sub))
-    ctx.emit("customer.subscription.pending_update_applied", sub, diff)
-    ctx.emit("customer.subscription.updated", sub, diff)
-
-
-PAID_HOOKS.append(_apply_paid_update)
-
-
-def _store_prorations(ctx: Ctx, change: Change) -> None:
+def store_prorations(ctx: Ctx, change: Change) -> None:
     for ii in change.prorations:
         ctx.account.add(ii)
         ctx.emit("invoiceitem.created", ii)
 
 
-def _issue_now_invoice(ctx: Ctx, change: Change) -> dict[str, Any]:
+def issue_now_invoice(ctx: Ctx, change: Change) -> dict[str, Any]:
     pending = pending_items(ctx, change.sub["id"])
     return issue_invoice(ctx, change.sub, _now_invoice(ctx, change, pending), pending, at=change.at)
 

@@ -17,13 +17,13 @@ from stripe_emulator.listing import paginate
 from stripe_emulator.operations.billing import run_due
 from stripe_emulator.operations.customers import live_customer, require_attached
 from stripe_emulator.operations.payment_methods import charge
+from stripe_emulator.operations.pending_updates import apply_pending
 from stripe_emulator.operations.products import plan_of
 from stripe_emulator.operations.prorations import (
     PAYMENT_BEHAVIORS,
     PRORATION_BEHAVIORS,
     Change,
     apply_change,
-    apply_pending,
     payment_error,
     plan_change,
 )
