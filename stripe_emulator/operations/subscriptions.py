@@ -366,3 +366,12 @@ def cancel_now(
             inv["status_transitions"] = {**inv["status_transitions"], "voided_at": now}
             ctx.emit("invoice.voided", inv)
     ctx.emit("customer.subscription.deleted", sub, {"status": previous})
+    schedule = ctx.account.get("subscription_schedule", sub["schedule"])
+    if schedule is not None and schedule["status"] in ("not_started", "active"):
+        cancel_schedule(ctx, schedule, now)
+
+
+def cancel_schedule(ctx: Ctx, schedule: dict[str, Any], at: int) -> None:
+    """A subscription schedule ends with its subscription (or is canceled, which cancels that)."""
+    schedule.update(status="canceled", canceled_at=at, current_phase=None)
+    ctx.emit("subscription_schedule.canceled", schedule)

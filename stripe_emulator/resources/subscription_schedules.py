@@ -23,7 +23,12 @@ from stripe_emulator.operations.schedules import (
     release,
     schedule_of,
 )
-from stripe_emulator.operations.subscriptions import cancel_now, current_period, resolve_price
+from stripe_emulator.operations.subscriptions import (
+    cancel_now,
+    cancel_schedule,
+    current_period,
+    resolve_price,
+)
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
 from stripe_emulator.render import render
@@ -117,12 +122,11 @@ def cancel(ctx: Ctx, params: dict[str, Any], schedule: str) -> dict[str, Any]:
     """Cancels the subscription too, at once, as Stripe does."""
     check_known(params, frozenset({"invoice_now", "prorate"}))
     sched = _live(ctx, schedule)
-    now = ctx.now()
-    sched.update(status="canceled", canceled_at=now, current_phase=None)
     sub = ctx.account.get("subscription", sched["subscription"])
     if sub is not None and sub["status"] not in ("canceled", "incomplete_expired"):
-        cancel_now(ctx, sub, at=now)
-    ctx.emit("subscription_schedule.canceled", sched)
+        cancel_now(ctx, sub)  # which cancels the schedule too
+    else:
+        cancel_schedule(ctx, sched, ctx.now())
     return sched
 
 

@@ -229,3 +229,11 @@ def test_invalid_phases_are_rejected(
         client.v1.subscription_schedules.update(schedule.id, {"phases": phases})
     assert bad.value.http_status in (400, 404) and bad.value.param == param
     assert len(client.v1.subscription_schedules.retrieve(schedule.id).phases) == 1
+
+
+def test_canceling_the_subscription_cancels_its_schedule(client: stripe.StripeClient, plans: Plans) -> None:
+    sub = _subscribe(client, plans.pro)
+    schedule = _schedule_change(client, sub, plans.pro, plans.basic)
+    client.v1.subscriptions.cancel(sub.id)
+    after = client.v1.subscription_schedules.retrieve(schedule.id)
+    assert after.status == "canceled" and after.canceled_at is not None and after.current_phase is None
