@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe_emulator.context import Ctx
+from stripe_emulator.errors import invalid
 from stripe_emulator.ids import new_id
 from stripe_emulator.money import format_amount
-from stripe_emulator.errors import invalid
 from stripe_emulator.operations.invoices import (
     attempt_payment,
     build_invoice,

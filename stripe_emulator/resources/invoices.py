@@ -14,12 +14,12 @@ from stripe_emulator.listing import paginate
 from stripe_emulator.operations.customers import live_customer
 from stripe_emulator.operations.invoices import (
     add_to_invoice,
-    build_invoice,
     attempt_payment,
+    build_invoice,
     finalize,
     mark_paid,
-    store_invoice,
     payment_method_for,
+    store_invoice,
     subscription_id,
 )
 from stripe_emulator.operations.payment_methods import attach, resolve
