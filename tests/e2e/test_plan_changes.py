@@ -23,6 +23,7 @@ from billstack.i18n import format_day, format_money
 from billstack.clock import from_unix
 from billstack.db import session_scope
 from billstack.services import webhooks
+from devtools.emulator import advance_time
 from tests.e2e.conftest import LiveServer
 from tests.e2e.seeding import Tenant, enable_plan_changes, new_portal_session, open_portal, stripe_client
 from tests.e2e.test_portal import assert_no_serious_axe_violations
@@ -223,7 +224,9 @@ def test_keyboard_alone_at_375_px_with_axe_on_the_picker_and_the_confirmation(
     page.screenshot(path=str(artifacts_dir / "plan-picker-375.png"))
 
     tab_to(page, plan_radio(dialog, "Team plan"))  # the selected (current) plan holds the group's tab stop
-    page.keyboard.press("ArrowDown")  # Team → Business
+    page.keyboard.press("ArrowDown")  # Team → Business (arrows move within the group) …
+    expect(plan_radio(dialog, "Business")).to_be_focused()
+    page.keyboard.press("Space")  # … and Space chooses the focused plan (the arrow may have already)
     expect(plan_radio(dialog, "Business")).to_be_checked()
     tab_to(page, dialog.get_by_role("button", name="Increase quantity"))
     page.keyboard.press("Enter")
@@ -242,11 +245,16 @@ def test_keyboard_alone_at_375_px_with_axe_on_the_picker_and_the_confirmation(
     expect(card).to_contain_text("Qty 2")
 
 
+def register_webhooks(live: LiveServer, tenant: Tenant) -> None:
+    """What `billstack webhooks register` does, with the live server's URL."""
+    port = live.url.rsplit(":", 1)[1]
+    with session_scope() as db:
+        webhooks.register_endpoint(db, tenant.project_id, f"http://127.0.0.1:{port}/api/billstack/webhooks/stripe/{tenant.project_id}")
+
+
 def test_a_plan_changed_in_stripe_reaches_the_open_page(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
     plans = enable_plan_changes(live_db, tenant)
-    port = live_db.url.rsplit(":", 1)[1]
-    with session_scope() as db:  # what `billstack webhooks register` does, with the live server's URL
-        webhooks.register_endpoint(db, tenant.project_id, f"http://127.0.0.1:{port}/api/billstack/webhooks/stripe/{tenant.project_id}")
+    register_webhooks(live_db, tenant)
     client = stripe_client(live_db, tenant)
     sub_id = team_subscription(tenant)
     open_portal(page, new_portal_session(live_db.url, tenant)["portalUrl"])
@@ -261,6 +269,31 @@ def test_a_plan_changed_in_stripe_reaches_the_open_page(page: Page, live_db: Liv
     expect(card.get_by_role("heading", name="Business", level=3)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(card).to_contain_text(format_money(9900, "usd", "en") + " per month")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_a_waiting_downgrade_applies_at_the_period_end_on_the_open_page(
+    page: Page, live_db: LiveServer, tenant: Tenant
+) -> None:
+    plans = enable_plan_changes(live_db, tenant)
+    register_webhooks(live_db, tenant)
+    client = stripe_client(live_db, tenant)
+    sub_id = team_subscription(tenant)
+    open_portal(page, new_portal_session(live_db.url, tenant)["portalUrl"])
+    dialog = open_picker(page, sub_id, "Team plan")
+    plan_radio(dialog, "Starter").click()
+    dialog.get_by_role("button", name="Continue").click()
+    dialog.get_by_role("button", name="Confirm change").click()
+    card = page.locator(f'[data-subscription-id="{sub_id}"]')
+    expect(card.get_by_text(re.compile("^Changes to Starter on "))).to_be_visible()
+    page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+
+    advance_time(live_db.emulator_url, tenant.stripe_key, 32 * 86400)  # past the period end: the schedule applies
+
+    expect(card.get_by_role("heading", name="Starter", level=3)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(card.get_by_text(re.compile("^Changes to"))).to_have_count(0)
+    expect(card).to_contain_text("$19.00 per month")
+    assert page.evaluate("window.__sameDocument") is True
+    assert client.v1.subscriptions.retrieve(sub_id)["items"].data[0].price.id == plans["starter"]
 
 
 def test_the_picker_speaks_german_with_german_money(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
