@@ -318,8 +318,9 @@ def _scheduled_change(sub: StripeDict, first: StripeDict, period_end: int | None
     }
     if not isinstance(schedule, Mapping) or schedule.get("status") not in _PENDING_SCHEDULE_STATUSES:
         return fields  # not expanded (then nothing known is waiting) or nothing left to apply
+    phases = schedule.get("phases") or []
     upcoming = sorted(
-        (phase for phase in schedule.get("phases") or [] if period_end and (phase.get("start_date") or 0) >= period_end),
+        (phase for phase in phases if period_end and (phase.get("start_date") or 0) >= period_end),
         key=lambda phase: phase["start_date"],
     )
     phase_items = (upcoming[0].get("items") or []) if upcoming else []

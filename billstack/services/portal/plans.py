@@ -25,7 +25,12 @@ from billstack.db import release_connection
 from billstack.errors import BillStackError, invalid
 from billstack.models import PlanPrice, Project, Subscription
 from billstack.services import audit
-from billstack.services.plan_catalog import QUANTITY_LIMIT, SCHEDULE_CONDITIONS, plan_prices, schedule_conditions
+from billstack.services.plan_catalog import (
+    QUANTITY_LIMIT,
+    SCHEDULE_CONDITIONS,
+    plan_prices,
+    schedule_conditions,
+)
 from billstack.services.portal.keys import action_key
 from billstack.services.portal.rows import (
     ensure_synced,
@@ -203,7 +208,8 @@ def _changeable_subscription(db: Session, ctx: PortalContext, subscription_id: s
     if row.stripe_item_id is None or row.price_id is None:
         # Mirrored before plan changes existed: read the subscription's item from Stripe once.
         release_connection(db)
-        apply_subscription(db, ctx.project, ctx.customer, stripe_gateway.retrieve_subscription(ctx.project, row.stripe_id))
+        stripe_sub = stripe_gateway.retrieve_subscription(ctx.project, row.stripe_id)
+        apply_subscription(db, ctx.project, ctx.customer, stripe_sub)
         row = own_subscription(db, ctx.customer, subscription_id)
     return row
 
@@ -240,12 +246,14 @@ def _checked_quantity(project: Project, row: Subscription, quantity: int | None)
 def _applies_at(project: Project, row: Subscription, plan: PlanPrice, quantity: int) -> AppliesAt:
     """At the period end when one of the project's `schedule_at_period_end` conditions holds."""
     conditions = set(schedule_conditions(project))
-    current_days, new_days = _period_days(row.interval, row.interval_count), _period_days(plan.interval, plan.interval_count)
+    current_days = _period_days(row.interval, row.interval_count)
+    new_days = _period_days(plan.interval, plan.interval_count)
     if SHORTENING_INTERVAL in conditions and current_days and new_days and new_days < current_days:
         return "period_end"
     if DECREASING_ITEM_AMOUNT in conditions and row.unit_amount is not None and current_days and new_days:
         # Per day, so a yearly and a monthly price compare as what they cost over time.
-        if Fraction(plan.unit_amount * quantity) / new_days < Fraction(row.unit_amount * row.quantity) / current_days:
+        per_day_now = Fraction(row.unit_amount * row.quantity) / current_days
+        if Fraction(plan.unit_amount * quantity) / new_days < per_day_now:
             return "period_end"
     return "now"
 
@@ -261,7 +269,8 @@ def _check_proration_date(row: Subscription, proration_date: int | None) -> None
         return
     start, end = _unix(row.current_period_start), _unix(row.current_period_end)
     now = int(utcnow().timestamp())
-    if proration_date > now or (start is not None and proration_date < start) or (end is not None and proration_date > end):
+    before_period = start is not None and proration_date < start
+    if proration_date > now or before_period or (end is not None and proration_date > end):
         raise invalid("prorationDate must be a moment of the current billing period, not in the future "
                       "(use the one the preview returned).", param="prorationDate")
 
@@ -292,7 +301,8 @@ def _schedule_at_period_end(db: Session, project: Project, change: _Change, key:
         stripe_gateway.release_subscription_schedule(
             project, schedule_id, key=stripe_gateway.idempotency_key(key, "release"))
     stripe_gateway.schedule_subscription_change(
-        project, stripe_id, current=current, new=(change.plan.price_id, change.quantity), period_end=period_end, key=key,
+        project, stripe_id, current=current, new=(change.plan.price_id, change.quantity),
+        period_end=period_end, key=key,
     )
     return stripe_gateway.retrieve_subscription(project, stripe_id)
 
@@ -326,7 +336,8 @@ def _preview_of(
         amount_due=(invoice.get("amount_due") or 0) if invoiced_now else 0,
         currency=(invoice.get("currency") or plan.currency).lower(),
         proration_date=proration_date,
-        lines=[PreviewLine(description=line.get("description") or "", amount=line.get("amount") or 0) for line in shown],
+        lines=[PreviewLine(description=line.get("description") or "", amount=line.get("amount") or 0)
+               for line in shown],
         next_amount=next_amount,
         next_date=next_date or row.current_period_end or utcnow(),
         applies_at="now",
@@ -340,7 +351,8 @@ def _is_proration(line: Mapping[str, Any]) -> bool:
     if line.get("proration"):
         return True
     parent = line.get("parent") or {}
-    return any((parent.get(key) or {}).get("proration") for key in ("subscription_item_details", "invoice_item_details"))
+    details = ("subscription_item_details", "invoice_item_details")
+    return any((parent.get(key) or {}).get("proration") for key in details)
 
 
 def _new_period_end(lines: list[Mapping[str, Any]]) -> datetime | None:
