@@ -220,7 +220,10 @@ def plan_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(rx.cond(S.plan_step == "confirm", label("plans.confirm_title"), label("plans.title"))),
             rx.dialog.description(
-                label("plans.current") + ": " + S.plan_current_product, size="2", color_scheme="gray", high_contrast=True
+                S.labels["plans.current_is"].to(str).replace("{plan}", S.plan_current_product),
+                size="2",
+                color_scheme="gray",
+                high_contrast=True,
             ),
             rx.box(
                 rx.match(S.plan_step, ("confirm", _confirm_step()), ("loading", _loading_step()), _pick_step()),
