@@ -90,9 +90,11 @@ class PlanChangeMixin(rx.State, mixin=True):
     def step_plan_quantity(self, delta: int) -> None:
         if not self.plan_quantity_enabled or delta not in (-1, 1):
             return
-        wanted = self.plan_quantity + delta
-        if wanted >= self.plan_quantity_min and (not self.plan_quantity_max or wanted <= self.plan_quantity_max):
-            self.plan_quantity = wanted
+        low, high, now = self.plan_quantity_min, self.plan_quantity_max, self.plan_quantity
+        if (delta < 0 and now <= low) or (delta > 0 and high and now >= high):
+            return
+        # Clamped: a quantity from before the rule changed steps straight back into its range.
+        self.plan_quantity = max(low, min(now + delta, high or now + delta))
 
     # --- the confirmation ------------------------------------------------------------------
 
