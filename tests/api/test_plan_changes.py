@@ -281,6 +281,28 @@ async def test_a_downgrade_waits_for_the_period_end_and_can_be_kept(
     assert retried.status_code == 200 and retried.json() == kept.json()  # a retry gets the answer again
 
 
+async def test_an_upgrade_now_replaces_a_waiting_downgrade_but_a_declined_one_keeps_it(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    world.set_project(schedule_at_period_end="decreasing_item_amount", proration_behavior="always_invoice")
+    await _change(client, world, catalog.starter)  # waits for the period end
+    failing = world.stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": world.alice.stripe_customer_id})
+    world.stripe.v1.subscriptions.update(_team_sub(world), {"default_payment_method": failing.id})
+
+    declined = await client.patch(_sub_url(world.alice, _team_sub(world)), json={"priceId": catalog.business})
+
+    assert_error(declined, 402, param=None)
+    assert world.stripe.v1.subscriptions.retrieve(_team_sub(world)).schedule is not None  # still waiting
+    assert _mirror_row(world, _team_sub(world)).scheduled_price_id == catalog.starter
+
+    world.stripe.v1.subscriptions.update(_team_sub(world), {"default_payment_method": world.alice.seeded["payment_method"]})
+    view = await _change(client, world, catalog.business)
+
+    assert (view["priceId"], view["scheduledChange"]) == (catalog.business, None)
+    stripe_sub = world.stripe.v1.subscriptions.retrieve(_team_sub(world))
+    assert stripe_sub.schedule is None and stripe_sub["items"].data[0].price.id == catalog.business
+
+
 async def test_a_scheduled_downgrade_reaches_the_mirror_at_the_period_end_through_webhooks(
     client: httpx.AsyncClient, world: World, catalog: Catalog
 ) -> None:

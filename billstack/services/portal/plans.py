@@ -142,13 +142,18 @@ def change_plan(
         _check_proration_date(row, proration_date)
         item_id, schedule_id = _item_id(row), row.schedule_id
         release_connection(db)
-        if schedule_id:  # a change waiting for the period end would undo this one then
-            stripe_gateway.release_subscription_schedule(
-                project, schedule_id, key=stripe_gateway.idempotency_key(key, "release"))
         updated = stripe_gateway.change_subscription_price(
             project, row.stripe_id, item_id=item_id, price_id=change.plan.price_id, quantity=change.quantity,
             proration_behavior=project.proration_behavior, proration_date=proration_date, key=key,
         )
+        if schedule_id:
+            # A change waiting for the period end would undo this one then. Released only
+            # after the change went through, so a declined card keeps the waiting change;
+            # a failed release leaves the mirror as it was and a retry with the same key
+            # replays the change and releases again.
+            stripe_gateway.release_subscription_schedule(
+                project, schedule_id, key=stripe_gateway.idempotency_key(key, "release"))
+            updated = stripe_gateway.retrieve_subscription(project, row.stripe_id)
         action = "subscription.plan_changed"
     apply_subscription(db, project, customer, updated)
     audit.record(
