@@ -122,7 +122,7 @@ def test_upgrade_through_the_picker_bills_exactly_the_preview_and_survives_reloa
 
 
 def test_a_downgrade_waits_for_the_period_end_and_keep_current_plan_undoes_it(
-    page: Page, live_db: LiveServer, tenant: Tenant
+    page: Page, live_db: LiveServer, tenant: Tenant, artifacts_dir: Path
 ) -> None:
     plans = enable_plan_changes(live_db, tenant)  # decreasing_item_amount waits for the period end
     client = stripe_client(live_db, tenant)
@@ -141,6 +141,7 @@ def test_a_downgrade_waits_for_the_period_end_and_keep_current_plan_undoes_it(
     expect(card.get_by_text(f"Changes to Starter on {period_end}")).to_be_visible()
     expect(card.get_by_role("heading", name="Team plan", level=3)).to_be_visible()  # until then
     expect(card.get_by_role("button", name=re.compile("^Update plan"))).to_have_count(0)
+    card.screenshot(path=str(artifacts_dir / "plan-scheduled-card.png"))
     in_stripe = client.v1.subscriptions.retrieve(sub_id)
     assert in_stripe.schedule and in_stripe["items"].data[0].price.id != plans["starter"]
 
