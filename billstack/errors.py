@@ -17,6 +17,10 @@ class BillStackError(Exception):
     param: str | None = None
     status: int = 400
     headers: dict[str, str] = field(default_factory=dict)
+    # False: the message is about the request BillStack made (Stripe refusing a parameter,
+    # the project's key): an integrator reads it in the API answer, but a customer on the
+    # portal page is shown a generic message instead (`customer_message`).
+    for_customers: bool = True
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -26,6 +30,11 @@ class BillStackError(Exception):
         if self.param:
             body["param"] = self.param
         return {"error": body}
+
+
+def customer_message(exc: BillStackError) -> str | None:
+    """The message a customer may read on the portal page, or None (show a generic one)."""
+    return exc.message if exc.for_customers and exc.message else None
 
 
 def api_param(field: str) -> str:

@@ -111,7 +111,8 @@ def call(fn: Callable[[], T]) -> T:
         return fn()
     except stripe.AuthenticationError as exc:
         raise BillStackError(
-            "Stripe rejected the project's secret key.", code="stripe_auth_failed", type="api_error", status=502
+            "Stripe rejected the project's secret key.", code="stripe_auth_failed", type="api_error", status=502,
+            for_customers=False,
         ) from exc
     except stripe.InvalidRequestError as exc:
         if exc.code == "resource_missing":
@@ -119,7 +120,8 @@ def call(fn: Callable[[], T]) -> T:
                 exc.user_message or "Not found in Stripe.", code="resource_missing", status=404, param=exc.param
             ) from exc
         raise BillStackError(
-            exc.user_message or "Stripe rejected the request.", code=exc.code or "stripe_invalid_request", param=exc.param
+            exc.user_message or "Stripe rejected the request.", code=exc.code or "stripe_invalid_request", param=exc.param,
+            for_customers=False,
         ) from exc
     except stripe.IdempotencyError as exc:
         raise BillStackError(

@@ -26,7 +26,7 @@ import reflex as rx
 
 from billstack import billing_rows, presenters, routes
 from billstack.config import get_settings
-from billstack.errors import BillStackError
+from billstack.errors import BillStackError, customer_message
 from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
 from billstack.services import live, sessions
 from billstack.services import portal as portal_service
@@ -450,7 +450,7 @@ class PortalState(PlanChangeMixin, rx.State):
             self.invalid_kind = _invalid_kind(exc)
             return
         key = _NOTICE_KEYS.get(exc.code or "")
-        self._set_notice(t(self.locale, key) if key else (exc.message or t(self.locale, "portal.error_generic")), "red")
+        self._set_notice(t(self.locale, key) if key else (customer_message(exc) or t(self.locale, "portal.error_generic")), "red")
         if self.page_status == "loading":
             self.page_status = "error"
 
