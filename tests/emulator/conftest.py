@@ -6,6 +6,7 @@ import pytest
 import stripe
 
 from devtools.emulator import new_account_key
+from tests.emulator.helpers import Plans, make_plans
 
 
 @pytest.fixture
@@ -17,3 +18,8 @@ def api_key() -> str:
 def client(emulator_url: str, api_key: str) -> stripe.StripeClient:
     """The real SDK, pointed at the emulator; no retries so faults surface directly."""
     return stripe.StripeClient(api_key, base_addresses={"api": emulator_url}, max_network_retries=0)
+
+
+@pytest.fixture
+def plans(client: stripe.StripeClient) -> Plans:
+    return make_plans(client)

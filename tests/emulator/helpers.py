@@ -36,3 +36,33 @@ def customer_with_card(
     return client.v1.customers.create(
         {"email": email, "payment_method": pm, "invoice_settings": {"default_payment_method": pm}}
     )
+
+
+@dataclass
+class Plans:
+    """Prices for plan changes. Three bill every 30 days, so a change 10 days in leaves
+    exactly 2/3 of the period."""
+
+    basic: stripe.Price  # $10 / 30 days
+    pro: stripe.Price  # $30 / 30 days
+    seat: stripe.Price  # $5 / 30 days
+    yearly: stripe.Price  # $100 / year
+
+
+def make_plans(client: stripe.StripeClient) -> Plans:
+    def price(name: str, amount: int, interval: str, count: int) -> stripe.Price:
+        return client.v1.prices.create(
+            {
+                "product_data": {"name": name},
+                "currency": "usd",
+                "unit_amount": amount,
+                "recurring": {"interval": interval, "interval_count": count},
+            }
+        )
+
+    return Plans(
+        price("Basic", 1000, "day", 30),
+        price("Pro", 3000, "day", 30),
+        price("Seat", 500, "day", 30),
+        price("Annual", 10000, "year", 1),
+    )

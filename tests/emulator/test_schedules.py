@@ -3,40 +3,15 @@ the period end, the clock crossing the boundary, release and cancel."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import stripe
 
 from devtools.emulator import advance_time
-from tests.emulator.helpers import customer_with_card
+from tests.emulator.helpers import Plans, customer_with_card
 
 DAY = 86400
-
-
-@dataclass
-class Plans:
-    basic: stripe.Price  # $10 / 30 days
-    pro: stripe.Price  # $30 / 30 days
-    yearly: stripe.Price  # $100 / year
-
-
-@pytest.fixture
-def plans(client: stripe.StripeClient) -> Plans:
-    def price(name: str, amount: int, interval: str, count: int) -> stripe.Price:
-        return client.v1.prices.create(
-            {
-                "product_data": {"name": name},
-                "currency": "usd",
-                "unit_amount": amount,
-                "recurring": {"interval": interval, "interval_count": count},
-            }
-        )
-
-    return Plans(
-        price("Basic", 1000, "day", 30), price("Pro", 3000, "day", 30), price("Annual", 10000, "year", 1)
-    )
 
 
 def _subscribe(client: stripe.StripeClient, price: stripe.Price) -> stripe.Subscription:
