@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel
 
 from billstack.clock import utcnow
-from billstack.config import reset_settings
+from billstack.config import get_settings, reset_settings
 from billstack.db import engine_for
 from billstack.ids import new_id
 from billstack.migrate import alembic_config, current_heads, upgrade
-from billstack.secrets_box import seal
-from billstack.services.sessions import PortalTokenError, create_portal_session, validate_portal_token
+from billstack.secrets_box import digest, seal
+from billstack.services.sessions import PortalTokenError, validate_portal_token
+from billstack.services.sessions.tokens import encode_token, new_session_id, token_claims
 from tests.conftest import throwaway_pg_database
 
 
@@ -68,6 +70,21 @@ def _insert_project(db: Session | sa.Connection, name: str = "P", team_id: str |
     return project
 
 
+def _insert_session(db: Session, project: OldProject, customer_id: str) -> str:
+    """A live portal session written in SQL as 0002's code wrote it (today's creation reads
+    project columns an older schema lacks); returns its token."""
+    now = utcnow().replace(microsecond=0)
+    expires_at = now + timedelta(hours=1)
+    session_id = new_session_id()
+    claims = token_claims(session_id, project.id, customer_id, int(now.timestamp()), int(expires_at.timestamp()))
+    token = encode_token(claims, get_settings().signing_keys()[0])
+    db.execute(sa.text("INSERT INTO portal_session (id, project_id, customer_id, token_hash, locale, created_at, "
+                       "expires_at) VALUES (:id, :project, :customer, :hash, 'en', :now, :expires)"),
+               {"id": session_id, "project": project.id, "customer": customer_id, "hash": digest(token),
+                "now": now, "expires": expires_at})
+    return token
+
+
 # --- 0003: portal_session keeps only its primary key ----------------------------------
 
 
@@ -103,8 +120,7 @@ def test_0003_keeps_every_session_and_moves_customer_revocation(empty_db_url: st
                                "VALUES (:id, :project, :stripe, 0, :now)"),
                        {"id": customer_id, "project": project.id, "stripe": f"cus_{customer_id}", "now": utcnow()})
         db.commit()
-        tokens = {customer_id: create_portal_session(db, team_id=project.team_id, project_id=project.id, api_key=None,
-                                                     customer_id=customer_id).token for customer_id in (kept, removed)}
+        tokens = {customer_id: _insert_session(db, project, customer_id) for customer_id in (kept, removed)}
         db.commit()
     with engine_for(empty_db_url).begin() as conn:  # removed as 0002's code did: the customer, then each session
         conn.execute(sa.text("UPDATE customer SET removed_at = :now WHERE id = :id"), {"id": removed, "now": utcnow()})
