@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from billstack.components.layout import accent_button, dialog_error, label, section
@@ -11,43 +13,27 @@ from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
 
 
+def _outline_action(sub: SubscriptionRow, text_key: str, on_click: Any, pending_key: str = "") -> rx.Component:
+    """A secondary action on a subscription card, named with its product for screen readers;
+    `pending_key` shows a spinner while that action runs."""
+    spinner = [rx.cond(S.pending == pending_key + sub.id, rx.spinner(size="1"), rx.fragment())] if pending_key else []
+    return rx.button(
+        *spinner,
+        label(text_key),
+        variant="outline",
+        color_scheme="gray",
+        disabled=S.pending != "",
+        on_click=on_click,
+        aria_label=label(text_key) + " – " + sub.product,
+    )
+
+
 def subscription_card(sub: SubscriptionRow) -> rx.Component:
     busy = S.pending != ""
     actions = rx.hstack(
-        rx.cond(
-            sub.can_change_plan,
-            rx.button(
-                label("subs.update_plan"),
-                variant="outline",
-                color_scheme="gray",
-                disabled=busy,
-                on_click=S.open_plan_picker(sub.id),
-                aria_label=label("subs.update_plan") + " – " + sub.product,
-            ),
-        ),
-        rx.cond(
-            sub.can_keep_plan,
-            rx.button(
-                rx.cond(S.pending == "keep:" + sub.id, rx.spinner(size="1"), rx.fragment()),
-                label("subs.keep_plan"),
-                variant="outline",
-                color_scheme="gray",
-                disabled=busy,
-                on_click=S.keep_current_plan(sub.id),
-                aria_label=label("subs.keep_plan") + " – " + sub.product,
-            ),
-        ),
-        rx.cond(
-            sub.can_cancel,
-            rx.button(
-                label("subs.cancel"),
-                variant="outline",
-                color_scheme="gray",
-                disabled=busy,
-                on_click=S.open_cancel(sub.id),
-                aria_label=label("subs.cancel") + " – " + sub.product,
-            ),
-        ),
+        rx.cond(sub.can_change_plan, _outline_action(sub, "subs.update_plan", S.open_plan_picker(sub.id))),
+        rx.cond(sub.can_keep_plan, _outline_action(sub, "subs.keep_plan", S.keep_current_plan(sub.id), "keep:")),
+        rx.cond(sub.can_cancel, _outline_action(sub, "subs.cancel", S.open_cancel(sub.id))),
         rx.cond(
             sub.can_resume,
             accent_button(
