@@ -155,7 +155,6 @@ class PortalView(View):
 
 # When a plan change takes effect: at once (prorated as the project says), or at the period
 # end (Stripe's `schedule_at_period_end` conditions).
-APPLIES_AT = ("now", "period_end")
 AppliesAt = Literal["now", "period_end"]
 
 
