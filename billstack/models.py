@@ -59,6 +59,14 @@ class Project(SQLModel, table=True):
     feature_quantity_change: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     quantity_min: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     quantity_max: int | None = None
+    # Stripe's `features.customer_update.allowed_updates`: the billing details a customer may
+    # edit, comma-separated, a subset of name,email,address,phone,tax_id ("" = none).
+    customer_update_fields: str = Field(
+        default="name,email,address,phone,tax_id", max_length=100,
+        sa_column_kwargs={"server_default": "name,email,address,phone,tax_id"},
+    )
+    # Customers may remove a saved card (never the default one while a subscription is live).
+    feature_payment_method_remove: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     # Sealed secrets (see secrets_box); never logged or printed after creation.
     stripe_secret_key_sealed: str = Field(max_length=2000)
     stripe_api_base: str | None = Field(default=None, max_length=2000)
@@ -118,6 +126,15 @@ class Customer(SQLModel, table=True):
     # The SaaS's own id for this customer (its user id), set through the customers API;
     # cleared when the customer is removed, so the SaaS may use it again.
     external_id: str | None = Field(default=None, max_length=200)
+    # Billing details as Stripe holds them (printed on invoices); the customer edits them
+    # in the portal when the project allows it.
+    phone: str | None = Field(default=None, max_length=40)
+    address_line1: str | None = Field(default=None, max_length=200)
+    address_line2: str | None = Field(default=None, max_length=200)
+    address_city: str | None = Field(default=None, max_length=200)
+    address_state: str | None = Field(default=None, max_length=200)
+    address_postal_code: str | None = Field(default=None, max_length=40)
+    address_country: str | None = Field(default=None, max_length=2)
     default_payment_method_id: str | None = Field(default=None, max_length=255)
     # When the mirror of this customer was last refreshed from Stripe.
     synced_at: datetime | None = None
@@ -184,6 +201,10 @@ class Subscription(SQLModel, table=True):
     scheduled_price_id: str | None = Field(default=None, max_length=255)
     scheduled_quantity: int | None = None
     scheduled_change_at: datetime | None = None
+    # What the next invoice will ask for (Stripe's invoice preview), refreshed with the
+    # subscription; None for a subscription that will not bill again.
+    next_invoice_amount: int | None = None
+    next_invoice_date: datetime | None = None
     created: datetime
     # Stripe object version we mirrored (event `created` or fetch time) to ignore stale writes.
     stripe_updated_at: datetime | None = None
@@ -213,6 +234,27 @@ class Invoice(SQLModel, table=True):
     # to be paid (collection_method=send_invoice), when payment is due.
     description: str | None = Field(default=None, max_length=500)
     due_date: datetime | None = None
+    created: datetime
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class TaxId(SQLModel, table=True):
+    """A customer's tax id (`txi_…`, e.g. an EU VAT number), mirrored from Stripe."""
+
+    __tablename__ = "tax_id"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "stripe_id", name="uq_tax_id_project_stripe"),
+        sa.Index("ix_tax_id_customer", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="project.id", max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
+    stripe_id: str = Field(max_length=255)
+    type: str = Field(max_length=32)
+    value: str = Field(max_length=100)
+    # Stripe's `verification.status`: pending, verified, unverified or unavailable.
+    verification_status: str = Field(default="unavailable", max_length=32)
     created: datetime
     synced_at: datetime = Field(default_factory=utcnow)
 

@@ -386,6 +386,40 @@ def retrieve_subscription_schedule(project: Project, schedule_id: str) -> Stripe
     return _get(project, _path("subscription_schedules", schedule_id))
 
 
+def update_customer_details(project: Project, stripe_customer_id: str, params: dict[str, Any], *, key: str) -> StripeDict:
+    """Write billing details (`name`, `email`, `phone`, `address`) to the Stripe customer."""
+    client = client_for(project)
+    updated = call(lambda: client.v1.customers.update(stripe_customer_id, params, {"idempotency_key": key}))
+    return _current(updated, lambda: client.v1.customers.retrieve(stripe_customer_id))
+
+
+def list_tax_ids(project: Project, stripe_customer_id: str) -> list[StripeDict]:
+    return _get_all(project, _path("customers", stripe_customer_id, "tax_ids"), {})
+
+
+def create_tax_id(project: Project, stripe_customer_id: str, *, tax_type: str, value: str, key: str) -> StripeDict:
+    client = client_for(project)
+    params: dict[str, Any] = {"type": tax_type, "value": value}
+    return plain(call(lambda: client.v1.customers.tax_ids.create(stripe_customer_id, params, {"idempotency_key": key})))
+
+
+def delete_tax_id(project: Project, stripe_customer_id: str, tax_id: str) -> None:
+    client = client_for(project)
+    call(lambda: client.v1.customers.tax_ids.delete(stripe_customer_id, tax_id))
+
+
+def detach_payment_method(project: Project, payment_method_id: str, *, key: str) -> StripeDict:
+    client = client_for(project)
+    return plain(call(lambda: client.v1.payment_methods.detach(payment_method_id, {}, {"idempotency_key": key})))
+
+
+def preview_next_invoice(project: Project, stripe_customer_id: str, subscription_id: str) -> StripeDict:
+    """The subscription's next invoice as Stripe would issue it now (`create_preview`)."""
+    client = client_for(project)
+    params: dict[str, Any] = {"customer": stripe_customer_id, "subscription": subscription_id}
+    return plain(call(lambda: client.v1.invoices.create_preview(params)))
+
+
 def create_setup_checkout_session(
     project: Project,
     stripe_customer_id: str,

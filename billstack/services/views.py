@@ -37,6 +37,12 @@ CANCEL_REASONS = (
     "other",
 )
 
+# The billing details a project may let customers edit (Stripe's
+# `features.customer_update.allowed_updates`, without shipping), in the form's order.
+CUSTOMER_UPDATE_FIELDS = ("name", "email", "address", "phone", "tax_id")
+# The tax id types the portal offers (Stripe's `tax_id.type` values), in the form's order.
+TAX_ID_TYPES = ("eu_vat", "gb_vat", "ch_vat", "no_vat", "us_ein", "ca_bn", "au_abn", "in_gst", "br_cnpj", "jp_cn")
+
 ISO_Z_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 # An aware UTC datetime in Python, `2026-03-30T13:00:00Z` in JSON.
 IsoZ = Annotated[
@@ -70,6 +76,10 @@ class Features(View):
     invoice_history: bool
     payment_method_update: bool
     plan_change: bool = Field(default=False, description="Customers may change plan (and quantity, when on).")
+    customer_update: list[str] = Field(
+        default_factory=list, description="The billing details customers may edit: a subset of name, email, "
+        "address, phone, tax_id (Stripe's `allowed_updates`).")
+    payment_method_remove: bool = Field(default=False, description="Customers may remove a saved card.")
 
 
 class ScheduledChangeView(View):
@@ -79,6 +89,12 @@ class ScheduledChangeView(View):
     product_name: str = Field(description="The new plan's product (the price id when BillStack does not know it).")
     quantity: int
     at: IsoZ = Field(description="When the change applies: the current period's end.")
+
+
+class NextInvoiceView(View):
+    amount_due: int = Field(description="Minor units of `currency`, from Stripe's invoice preview.")
+    currency: str
+    date: IsoZ
 
 
 class SubscriptionView(View):
@@ -98,6 +114,8 @@ class SubscriptionView(View):
     price_id: str | None = Field(default=None, examples=["price_1OaBcDeFgHiJkLmN"])  # the first item's
     scheduled_change: ScheduledChangeView | None = Field(
         default=None, description="A plan change waiting for the period end (set with `appliesAt: period_end`).")
+    next_invoice: NextInvoiceView | None = Field(
+        default=None, description="The next payment: what the next invoice will ask for, and when.")
 
 
 class InvoiceView(View):
@@ -123,6 +141,39 @@ class PaymentMethodView(View):
     is_default: bool
 
 
+class AddressView(View):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = Field(default=None, examples=["DE"], description="ISO 3166-1 alpha-2.")
+
+
+class TaxIdVerification(View):
+    status: str = Field(examples=["pending"])  # pending, verified, unverified, unavailable
+
+
+class TaxIdView(View):
+    id: str = Field(examples=["txi_1OaBcDeFgHiJkLmN"])  # Stripe's txi_…
+    type: str = Field(examples=["eu_vat"])
+    value: str = Field(examples=["DE123456789"])
+    verification: TaxIdVerification
+
+
+class CustomerDetails(View):
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: AddressView | None
+    tax_ids: list[TaxIdView]
+
+
+class CustomerView(View):
+    id: str = Field(examples=["pc_1a2b3c"])
+    details: CustomerDetails
+
+
 class InvoicePage(View):
     invoices: list[InvoiceView]
     has_more: bool = Field(description="Ask again with `startingAfter` = the last id for more.")
@@ -133,6 +184,7 @@ class PortalView(View):
     customer_id: str
     customer_email: str | None
     customer_name: str | None
+    customer: CustomerView | None = Field(default=None, description="The customer and their billing details.")
     branding: Branding
     features: Features
     subscriptions: list[SubscriptionView]
