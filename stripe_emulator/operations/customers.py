@@ -26,3 +26,13 @@ def require_attached(ctx: Ctx, cus: dict[str, Any], pm_id: str, param: str) -> d
             param=param,
         )
     return pm
+
+
+def customer_tax_ids(ctx: Ctx, cus_id: str) -> list[dict[str, Any]]:
+    """The customer's tax ids, oldest first."""
+    return [t for t in ctx.account.all("tax_id") if t["customer"] == cus_id]
+
+
+def remove_tax_id(ctx: Ctx, txi: dict[str, Any]) -> None:
+    ctx.account.remove(txi)
+    ctx.emit("customer.tax_id.deleted", txi)

@@ -11,4 +11,5 @@ from stripe_emulator.resources import (  # noqa: F401
     setup_intents,
     subscription_schedules,
     subscriptions,
+    tax_ids,
 )

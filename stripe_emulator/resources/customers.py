@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from stripe_emulator.checkout_branding import LOCALES
 from stripe_emulator.context import Ctx, changed
-from stripe_emulator.errors import StripeError, invalid
+from stripe_emulator.errors import StripeError, invalid, missing
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
-from stripe_emulator.operations.customers import live_customer, require_attached
+from stripe_emulator.countries import is_country
+from stripe_emulator.operations.customers import customer_tax_ids, live_customer, remove_tax_id, require_attached
 from stripe_emulator.operations.payment_methods import attach, resolve
 from stripe_emulator.operations.subscriptions import cancel_now
 from stripe_emulator.registry import route
@@ -38,22 +40,89 @@ UPDATE_PARAMS = _FIELDS - {"test_clock"}
 _ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
-def address(params: dict[str, Any], name: str) -> dict[str, Any] | None:
-    raw = take_dict(params, name)
+def address(params: dict[str, Any], name: str, label: str | None = None) -> dict[str, Any] | None:
+    """`params[name]` as a Stripe address; `label` is its public name in errors (default `name`)."""
+    label = label or name
+    raw = take_dict(params, name, param=label)
     if raw is None:
         return None
     for key in raw:
         if key not in _ADDRESS_KEYS:
             raise invalid(
-                f"{name}[{key}]", f"Received unknown parameter: {name}[{key}]", code="parameter_unknown"
+                f"{label}[{key}]", f"Received unknown parameter: {label}[{key}]", code="parameter_unknown"
             )
-    return {k: (raw.get(k) or None) for k in _ADDRESS_KEYS}
+    out = {k: (raw.get(k) or None) for k in _ADDRESS_KEYS}
+    for key, value in out.items():
+        if value is not None and not isinstance(value, str):
+            raise invalid(f"{label}[{key}]", f"Invalid string: {label}[{key}]")
+    if out["country"] is not None:
+        out["country"] = _country(out["country"], f"{label}[country]")
+    return out
+
+
+def _country(code: str, param: str) -> str:
+    """An assigned ISO 3166-1 alpha-2 code, upper-cased (Stripe accepts `de` for `DE`)."""
+    upper = code.strip().upper()
+    if not is_country(upper):
+        raise invalid(
+            param,
+            f"Country '{code}' is unknown. Try using a 2-character alphanumeric country code instead, "
+            "such as 'US', 'EG', or 'GB'. A full list of country codes is available at "
+            "https://stripe.com/docs/api#country_codes",
+            code="country_code_invalid",
+        )
+    return upper
+
+
+# Stripe's length limits on customer strings.
+_MAX_LENGTH = {"email": 512, "name": 256, "description": 350, "phone": 20}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_CUSTOMER_LOCALES = tuple(code for code in LOCALES if code != "auto")
+
+
+def _bounded(params: dict[str, Any], field: str) -> str | None:
+    value = take_str(params, field)
+    if value is not None and len(value) > _MAX_LENGTH[field]:
+        raise invalid(
+            field,
+            f"Invalid {field}: must be at most {_MAX_LENGTH[field]} characters",
+            code="parameter_invalid_string",
+        )
+    return value
+
+
+def _check_email(email: str) -> None:
+    if not _EMAIL.fullmatch(email):
+        raise invalid("email", f"Invalid email address: {email}", code="email_invalid")
+
+
+def _locales(params: dict[str, Any]) -> list[str]:
+    tags = take_list(params, "preferred_locales") or []
+    for i, tag in enumerate(tags):
+        if tag not in _CUSTOMER_LOCALES:
+            raise invalid(
+                f"preferred_locales[{i}]",
+                f"Invalid preferred_locales[{i}]: must be one of {', '.join(_CUSTOMER_LOCALES)}",
+            )
+    return list(tags)
+
+
+def _shipping_address(ship: dict[str, Any]) -> dict[str, Any]:
+    """Stripe requires `shipping[address]` (with `line1`) beside `shipping[name]`."""
+    out = address(ship, "address", "shipping[address]")
+    if out is None:
+        raise missing("shipping[address]")
+    if out["line1"] is None:
+        raise missing("shipping[address][line1]")
+    return out
 
 
 def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
     for field in ("email", "name", "description", "phone"):
         if field in params:
-            cus[field] = take_str(params, field)
+            cus[field] = _bounded(params, field)
+    if cus["email"] is not None and "email" in params:
+        _check_email(cus["email"])
     if "address" in params:
         cus["address"] = address(params, "address")
     if "shipping" in params:
@@ -62,13 +131,13 @@ def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
             None
             if ship is None
             else {
-                "address": address(ship, "address") or dict.fromkeys(_ADDRESS_KEYS),
-                "name": take_str(ship, "name", required=True),
-                "phone": take_str(ship, "phone"),
+                "address": _shipping_address(ship),
+                "name": take_str(ship, "name", param="shipping[name]", required=True),
+                "phone": take_str(ship, "phone", param="shipping[phone]"),
             }
         )
     if "preferred_locales" in params:
-        cus["preferred_locales"] = take_list(params, "preferred_locales") or []
+        cus["preferred_locales"] = _locales(params)
     if "invoice_prefix" in params:
         prefix = take_str(params, "invoice_prefix")
         if prefix is None or not re.fullmatch(r"[A-Z0-9]{3,12}", prefix):
@@ -199,6 +268,8 @@ def delete(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
     if live_subs:
         for sub in live_subs:
             cancel_now(ctx, sub)
+    for txi in customer_tax_ids(ctx, cus["id"]):
+        remove_tax_id(ctx, txi)
     ctx.emit("customer.deleted", cus)
     ctx.account.remove(cus)
     tombstone = {"id": cus["id"], "object": "customer", "deleted": True}

@@ -113,3 +113,55 @@ def test_accounts_are_isolated(emulator_url: str) -> None:
         b.v1.customers.retrieve(cus.id)
     with pytest.raises(stripe.InvalidRequestError):
         b.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id})
+
+
+def test_update_billing_details(client: stripe.StripeClient) -> None:
+    cus = client.v1.customers.create({"email": "details@example.com"})
+    address = {"line1": "1 Rue de la Paix", "city": "Paris", "postal_code": "75002", "country": "fr"}
+    updated = client.v1.customers.update(
+        cus.id,
+        {"address": address, "phone": "+33 1 23 45 67 89", "preferred_locales": ["fr", "en"],
+         "shipping": {"name": "Ada", "address": {"line1": "2 Main St", "country": "GB"}}},
+    )
+    assert updated.address.to_dict() == {
+        "line1": "1 Rue de la Paix", "line2": None, "city": "Paris", "state": None, "postal_code": "75002",
+        "country": "FR",
+    }
+    assert (updated.phone, updated.preferred_locales) == ("+33 1 23 45 67 89", ["fr", "en"])
+    assert (updated.shipping.name, updated.shipping.address.country) == ("Ada", "GB")
+    event = client.v1.events.list({"limit": 1}).data[0]
+    assert event.type == "customer.updated" and event.data.object.address.country == "FR"
+    assert event.data.previous_attributes.to_dict()["address"] is None
+    assert event.data.previous_attributes.to_dict()["phone"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "code"),
+    [
+        ({"address": {"country": "XX"}}, "address[country]", "country_code_invalid"),
+        ({"address": {"country": "Germany"}}, "address[country]", "country_code_invalid"),
+        ({"address": {"country": "UK"}}, "address[country]", "country_code_invalid"),
+        ({"address": {"zip": "1"}}, "address[zip]", "parameter_unknown"),
+        ({"email": "not-an-email"}, "email", "email_invalid"),
+        ({"email": "a@b"}, "email", "email_invalid"),
+        ({"phone": "+1 555 0100 0100 0100 99"}, "phone", "parameter_invalid_string"),
+        ({"name": "x" * 257}, "name", "parameter_invalid_string"),
+        ({"preferred_locales": ["en", "xx-YY"]}, "preferred_locales[1]", "parameter_invalid_string"),
+        ({"shipping": {"name": "Ada"}}, "shipping[address]", "parameter_missing"),
+        ({"shipping": {"address": {"line1": "1 St"}}}, "shipping[name]", "parameter_missing"),
+        ({"shipping": {"name": "Ada", "address": {"line1": "1 St", "country": "ZZ"}}},
+         "shipping[address][country]", "country_code_invalid"),
+    ],
+)
+def test_update_validation_names_the_param(
+    client: stripe.StripeClient, params: dict, param: str, code: str
+) -> None:
+    cus = client.v1.customers.create({"email": "valid@example.com", "name": "Ada"})
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.customers.update(cus.id, params)
+    assert (err.value.http_status, err.value.param, err.value.code) == (400, param, code)
+    again = client.v1.customers.retrieve(cus.id)
+    assert (again.email, again.name, again.address, again.phone, again.shipping) == (
+        "valid@example.com", "Ada", None, None, None
+    )
+    assert [e.type for e in client.v1.events.list().data] == ["customer.created"]
