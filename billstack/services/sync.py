@@ -1,4 +1,4 @@
-"""The mirror: one customer's subscriptions, invoices and cards, copied from Stripe.
+"""The mirror: one customer's details, tax ids, subscriptions, invoices and cards, copied from Stripe.
 
 Stripe is the system of record; these rows are the portal's read model. Input is
 always a plain Stripe JSON dict (what `stripe_gateway` returns and what webhook
@@ -23,8 +23,8 @@ Stripe is read again (up to SYNC_ATTEMPTS times).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,17 +35,29 @@ from sqlmodel import Session, SQLModel, select
 from billstack import stripe_gateway
 from billstack.clock import from_unix, utcnow
 from billstack.db import release_connection
-from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
+from billstack.errors import BillStackError
+from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, TaxId
+from billstack.services.mirror_rows import (  # re-exported: webhooks and portal services use them from here
+    NO_NEXT_INVOICE,
+    NextInvoice,
+    StripeDict,
+    customer_fields,
+    id_of,
+    invoice_row,
+    payment_method_row,
+    subscription_row,
+    tax_id_row,
+    will_bill_again,
+)
 
 log = logging.getLogger("billstack.sync")
 
-StripeDict = Mapping[str, Any]
 # Full reads of Stripe per sync while other writers keep changing the customer's mirror.
 SYNC_ATTEMPTS = 3
 
 # Rows per INSERT: keeps each statement well below SQLite's bound-parameter limit.
 _CHUNK = 200
-_MIRROR_MODELS = (Subscription, Invoice, PaymentMethod)
+_MIRROR_MODELS = (Subscription, Invoice, PaymentMethod, TaxId)
 # Bookkeeping columns: when we wrote a row, not what Stripe says; never a reason to write.
 _BOOKKEEPING = frozenset({"synced_at", "stripe_updated_at"})
 
@@ -58,6 +70,9 @@ class CustomerState:
     subscriptions: list[StripeDict]
     invoices: list[StripeDict]
     payment_methods: list[StripeDict]
+    tax_ids: list[StripeDict] = field(default_factory=list)
+    # Keyed by subscription id; a subscription missing here keeps its stored next invoice.
+    next_invoices: dict[str, NextInvoice] = field(default_factory=dict)
 
 
 def sync_customer(
@@ -94,17 +109,39 @@ def sync_customer(
 def fetch_customer_state(
     project: Project, stripe_customer_id: str, *, stripe_customer: StripeDict | None = None
 ) -> CustomerState:
-    """Stripe reads only (no database): the customer, their subscriptions, invoices and cards."""
+    """Stripe reads only (no database): the customer, their subscriptions (with each one's
+    next invoice), invoices, cards and tax ids."""
     if stripe_customer is None:
         stripe_customer = stripe_gateway.retrieve_customer_data(project, stripe_customer_id)
     if stripe_customer.get("deleted"):
         return CustomerState(stripe_customer, [], [], [])
+    subscriptions = stripe_gateway.list_subscriptions(project, stripe_customer_id)
     return CustomerState(
         stripe_customer,
-        stripe_gateway.list_subscriptions(project, stripe_customer_id),
+        subscriptions,
         stripe_gateway.list_invoices(project, stripe_customer_id),
         stripe_gateway.list_card_payment_methods(project, stripe_customer_id),
+        stripe_gateway.list_tax_ids(project, stripe_customer_id),
+        {sub["id"]: fetch_next_invoice(project, sub) for sub in subscriptions},
     )
+
+
+def fetch_next_invoice(project: Project, stripe_sub: StripeDict) -> NextInvoice:
+    """A Stripe read only: the renewal invoice of a subscription that will bill again.
+
+    The date is when Stripe will try to collect it, which for a renewal is the end of the
+    current period (the preview's `period_end`; `next_payment_attempt` when Stripe gives one).
+    """
+    if not will_bill_again(stripe_sub):
+        return NO_NEXT_INVOICE
+    try:
+        preview = stripe_gateway.preview_next_invoice(project, id_of(stripe_sub.get("customer")) or "", stripe_sub["id"])
+    except BillStackError as exc:
+        if exc.status >= 500:  # Stripe unavailable: the sync fails as a whole, as for any read
+            raise
+        return NO_NEXT_INVOICE  # no upcoming invoice (Stripe answers 404 or refuses the preview)
+    date = preview.get("next_payment_attempt") or preview.get("period_end")
+    return NextInvoice(preview.get("amount_due"), from_unix(date))
 
 
 def write_customer_state(
@@ -114,11 +151,16 @@ def write_customer_state(
     now = now or utcnow()
     lock_customer(db, customer)
     written = int(_apply_customer_fields(customer, state.customer))
-    written += _replace(db, Subscription, customer, [subscription_row(project, customer, s, now) for s in state.subscriptions])
+    subscription_rows = [
+        subscription_row(project, customer, s, now, next_invoice=state.next_invoices.get(s["id"]))
+        for s in state.subscriptions
+    ]
+    written += _replace(db, Subscription, customer, subscription_rows)
     written += _replace(db, Invoice, customer, [invoice_row(project, customer, i, now) for i in state.invoices])
     written += _replace(
         db, PaymentMethod, customer, [payment_method_row(project, customer, m, now) for m in state.payment_methods]
     )
+    written += _replace(db, TaxId, customer, [tax_id_row(project, customer, t, now) for t in state.tax_ids])
     customer.synced_at = now
     db.add(customer)
     if written:
@@ -143,6 +185,17 @@ def replace_payment_methods(
     return written
 
 
+def replace_tax_ids(
+    db: Session, project: Project, customer: Customer, tax_ids: list[StripeDict], *, now: datetime | None = None
+) -> int:
+    """The customer's tax ids, as Stripe lists them now (webhooks about tax ids)."""
+    now = now or utcnow()
+    lock_customer(db, customer)
+    written = _replace(db, TaxId, customer, [tax_id_row(project, customer, t, now) for t in tax_ids])
+    _changed_mirror(db, customer, written)
+    return written
+
+
 # --- single objects (also what webhook handlers call) ---------------------------------
 # Each returns True when it changed the mirror.
 
@@ -157,10 +210,18 @@ def apply_customer(db: Session, customer: Customer, stripe_customer: StripeDict)
 
 
 def apply_subscription(
-    db: Session, project: Project, customer: Customer, stripe_sub: StripeDict, *, now: datetime | None = None
+    db: Session, project: Project, customer: Customer, stripe_sub: StripeDict, *, now: datetime | None = None,
+    next_invoice: NextInvoice | None = None,
 ) -> bool:
+    """Upserts the subscription with its next invoice (read from Stripe unless given).
+
+    The preview is read before the customer is locked, so a caller that released its
+    connection before its Stripe write holds none while Stripe answers."""
+    if next_invoice is None:
+        next_invoice = fetch_next_invoice(project, stripe_sub)
     lock_customer(db, customer)
-    return _changed_mirror(db, customer, _upsert(db, Subscription, [subscription_row(project, customer, stripe_sub, now or utcnow())]))
+    row = subscription_row(project, customer, stripe_sub, now or utcnow(), next_invoice=next_invoice)
+    return _changed_mirror(db, customer, _upsert(db, Subscription, [row]))
 
 
 def apply_invoice(
@@ -182,6 +243,16 @@ def apply_payment_method(
         return _changed_mirror(db, customer, remove(db, PaymentMethod, project, stripe_pm["id"]))
     rows = [payment_method_row(project, customer, stripe_pm, now or utcnow())]
     return _changed_mirror(db, customer, _upsert(db, PaymentMethod, rows))
+
+
+def apply_tax_id(
+    db: Session, project: Project, customer: Customer, stripe_tax_id: StripeDict, *, now: datetime | None = None
+) -> bool:
+    """Upserts one tax id of this customer (e.g. just created in Stripe); a deleted one leaves."""
+    lock_customer(db, customer)
+    if stripe_tax_id.get("deleted") or id_of(stripe_tax_id.get("customer")) != customer.stripe_customer_id:
+        return forget(db, project, customer, TaxId, stripe_tax_id["id"])
+    return _changed_mirror(db, customer, _upsert(db, TaxId, [tax_id_row(project, customer, stripe_tax_id, now or utcnow())]))
 
 
 def remove(db: Session, model: type[SQLModel], project: Project, stripe_id: str) -> int:
@@ -242,181 +313,19 @@ def bump_mirror_version(db: Session, customer: Customer) -> None:
     db.expire(customer, ["mirror_version"])
 
 
-def _changed_mirror(db: Session, customer: Customer, written: int) -> bool:
-    if written:
-        bump_mirror_version(db, customer)
-    return bool(written)
-
-
 def _apply_customer_fields(customer: Customer, stripe_customer: StripeDict) -> bool:
-    if stripe_customer.get("deleted"):
-        fields = {"default_payment_method_id": None}
-    else:
-        settings = stripe_customer.get("invoice_settings") or {}
-        fields = {
-            "email": _clip(stripe_customer.get("email"), 320),
-            "name": _clip(stripe_customer.get("name"), 200),
-            "default_payment_method_id": id_of(settings.get("default_payment_method")),
-        }
     changed = False
-    for name, value in fields.items():
+    for name, value in customer_fields(stripe_customer).items():
         if getattr(customer, name) != value:
             setattr(customer, name, value)
             changed = True
     return changed
 
 
-# --- Stripe JSON → mirror rows ---------------------------------------------------------
-
-
-def subscription_row(project: Project, customer: Customer, sub: StripeDict, now: datetime) -> dict[str, Any]:
-    items = list((sub.get("items") or {}).get("data") or [])
-    # The mirror keeps one price per subscription; the first item carries it (multi-item
-    # subscriptions still list every product name).
-    first = items[0] if items else {}
-    price = first.get("price") or {}
-    recurring = price.get("recurring") or {}
-    return {
-        "project_id": project.id,
-        "customer_id": customer.id,
-        "stripe_id": sub["id"],
-        "status": sub["status"],
-        "product_name": _clip(", ".join(_product_names(items)), 500) or "",
-        "price_nickname": _clip(price.get("nickname"), 500),
-        "unit_amount": price.get("unit_amount"),
-        "currency": (price.get("currency") or sub.get("currency") or "usd").lower(),
-        "interval": recurring.get("interval"),
-        "interval_count": recurring.get("interval_count") or 1,
-        "quantity": first.get("quantity") or sub.get("quantity") or 1,
-        "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
-        "cancel_at": from_unix(sub.get("cancel_at")),
-        "canceled_at": from_unix(sub.get("canceled_at")),
-        "current_period_start": from_unix(_period(sub, items, "current_period_start")),
-        "current_period_end": from_unix(_period(sub, items, "current_period_end")),
-        "default_payment_method_id": id_of(sub.get("default_payment_method")),
-        "stripe_item_id": first.get("id"),
-        "price_id": id_of(first.get("price")),
-        **_scheduled_change(sub, first, _period(sub, items, "current_period_end")),
-        "created": from_unix(sub["created"]),
-        "stripe_updated_at": now,
-        "synced_at": now,
-    }
-
-
-# A schedule in these states still has phases to apply; a released, canceled or completed
-# one no longer changes anything.
-_PENDING_SCHEDULE_STATUSES = ("not_started", "active")
-
-
-def _scheduled_change(sub: StripeDict, first: StripeDict, period_end: int | None) -> dict[str, Any]:
-    """The schedule columns: a phase starting at (or after) the current period's end that
-    changes the first item's price or quantity (a plan change waiting for the period end)."""
-    schedule = sub.get("schedule")
-    fields: dict[str, Any] = {
-        "schedule_id": id_of(schedule), "scheduled_price_id": None, "scheduled_quantity": None,
-        "scheduled_change_at": None,
-    }
-    if not isinstance(schedule, Mapping) or schedule.get("status") not in _PENDING_SCHEDULE_STATUSES:
-        return fields  # not expanded (then nothing known is waiting) or nothing left to apply
-    phases = schedule.get("phases") or []
-    upcoming = sorted(
-        (phase for phase in phases if period_end and (phase.get("start_date") or 0) >= period_end),
-        key=lambda phase: phase["start_date"],
-    )
-    phase_items = (upcoming[0].get("items") or []) if upcoming else []
-    if not phase_items:
-        return fields
-    price_id, quantity = id_of(phase_items[0].get("price")), phase_items[0].get("quantity") or 1
-    if (price_id, quantity) == (id_of(first.get("price")), first.get("quantity") or 1):
-        return fields  # the next phase goes on as now
-    fields.update(scheduled_price_id=price_id, scheduled_quantity=quantity,
-                  scheduled_change_at=from_unix(upcoming[0]["start_date"]))
-    return fields
-
-
-def invoice_row(project: Project, customer: Customer, invoice: StripeDict, now: datetime) -> dict[str, Any]:
-    return {
-        "project_id": project.id,
-        "customer_id": customer.id,
-        "stripe_id": invoice["id"],
-        "number": invoice.get("number"),
-        "status": invoice.get("status") or "draft",
-        "currency": (invoice.get("currency") or "usd").lower(),
-        "total": invoice.get("total") or 0,
-        "amount_due": invoice.get("amount_due") or 0,
-        "amount_paid": invoice.get("amount_paid") or 0,
-        "invoice_pdf": _clip(invoice.get("invoice_pdf"), 2000),
-        "hosted_invoice_url": _clip(invoice.get("hosted_invoice_url"), 2000),
-        "subscription_stripe_id": _invoice_subscription(invoice),
-        "description": _clip(_first_line_description(invoice), 500),
-        "due_date": from_unix(invoice.get("due_date")),
-        "created": from_unix(invoice["created"]),
-        "synced_at": now,
-    }
-
-
-def payment_method_row(
-    project: Project, customer: Customer, method: StripeDict, now: datetime
-) -> dict[str, Any]:
-    card = method.get("card") or {}
-    return {
-        "project_id": project.id,
-        "customer_id": customer.id,
-        "stripe_id": method["id"],
-        "type": method.get("type") or "card",
-        "brand": card.get("brand"),
-        "last4": card.get("last4"),
-        "exp_month": card.get("exp_month"),
-        "exp_year": card.get("exp_year"),
-        "created": from_unix(method["created"]),
-        "synced_at": now,
-    }
-
-
-def id_of(value: Any) -> str | None:
-    """An expandable field is either an id or the expanded object."""
-    if isinstance(value, Mapping):
-        return value.get("id")
-    return value or None
-
-
-def _product_names(items: Iterable[StripeDict]) -> list[str]:
-    names: list[str] = []
-    for item in items:
-        price = item.get("price") or {}
-        product = price.get("product")
-        # Unexpanded (a bare id, as in webhook payloads): no name; the upsert keeps the old one.
-        name = product.get("name") if isinstance(product, Mapping) else None
-        if name and name not in names:
-            names.append(name)
-    return names
-
-
-def _period(sub: StripeDict, items: list[StripeDict], field: str) -> int | None:
-    """Since API 2025-03-31 periods live on items; the earliest end is the next renewal."""
-    stamps = [item[field] for item in items if item.get(field)]
-    if stamps:
-        return min(stamps)
-    return sub.get(field)
-
-
-def _first_line_description(invoice: StripeDict) -> str | None:
-    """What the invoice is for: its first line item's description (Stripe lists the lines
-    with the invoice, up to 10); the invoice's own memo when it has no lines."""
-    lines = (invoice.get("lines") or {}).get("data") or []
-    first = lines[0].get("description") if lines else None
-    return first or invoice.get("description") or None
-
-
-def _invoice_subscription(invoice: StripeDict) -> str | None:
-    parent = invoice.get("parent") or {}
-    details = parent.get("subscription_details") or {}
-    # `invoice.subscription` is where API versions before 2025-03-31 put it.
-    return id_of(details.get("subscription")) or id_of(invoice.get("subscription"))
-
-
-def _clip(text: str | None, limit: int) -> str | None:
-    return None if text is None else text[:limit]
+def _changed_mirror(db: Session, customer: Customer, written: int) -> bool:
+    if written:
+        bump_mirror_version(db, customer)
+    return bool(written)
 
 
 # --- set-based writes ------------------------------------------------------------------
