@@ -7,11 +7,13 @@ reference: every other catalogue must have exactly its keys (a test checks).
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision
 
@@ -83,3 +85,27 @@ CARD_BRANDS = {
 
 def card_brand_label(brand: str | None) -> str:
     return CARD_BRANDS.get((brand or "").lower(), (brand or "Card").title())
+
+
+# CLDR's two-letter territories that are not ISO 3166-1 alpha-2 countries (regions, the
+# EU, reserved and private-use codes): never offered as a billing address's country.
+_NOT_ISO_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "XK", "ZZ"})
+
+
+@lru_cache(maxsize=None)
+def countries(locale: str) -> tuple[tuple[str, str], ...]:
+    """Every ISO 3166-1 alpha-2 country as (code, name in `locale`), by name: the one
+    country table of the portal (CLDR's names, through Babel)."""
+    names = Locale.parse(_BABEL_LOCALE[normalise_locale(locale)]).territories
+    pairs = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in _NOT_ISO_COUNTRIES]
+    return tuple(sorted(pairs, key=lambda pair: _sort_key(pair[1])))
+
+
+def country_name(code: str | None, locale: str) -> str:
+    """`DE` → `Germany` / `Deutschland`; an unknown code stays as it is."""
+    return dict(countries(locale)).get((code or "").upper(), code or "")
+
+
+def _sort_key(name: str) -> str:
+    """Alphabetical as a reader expects: Österreich beside Oman, Égypte beside Équateur."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c))

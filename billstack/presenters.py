@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billstack.i18n import card_brand_label, format_card_expiry, format_day, format_interval, format_money, t
+from billstack.i18n import card_brand_label, country_name, format_card_expiry, format_day, format_interval, format_money, t
 from billstack.services.views import (
     DEFAULT_ACCENT_COLOR,
     LIVE_STATUSES,
+    AddressView,
     InvoiceView,
     PaymentMethodView,
     PlanChangePreview,
     PlanList,
     PlanView,
     SubscriptionView,
+    TaxIdView,
 )
 
 # Radix colour per status: green = fine, amber = needs attention, gray = over.
@@ -56,6 +58,7 @@ class SubscriptionRow:
     can_change_plan: bool = False
     scheduled_line: str = ""  # "Changes to Pro on Jan 3, 2027": a change waiting for the period end
     can_keep_plan: bool = False
+    next_payment: str = ""  # "Next payment: $49.00 on Jan 3, 2027", from Stripe's invoice preview
 
 
 @dataclass
@@ -116,7 +119,16 @@ def subscription_row(
             date=format_day(scheduled.at, locale),
         ) if scheduled is not None else "",
         can_keep_plan=allow_plan_change and live and scheduled is not None,
+        next_payment=_next_payment(sub, locale) if live else "",
     )
+
+
+def _next_payment(sub: SubscriptionView, locale: str) -> str:
+    upcoming = sub.next_invoice
+    if upcoming is None:
+        return ""
+    return t(locale, "subs.next_payment", amount=format_money(upcoming.amount_due, upcoming.currency, locale),
+             date=format_day(upcoming.date, locale))
 
 
 def _status_badge(sub: SubscriptionView, locale: str) -> tuple[str, str]:
@@ -165,6 +177,46 @@ def card_row(method: PaymentMethodView, locale: str) -> CardRow:
         expiry=t(locale, "pm.expires", date=expiry) if expiry else "",
         is_default=method.is_default,
     )
+
+
+# --- billing details ---------------------------------------------------------------------
+
+
+@dataclass
+class TaxIdRow:
+    id: str = ""
+    type_label: str = ""  # "EU VAT"
+    value: str = ""
+    status_label: str = ""  # "Verified", "Pending verification" …
+    status_color: str = "gray"
+    remove_label: str = ""  # "Remove EU VAT DE123456789", for screen readers
+
+
+# Radix colour per tax id verification status.
+_VERIFICATION_COLORS = {"verified": "green", "pending": "amber", "unverified": "red", "unavailable": "gray"}
+
+
+def tax_id_row(tax_id: TaxIdView, locale: str) -> TaxIdRow:
+    status = tax_id.verification.status
+    type_label = t(locale, f"taxid.type.{tax_id.type}")
+    return TaxIdRow(
+        id=tax_id.id,
+        type_label=type_label,
+        value=tax_id.value,
+        status_label=t(locale, f"taxid.status.{status}"),
+        status_color=_VERIFICATION_COLORS.get(status, "gray"),
+        remove_label=t(locale, "taxid.remove_label", tax_id=f"{type_label} {tax_id.value}"),
+    )
+
+
+def address_lines(address: AddressView | None, locale: str) -> list[str]:
+    """A postal address as lines (street, city line, state, country in the customer's language)."""
+    if address is None:
+        return []
+    city_line = " ".join(part for part in (address.postal_code, address.city) if part)
+    country = country_name(address.country, locale) if address.country else ""
+    return [line for line in (address.line1, address.line2, city_line, address.state, country) if line]
+
 
 
 # --- plan changes ------------------------------------------------------------------------

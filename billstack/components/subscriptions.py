@@ -65,6 +65,10 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
                 ),
                 rx.text(sub.period_line, size="2", color_scheme="gray", high_contrast=True, class_name="period-line"),
                 rx.cond(
+                    sub.next_payment != "",
+                    rx.text(sub.next_payment, size="2", class_name="next-payment"),
+                ),
+                rx.cond(
                     sub.scheduled_line != "",
                     rx.text(sub.scheduled_line, size="2", weight="medium", class_name="scheduled-line"),
                 ),

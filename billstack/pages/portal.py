@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from billstack.components.banner import amount_due_banner
+from billstack.components.billing_details import billing_details_section
 from billstack.components.elements import document_lang
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
@@ -42,6 +43,7 @@ def portal_body() -> rx.Component:
                 amount_due_banner(),
                 subscriptions_section(),
                 payment_methods_section(),
+                billing_details_section(),
                 invoices_section(),
                 spacing="6",
                 width="100%",

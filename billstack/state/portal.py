@@ -34,7 +34,9 @@ from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
 from billstack.state.arguments import well_formed_subscription_id
+from billstack.state.billing_details import BillingDetailsMixin
 from billstack.state.plans import PlanChangeMixin
+from billstack.state.wallet import WalletMixin
 
 log = logging.getLogger("billstack.portal")
 # Errors whose own message is for an API client: the page shows its localised words instead.
@@ -54,7 +56,7 @@ LIVE_RECHECK_S = 15.0
 LIVE_BUSY_RETRY_S = 0.5
 
 
-class PortalState(PlanChangeMixin, rx.State):
+class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
     invalid_kind: str = "invalid"  # expired | revoked | invalid | rate_limited
@@ -354,6 +356,8 @@ class PortalState(PlanChangeMixin, rx.State):
         self.show_cancel, self.show_resume = features.cancel, features.resume
         self.show_invoices, self.show_pm_update = features.invoice_history, features.payment_method_update
         self.show_plan_change = features.plan_change
+        self.show_pm_remove = features.payment_method_remove
+        self._apply_details(view.customer.details if view.customer is not None else None, features)
         self.subscriptions = [
             presenters.subscription_row(
                 s, locale, allow_cancel=features.cancel, allow_resume=features.resume, allow_plan_change=features.plan_change
@@ -458,7 +462,8 @@ class PortalState(PlanChangeMixin, rx.State):
         self.subscriptions, self.invoices, self.cards, self.amount_due = [], [], [], []
         self.customer_email = ""
         self.notice, self.pending = "", ""
-        self.cancel_dialog_open = self.pm_dialog_open = self.plan_dialog_open = False
+        self.cancel_dialog_open = self.pm_dialog_open = self.plan_dialog_open = self.card_remove_open = False
+        self._reset_details()
 
 
 def _invalid_kind(exc: BillStackError) -> str:
