@@ -26,7 +26,7 @@ from stripe_emulator.money import format_amount, format_date
 from stripe_emulator.operations.checkout import complete
 from stripe_emulator.operations.invoices import attempt_payment
 from stripe_emulator.operations.payment_methods import new_card_pm
-from stripe_emulator.pdf import invoice_pdf
+from stripe_emulator.pdf import bill_to, invoice_pdf
 from stripe_emulator.render import render
 from stripe_emulator.store import Account
 
@@ -275,6 +275,11 @@ def _load_invoice(request: Request) -> tuple[Account, dict[str, Any]] | None:
     return hit
 
 
+def _bill_to_html(inv: dict[str, Any]) -> str:
+    lines = "<br>".join(html.escape(line) for line in bill_to(inv))
+    return f'<h2>Bill to</h2><address class="sub">{lines}</address>' if lines else ""
+
+
 def _invoice_body(inv: dict[str, Any], form_html: str = "") -> str:
     cur = inv["currency"]
     rows = "".join(
@@ -292,6 +297,7 @@ def _invoice_body(inv: dict[str, Any], form_html: str = "") -> str:
         f"{' ' + format_date(when) if when else ''}</p>"
         f"<p><strong>{format_amount(inv['amount_remaining'] if inv['status'] == 'open' else inv['total'], cur)}</strong>"
         f"{' due' if inv['status'] == 'open' else ''}</p>"
+        f"{_bill_to_html(inv)}"
         f'<table><thead><tr><th scope="col">Description</th><th scope="col" class="num">Qty</th>'
         f'<th scope="col" class="num">Amount</th></tr></thead><tbody>{rows}</tbody>'
         f'<tfoot><tr><th scope="row" colspan="2">Total</th><td class="num">{format_amount(inv["total"], cur)}</td></tr></tfoot></table>'

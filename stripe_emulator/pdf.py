@@ -7,6 +7,8 @@ from typing import Any
 from stripe_emulator.money import format_amount, format_date
 
 _PAGE_W, _PAGE_H = 595, 842
+# The "Bill to" block prints at most this many lines (name, email, address, tax ids).
+MAX_BILL_TO = 12
 
 
 def _text(value: str) -> bytes:
@@ -44,8 +46,35 @@ def render_pdf(lines: list[tuple[int, int, int, str]]) -> bytes:
     return bytes(out)
 
 
+def address_lines(address: dict[str, Any] | None) -> list[str]:
+    """A postal address as printed: street lines, "postal code city", state, country code."""
+    if not address:
+        return []
+    town = " ".join(part for part in (address.get("postal_code"), address.get("city")) if part)
+    parts = (address.get("line1"), address.get("line2"), town, address.get("state"), address.get("country"))
+    return [part for part in parts if part]
+
+
+def tax_id_label(tax_id: dict[str, Any]) -> str:
+    """`eu_vat` DE123456789 → "EU VAT DE123456789", as Stripe's invoices print it."""
+    return f"{tax_id['type'].replace('_', ' ').upper()} {tax_id['value']}"
+
+
+def bill_to(inv: dict[str, Any]) -> list[str]:
+    """The "Bill to" block of an invoice: name, email, address and tax ids as finalized."""
+    head = [inv["customer_name"] or "", inv["customer_email"] or ""]
+    return (
+        [line for line in head if line]
+        + address_lines(inv["customer_address"])
+        + [tax_id_label(t) for t in inv["customer_tax_ids"] or []]
+    )
+
+
 def invoice_pdf(inv: dict[str, Any]) -> bytes:
     cur = inv["currency"]
+    customer = bill_to(inv)[:MAX_BILL_TO]
+    # The amount sits below the longer of the two header blocks (ours ends at y=165).
+    amount_y = max(240, 180 + 13 * len(customer) + 30)
     rows: list[tuple[int, int, int, str]] = [
         (50, 60, 20, "Invoice"),
         (50, 90, 10, f"Invoice number  {inv['number'] or 'DRAFT'}"),
@@ -64,19 +93,18 @@ def invoice_pdf(inv: dict[str, Any]) -> bytes:
         (50, 135, 10, f"Status  {inv['status'].upper()}"),
         (50, 165, 10, f"{inv['account_name']}"),
         (320, 165, 10, "Bill to"),
-        (320, 180, 10, inv["customer_name"] or ""),
-        (320, 195, 10, inv["customer_email"] or ""),
+        *[(320, 180 + 13 * i, 10, text[:45]) for i, text in enumerate(customer)],
         (
             50,
-            240,
+            amount_y,
             14,
             f"{format_amount(inv['amount_due'], cur)} {'paid' if inv['status'] == 'paid' else 'due'}",
         ),
-        (50, 280, 10, "Description"),
-        (330, 280, 10, "Qty"),
-        (470, 280, 10, "Amount"),
+        (50, amount_y + 40, 10, "Description"),
+        (330, amount_y + 40, 10, "Qty"),
+        (470, amount_y + 40, 10, "Amount"),
     ]
-    y = 300
+    y = amount_y + 60
     for line in inv["_lines"]:
         rows.append((50, y, 9, (line["description"] or "")[:60]))
         rows.append((330, y, 9, str(line["quantity"])))

@@ -168,3 +168,52 @@ def test_zero_decimal_currency_formatting(client: stripe.StripeClient) -> None:
     )
     inv = client.v1.invoices.finalize_invoice(draft.id)
     assert "¥5,000" in httpx.get(inv.hosted_invoice_url).text
+
+
+def test_invoice_carries_the_address_and_tax_ids_as_finalized(client: stripe.StripeClient) -> None:
+    cus = client.v1.customers.create(
+        {
+            "name": "Muster GmbH",
+            "email": "billing@muster.example",
+            "address": {"line1": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE"},
+        }
+    )
+    vat = client.v1.customers.tax_ids.create(cus.id, {"type": "eu_vat", "value": "DE123456789"})
+    client.v1.customers.tax_ids.create(cus.id, {"type": "ch_vat", "value": "CHE-123.456.789 MWST"})
+    inv = _open_invoice(client, cus.id)
+    assert inv.customer_address.to_dict() == {
+        "line1": "Hauptstr. 1", "line2": None, "city": "Berlin", "state": None, "postal_code": "10115",
+        "country": "DE",
+    }
+    assert [t.to_dict() for t in inv.customer_tax_ids] == [
+        {"type": "eu_vat", "value": "DE123456789"},
+        {"type": "ch_vat", "value": "CHE-123.456.789 MWST"},
+    ]
+
+    # Later changes to the customer leave the finalized invoice as it was.
+    client.v1.customers.update(cus.id, {"address": {"line1": "Neue Str. 9", "city": "Hamburg", "country": "DE"}})
+    client.v1.customers.tax_ids.delete(cus.id, vat.id)
+    again = client.v1.invoices.retrieve(inv.id)
+    assert again.customer_address.line1 == "Hauptstr. 1" and len(again.customer_tax_ids) == 2
+
+    page = httpx.get(inv.hosted_invoice_url).text
+    for text in ("Muster GmbH", "Hauptstr. 1", "10115 Berlin", "EU VAT DE123456789", "CH VAT CHE-123.456.789 MWST"):
+        assert text in page
+    assert "Neue Str. 9" not in page
+    pdf = httpx.get(inv.invoice_pdf).content
+    _pdf_is_well_formed(pdf)
+    for text in (b"Hauptstr. 1", b"10115 Berlin", b"DE", b"EU VAT DE123456789", b"CH VAT CHE-123.456.789 MWST"):
+        assert text in pdf
+    assert b"Neue Str. 9" not in pdf
+
+
+def test_a_draft_takes_the_tax_ids_of_the_customer_at_finalization(client: stripe.StripeClient) -> None:
+    cus = client.v1.customers.create({"name": "Late VAT"})
+    client.v1.invoice_items.create({"customer": cus.id, "amount": 1000, "currency": "usd"})
+    draft = client.v1.invoices.create({"customer": cus.id, "pending_invoice_items_behavior": "include"})
+    assert draft.customer_tax_ids == [] and draft.customer_address is None
+    client.v1.customers.tax_ids.create(cus.id, {"type": "gb_vat", "value": "GB123456789"})
+    client.v1.customers.update(cus.id, {"address": {"country": "GB", "line1": "1 High St"}})
+    final = client.v1.invoices.finalize_invoice(draft.id)
+    assert [t.value for t in final.customer_tax_ids] == ["GB123456789"]
+    assert final.customer_address.line1 == "1 High St"
