@@ -8,9 +8,18 @@ from datetime import datetime, timezone
 import pytest
 
 from billstack import i18n
-from billstack.presenters import invoice_row, readable_text_on, subscription_row
+from billstack.presenters import address_lines, invoice_row, readable_text_on, subscription_row, tax_id_row
 from billstack.services import sessions
-from billstack.services.views import InvoiceView, SubscriptionView
+from billstack.services.views import (
+    TAX_ID_TYPES,
+    AddressView,
+    InvoiceView,
+    NextInvoiceView,
+    SubscriptionView,
+    TaxIdVerification,
+    TaxIdView,
+)
+from stripe_emulator.countries import ISO_3166_ALPHA2  # what Stripe (the emulator) accepts
 
 
 def test_every_catalogue_has_exactly_the_english_keys() -> None:
@@ -185,3 +194,43 @@ def test_subscription_row_offers_plan_changes_or_keeping_the_plan() -> None:
     waiting = _subscription(scheduled_change=ScheduledChangeView(price_id="price_2", product_name="Starter", quantity=1, at=_NEXT))
     row = subscription_row(waiting, "de", allow_cancel=True, allow_resume=True, allow_plan_change=True)
     assert (row.scheduled_line, row.can_keep_plan, row.can_change_plan) == ("Wechselt am 03.01.2027 zu Starter", True, False)
+
+
+# --- billing details (issue 16) ------------------------------------------------------------
+
+
+def test_the_country_table_is_iso_3166_alpha2_named_in_each_language_and_sorted_as_read() -> None:
+    for locale in i18n.SUPPORTED_LOCALES:
+        table = i18n.countries(locale)
+        assert {code for code, _ in table} == set(ISO_3166_ALPHA2), locale
+    names = [name for _, name in i18n.countries("de")]
+    assert names.index("Oman") < names.index("Österreich") < names.index("Pakistan")
+    assert (i18n.country_name("DE", "de"), i18n.country_name("de", "fr"), i18n.country_name("DE", "en")) == (
+        "Deutschland", "Allemagne", "Germany")
+    assert i18n.country_name("EU", "en") == "EU"  # not a country: shown as given, never offered
+
+
+@pytest.mark.parametrize("locale", i18n.SUPPORTED_LOCALES)
+def test_every_tax_id_type_and_verification_status_has_words_in_every_language(locale: str) -> None:
+    for tax_type in TAX_ID_TYPES:
+        for status in ("pending", "verified", "unverified", "unavailable"):
+            row = tax_id_row(TaxIdView(id="txi_1", type=tax_type, value="X1", verification=TaxIdVerification(status=status)), locale)
+            assert not row.type_label.startswith("taxid.") and not row.status_label.startswith("taxid."), (tax_type, status)
+            assert row.value in row.remove_label and row.type_label in row.remove_label
+
+
+def test_an_address_reads_as_lines_with_the_country_in_the_customers_language() -> None:
+    address = AddressView(line1="Hauptstraße 1", line2=None, city="Berlin", state="", postal_code="10115", country="DE")
+    assert address_lines(address, "fr") == ["Hauptstraße 1", "10115 Berlin", "Allemagne"]
+    assert address_lines(None, "en") == []
+
+
+def test_a_live_subscription_says_its_next_payment_from_the_preview_and_an_ended_one_does_not() -> None:
+    upcoming = NextInvoiceView(amount_due=4900, currency="eur", date=datetime(2027, 1, 3, tzinfo=timezone.utc))
+    assert subscription_row(_subscription(next_invoice=upcoming), "en", allow_cancel=True,
+                            allow_resume=True).next_payment == "Next payment: €49.00 on Jan 3, 2027"
+    assert subscription_row(_subscription(next_invoice=upcoming), "de", allow_cancel=True,
+                            allow_resume=True).next_payment == "Nächste Zahlung: 49,00\xa0€ am 03.01.2027"
+    ended = _subscription(status="canceled", next_invoice=upcoming)
+    assert subscription_row(ended, "en", allow_cancel=True, allow_resume=True).next_payment == ""
+    assert subscription_row(_subscription(), "en", allow_cancel=True, allow_resume=True).next_payment == ""
