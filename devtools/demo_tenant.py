@@ -75,6 +75,21 @@ def enable_demo_plan_changes(db: Session, project: Project, price_ids: list[str]
     )
 
 
+# The demo customer's billing details: an address in Berlin, a German VAT id (all zeros:
+# verified in test mode, as in Stripe), and a second card beside the default Visa.
+DEMO_ADDRESS = {"line1": "Hauptstraße 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+DEMO_VAT_ID = "DE000000000"
+DEMO_SECOND_CARD = "pm_card_mastercard"
+
+
+def add_demo_billing_details(client: stripe.StripeClient, stripe_customer_id: str) -> dict[str, str]:
+    """What a customer of a few years has on file; returns the VAT id's and the second card's ids."""
+    client.v1.customers.update(stripe_customer_id, {"address": DEMO_ADDRESS, "phone": "+49 30 1234567"})
+    tax_id = client.v1.customers.tax_ids.create(stripe_customer_id, {"type": "eu_vat", "value": DEMO_VAT_ID})
+    card = client.v1.payment_methods.attach(DEMO_SECOND_CARD, {"customer": stripe_customer_id})
+    return {"tax_id": tax_id.id, "second_card": card.id}
+
+
 def _subscription_price(client: stripe.StripeClient, subscription_id: str) -> stripe.Price:
     return client.v1.subscriptions.retrieve(subscription_id)["items"].data[0].price
 
@@ -88,8 +103,9 @@ def _monthly_plan(client: stripe.StripeClient, name: str, description: str, amou
 
 def seed_demo_tenant(emulator_url: str, public_url: str) -> dict[str, str]:
     """The demo project plus a realistic customer (two subscriptions, a year of invoices, an
-    open invoice, a card), a second customer, a day-long portal session for the first and
-    the project's webhook endpoint; returns the ids, the API key and the portal URL."""
+    open invoice, two cards, an address and a VAT id), a second customer, a day-long portal
+    session for the first and the project's webhook endpoint; returns the ids, the API key
+    and the portal URL."""
     with session_scope() as db:
         # "Return to Acme Cloud" lands on a page that says what it stands for (the home page, marked).
         team, project, api_key, api_key_plaintext = create_demo_project(
@@ -99,6 +115,7 @@ def seed_demo_tenant(emulator_url: str, public_url: str) -> dict[str, str]:
         seeded = seed_demo_customer(client, email="jamie@example.com", name="Jamie Rivera")
         customer = customers.link_customer(db, project_id=project.id, stripe_customer_id=seeded["customer"])
         enable_demo_plan_changes(db, project, list(create_demo_plans(client, seeded).values()))
+        add_demo_billing_details(client, seeded["customer"])
         other = customers.create_customer(db, project_id=project.id, email="other@example.com", name="Other Customer")
         created = sessions.create_portal_session(
             db,

@@ -94,7 +94,7 @@ def test_download_pdf_is_a_real_pdf_and_pay_opens_the_hosted_page(page: Page, li
 
 
 def _checkout(page: Page, card_number: str) -> None:
-    page.get_by_role("button", name="Update payment method").click()
+    page.get_by_role("button", name="Add payment method").click()
     page.get_by_role("dialog").get_by_role("button", name="Continue to secure checkout").click()
     page.wait_for_url(re.compile(r"/checkout|/c/"), timeout=30_000)
     page.get_by_label("Card number").fill(card_number)
@@ -263,13 +263,13 @@ def test_accessibility_and_screenshots(page: Page, live_db: LiveServer, tenant: 
     assert_no_serious_axe_violations(page)
     page.keyboard.press("Escape")
 
-    page.get_by_role("button", name="Update payment method").click()
+    page.get_by_role("button", name="Add payment method").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert_no_serious_axe_violations(page)
     page.keyboard.press("Escape")
 
     page.set_viewport_size({"width": 375, "height": 812})
-    expect(page.get_by_role("button", name="Update payment method")).to_be_visible()
+    expect(page.get_by_role("button", name="Add payment method")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "no horizontal scrolling at 375 px"
     page.screenshot(path=str(artifacts_dir / "portal-375.png"), full_page=True)
 

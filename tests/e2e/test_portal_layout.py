@@ -173,7 +173,7 @@ def test_a_checkout_failure_shows_inside_the_dialog_and_the_button_works_again(
     page: Page, live_db: LiveServer, tenant: Tenant
 ) -> None:
     open_portal(page, new_portal_session(live_db.url, tenant)["portalUrl"])
-    page.get_by_role("button", name="Update payment method").click()
+    page.get_by_role("button", name="Add payment method").click()
     dialog = page.get_by_role("dialog")
     go = dialog.get_by_role("button", name="Continue to secure checkout")
     expect(go).to_be_visible()
