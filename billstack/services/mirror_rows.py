@@ -17,7 +17,7 @@ from billstack.models import Customer, Project
 StripeDict = Mapping[str, Any]
 
 # A subscription in these states bills again at its renewal (unless set to end first).
-_BILLING_STATUSES = ("active", "trialing", "past_due")
+BILLING_STATUSES = ("active", "trialing", "past_due")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ NO_NEXT_INVOICE = NextInvoice(None, None)
 
 def will_bill_again(stripe_sub: StripeDict) -> bool:
     """Active (or trialing, or retrying a payment) and not set to end before its renewal."""
-    if stripe_sub.get("status") not in _BILLING_STATUSES or stripe_sub.get("cancel_at_period_end"):
+    if stripe_sub.get("status") not in BILLING_STATUSES or stripe_sub.get("cancel_at_period_end"):
         return False
     items = list((stripe_sub.get("items") or {}).get("data") or [])
     period_end, cancel_at = _period(stripe_sub, items, "current_period_end"), stripe_sub.get("cancel_at")

@@ -26,7 +26,7 @@ from billstack import routes
 from billstack.clock import UNIX_MAX, UNIX_MIN, utcnow
 from billstack.db import session_scope
 from devtools.emulator import advance_time
-from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, WebhookEvent
+from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, TaxId, WebhookEvent
 from billstack.services import sync, webhooks
 from billstack.services.webhooks.processing import _claim_next
 from tests.api.conftest import assert_error, make_tenant
@@ -223,8 +223,90 @@ async def test_a_deleted_customer_empties_their_mirror(client: httpx.AsyncClient
     await deliver(client, hooked, deleted)
     webhooks.process_due_events()
 
-    for model in (Subscription, Invoice, PaymentMethod):
+    for model in (Subscription, Invoice, PaymentMethod, TaxId):
         assert mirror(model, hooked.alice.customer_id) == []
+
+
+async def deliver_since(client: httpx.AsyncClient, world: World, since: str) -> list[dict[str, Any]]:
+    """Deliver every event after `since` (oldest first) and process them; returns them."""
+    new = list(reversed(raw_events(world, ending_before=since)))
+    for event in new:
+        assert (await deliver(client, world, event)).status_code == 200
+    webhooks.process_due_events()
+    return new
+
+
+async def test_a_tax_id_added_in_stripe_reaches_the_mirror_and_leaves_when_deleted(
+    client: httpx.AsyncClient, hooked: World
+) -> None:
+    alice = hooked.alice
+    since = raw_events(hooked)[0]["id"]
+    tax_id = hooked.stripe.v1.customers.tax_ids.create(alice.stripe_customer_id, {"type": "eu_vat", "value": "DE123456789"})
+
+    delivered = await deliver_since(client, hooked, since)
+
+    assert [e["type"] for e in delivered] == ["customer.tax_id.created"]
+    [row] = mirror(TaxId, alice.customer_id)
+    assert (row.stripe_id, row.type, row.value) == (tax_id.id, "eu_vat", "DE123456789")
+    assert row.verification_status == tax_id.verification.status
+    assert [r.outcome for r in event_rows()] == [webhooks.APPLIED]
+    assert mirror(TaxId, hooked.bob.customer_id) == []
+    assert_mirror_equals_stripe(hooked, alice.customer_id)
+
+    since = raw_events(hooked)[0]["id"]
+    hooked.stripe.v1.customers.tax_ids.delete(alice.stripe_customer_id, tax_id.id)
+    delivered = await deliver_since(client, hooked, since)
+
+    assert "customer.tax_id.deleted" in [e["type"] for e in delivered]
+    assert mirror(TaxId, alice.customer_id) == []
+    assert_mirror_equals_stripe(hooked, alice.customer_id)
+
+
+async def test_an_address_and_phone_changed_in_stripe_reach_the_mirror(
+    client: httpx.AsyncClient, hooked: World
+) -> None:
+    alice = hooked.alice
+    since = raw_events(hooked)[0]["id"]
+    hooked.stripe.v1.customers.update(alice.stripe_customer_id, {
+        "phone": "+49 30 1234567",
+        "address": {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"},
+    })
+
+    delivered = await deliver_since(client, hooked, since)
+
+    assert [e["type"] for e in delivered] == ["customer.updated"]
+    with session_scope() as db:
+        row = db.get(Customer, alice.customer_id)
+        assert (row.phone, row.address_line1, row.address_line2, row.address_city, row.address_postal_code,
+                row.address_country) == ("+49 30 1234567", "Unter den Linden 1", None, "Berlin", "10117", "DE")
+    assert_mirror_equals_stripe(hooked, alice.customer_id)
+
+
+async def test_the_next_invoice_follows_a_pending_item_and_a_cancellation(
+    client: httpx.AsyncClient, hooked: World
+) -> None:
+    alice = hooked.alice
+    sub_id = alice.seeded["subscriptions"][0]
+    before = subscription_row(hooked, sub_id).next_invoice_amount
+    assert before is not None and before > 0
+    since = raw_events(hooked)[0]["id"]
+    hooked.stripe.v1.invoice_items.create({
+        "customer": alice.stripe_customer_id, "subscription": sub_id, "amount": 1234, "currency": "usd",
+    })
+
+    await deliver_since(client, hooked, since)
+
+    preview = hooked.stripe.v1.invoices.create_preview({"customer": alice.stripe_customer_id, "subscription": sub_id})
+    assert subscription_row(hooked, sub_id).next_invoice_amount == preview.amount_due == before + 1234
+    assert_mirror_equals_stripe(hooked, alice.customer_id)
+
+    since = raw_events(hooked)[0]["id"]
+    hooked.stripe.v1.subscriptions.update(sub_id, {"cancel_at_period_end": True})
+    await deliver_since(client, hooked, since)
+
+    row = subscription_row(hooked, sub_id)
+    assert (row.next_invoice_amount, row.next_invoice_date) == (None, None)  # it will not bill again
+    assert_mirror_equals_stripe(hooked, alice.customer_id)
 
 
 # --- what is refused, and what is ignored ---------------------------------------------------

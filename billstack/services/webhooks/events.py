@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 HANDLED_EVENTS = (
     "customer.updated",
     "customer.deleted",
+    "customer.tax_id.created",
+    "customer.tax_id.updated",
+    "customer.tax_id.deleted",
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
@@ -32,6 +35,10 @@ HANDLED_EVENTS = (
     "invoice.sent",
     "invoice.updated",
     "invoice.voided",
+    # A pending invoice item (e.g. a proration) changes the subscription's next invoice.
+    "invoiceitem.created",
+    "invoiceitem.updated",
+    "invoiceitem.deleted",
     "payment_method.attached",
     "payment_method.detached",
     "payment_method.updated",
@@ -60,6 +67,10 @@ def precise_now() -> datetime:
 def kind_of(event_type: str) -> str | None:
     if event_type.startswith("customer.subscription."):
         return "subscription"
+    if event_type.startswith("customer.tax_id."):
+        return "tax_id"
+    if event_type.startswith("invoiceitem."):
+        return "invoice_item"
     if event_type.startswith("invoice.") and event_type != "invoice.upcoming":
         return "invoice"
     if event_type.startswith("payment_method."):

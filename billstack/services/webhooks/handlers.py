@@ -18,6 +18,7 @@ from billstack import stripe_gateway
 from billstack.errors import BillStackError
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, WebhookEvent
 from billstack.services import sync
+from billstack.services.mirror_rows import BILLING_STATUSES
 from billstack.services.sync import id_of
 from billstack.services.webhooks.events import APPLIED, IGNORED_CUSTOMER, IGNORED_TYPE, UNCHANGED, kind_of
 
@@ -152,6 +153,44 @@ def _on_customer(db: Session, project: Project, event: WebhookEvent) -> Result:
     return _result(sync.apply_customer(db, customer, stripe_customer), customer)
 
 
+def _on_tax_id(db: Session, project: Project, event: WebhookEvent) -> Result:
+    """A tax id was added, verified or removed: re-read the customer's whole tax id list."""
+    customer = _known_customer(db, project, event.stripe_customer_id)
+    if customer is None:
+        return Result(IGNORED_CUSTOMER)
+    sync.lock_customer(db, customer)
+    try:
+        tax_ids = stripe_gateway.list_tax_ids(project, customer.stripe_customer_id)
+    except BillStackError as exc:
+        if exc.status != 404:
+            raise
+        return Result(UNCHANGED)  # the customer is gone: customer.deleted empties the mirror
+    return _result(sync.replace_tax_ids(db, project, customer, tax_ids) > 0, customer)
+
+
+def _on_invoice_item(db: Session, project: Project, event: WebhookEvent) -> Result:
+    """A pending invoice item (a proration, a one-off charge) changes what the next invoice of
+    the customer's subscriptions asks for: re-read those that will bill again."""
+    customer = _known_customer(db, project, event.stripe_customer_id)
+    if customer is None:
+        return Result(IGNORED_CUSTOMER)
+    billing = db.exec(
+        select(Subscription.stripe_id).where(
+            Subscription.customer_id == customer.id,
+            Subscription.status.in_(BILLING_STATUSES),
+            Subscription.cancel_at_period_end.is_(False),
+        )
+    ).all()
+    changed = False
+    for subscription_id in billing:
+        result = _refetch_one(
+            db, project, event, Subscription, stripe_gateway.retrieve_subscription, sync.apply_subscription,
+            object_id=subscription_id,
+        )
+        changed = changed or result.outcome == APPLIED
+    return _result(changed, customer)
+
+
 def _on_checkout_session(db: Session, project: Project, event: WebhookEvent) -> Result:
     """A completed setup-mode Checkout added a card: refresh the customer's cards and default."""
     session = stripe_gateway.retrieve_checkout_session(project, event.object_id)
@@ -170,4 +209,6 @@ _HANDLERS: dict[str, Callable[[Session, Project, WebhookEvent], Result]] = {
     "customer": _on_customer,
     "checkout_session": _on_checkout_session,
     "subscription_schedule": _on_subscription_schedule,
+    "tax_id": _on_tax_id,
+    "invoice_item": _on_invoice_item,
 }
