@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stripe_emulator.context import Ctx
+from stripe_emulator.operations.customers import verify_pending_tax_ids
 from stripe_emulator.operations.schedules import enter_due_phase
 from stripe_emulator.operations.subscriptions import (
     bill_period,
@@ -30,7 +31,9 @@ _RENEWING = ("active", "trialing", "past_due", "unpaid")
 
 def advance_clock(ctx: Ctx, seconds: int) -> dict[str, Any]:
     ctx.account.clock_offset += seconds
-    return run_due(ctx)
+    summary = run_due(ctx)
+    summary["tax_ids_verified"] = verify_pending_tax_ids(ctx)
+    return summary
 
 
 def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -36,3 +36,18 @@ def customer_tax_ids(ctx: Ctx, cus_id: str) -> list[dict[str, Any]]:
 def remove_tax_id(ctx: Ctx, txi: dict[str, Any]) -> None:
     ctx.account.remove(txi)
     ctx.emit("customer.tax_id.deleted", txi)
+
+
+def verify_pending_tax_ids(ctx: Ctx) -> int:
+    """Stripe checks a pending tax id against its registry a little later; the emulator does it
+    when the clock moves (any advance). Returns how many were verified."""
+    count = 0
+    for txi in ctx.account.all("tax_id"):
+        if txi["verification"]["status"] != "pending":
+            continue
+        before = txi["verification"]
+        cus = ctx.account.get("customer", txi["customer"])
+        txi["verification"] = {**before, "status": "verified", "verified_name": (cus or {}).get("name")}
+        ctx.emit("customer.tax_id.updated", txi, {"verification": before})
+        count += 1
+    return count

@@ -139,6 +139,15 @@ def attach(
 ) -> dict[str, Any]:
     if pm["customer"] == cus["id"]:
         return pm
+    if pm.get("_detached"):
+        raise StripeError(
+            "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+            "attachment, shared with a connected account without Customer attachment, or was detached "
+            "from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must "
+            "attach it to a Customer first.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
     if pm["customer"] is not None:
         raise StripeError(
             "The payment method you provided has already been attached to a customer.",
@@ -161,6 +170,7 @@ def detach(ctx: Ctx, pm: dict[str, Any]) -> dict[str, Any]:
             code="payment_method_unexpected_state",
         )
     pm["customer"] = None
+    pm["_detached"] = True  # Stripe: a detached payment method can never be attached again
     cus = ctx.account.get("customer", cus_id)
     if cus is not None and cus["invoice_settings"]["default_payment_method"] == pm["id"]:
         before = copy_json(cus)

@@ -296,7 +296,7 @@ def preview_invoice(ctx: Ctx, change: Change) -> dict[str, Any]:
     inv_id = "upcoming_" + new_id("in")
     if change.bills_now:
         return _now_invoice(ctx, change, pending, inv_id)
-    return period_invoice(
+    inv = period_invoice(
         ctx,
         change.sub,
         pending=pending,
@@ -307,6 +307,10 @@ def preview_invoice(ctx: Ctx, change: Change) -> dict[str, Any]:
         invoice_period=change.period,
         inv_id=inv_id,
     )
+    if inv["collection_method"] == "charge_automatically":
+        # Stripe's preview says when the renewal will be charged: here, at the period end.
+        inv["next_payment_attempt"] = change.period[1]
+    return inv
 
 
 def _now_invoice(

@@ -217,3 +217,24 @@ def test_a_draft_takes_the_tax_ids_of_the_customer_at_finalization(client: strip
     final = client.v1.invoices.finalize_invoice(draft.id)
     assert [t.value for t in final.customer_tax_ids] == ["GB123456789"]
     assert final.customer_address.line1 == "1 High St"
+
+
+def test_preview_of_the_next_renewal_without_changes(client: stripe.StripeClient) -> None:
+    """`create_preview` with only customer + subscription: the invoice the next renewal bills."""
+    cus = customer_with_card(client)
+    catalog = make_catalog(client)
+    sub = client.v1.subscriptions.create(
+        {"customer": cus.id, "items": [{"price": catalog.basic.id}, {"price": catalog.seats.id, "quantity": 3}]}
+    )
+    preview = client.v1.invoices.create_preview({"customer": cus.id, "subscription": sub.id})
+    period_end = sub["items"].data[0].current_period_end
+    assert preview.parent.subscription_details.subscription == sub.id
+    assert preview.customer == cus.id and preview.number is None
+    assert (preview.amount_due, preview.currency, preview.billing_reason) == (2500, "usd", "upcoming")
+    assert (preview.period_end, preview.next_payment_attempt, preview.created) == (period_end,) * 3
+    assert [(line.amount, line.quantity, line.period.start) for line in preview.lines.data] == [
+        (1000, 1, period_end),
+        (1500, 3, period_end),
+    ]
+    # Nothing was stored: the subscription's invoices are still only the first one.
+    assert [i.id for i in client.v1.invoices.list({"subscription": sub.id}).data] == [sub.latest_invoice]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from tests.emulator.helpers import Plans
+
 
 @pytest.fixture
 def customer(client: stripe.StripeClient) -> stripe.Customer:
@@ -159,3 +161,38 @@ def test_setup_intents(client: stripe.StripeClient, customer: stripe.Customer) -
         client.v1.setup_intents.create({"customer": customer.id}, key).id
         == client.v1.setup_intents.create({"customer": customer.id}, key).id
     )
+
+
+def test_detach_semantics(client: stripe.StripeClient, customer: stripe.Customer, plans: Plans) -> None:
+    first = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    second = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": customer.id})
+    client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": second.id}})
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": plans.basic.id}], "default_payment_method": first.id}
+    )
+    other = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": plans.pro.id}]})
+
+    detached = client.v1.payment_methods.detach(first.id)
+    assert detached.customer is None
+    # The customer's default (another card) stays; the subscription that used the card loses it.
+    assert client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method == second.id
+    assert client.v1.subscriptions.retrieve(sub.id).default_payment_method is None
+    assert client.v1.subscriptions.retrieve(other.id).default_payment_method is None
+    assert [p.id for p in client.v1.customers.payment_methods.list(customer.id).data] == [second.id]
+
+    events = client.v1.events.list({"limit": 2}).data
+    assert [e.type for e in events] == ["payment_method.detached", "customer.subscription.updated"]
+    assert events[0].data.object.id == first.id and events[0].data.object.customer is None
+    assert events[0].data.previous_attributes.customer == customer.id
+    assert events[1].data.object.id == sub.id
+
+    # Detaching again, or attaching the detached card anywhere, is refused.
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        client.v1.payment_methods.detach(first.id)
+    assert (again.value.http_status, again.value.code) == (400, "payment_method_unexpected_state")
+    with pytest.raises(stripe.InvalidRequestError) as reattach:
+        client.v1.payment_methods.attach(first.id, {"customer": customer.id})
+    assert reattach.value.code == "payment_method_unexpected_state"
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.payment_methods.detach("pm_nope")
+    assert missing.value.http_status == 404

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from devtools.emulator import advance_time
+
 # (type, value as sent) Stripe accepts; at least three per type the portal offers.
 VALID = [
     ("eu_vat", "DE123456789"), ("eu_vat", "FRAB123456789"), ("eu_vat", "NL123456789B01"),
@@ -181,3 +183,20 @@ def test_deleting_the_customer_deletes_its_tax_ids(client: stripe.StripeClient, 
     assert types == ["customer.deleted", "customer.tax_id.deleted"]
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.tax_ids.retrieve(customer.id, txi.id)
+
+
+def test_pending_ids_are_verified_when_the_clock_moves(
+    client: stripe.StripeClient, customer: stripe.Customer, emulator_url: str, api_key: str
+) -> None:
+    pending = client.v1.customers.tax_ids.create(customer.id, {"type": "eu_vat", "value": "FR12345678901"})
+    refused = client.v1.customers.tax_ids.create(customer.id, {"type": "eu_vat", "value": "FR11111111111"})
+    unchecked = client.v1.customers.tax_ids.create(customer.id, {"type": "us_ein", "value": "12-3456789"})
+    assert advance_time(emulator_url, api_key, 60)["tax_ids_verified"] == 1
+
+    got = {t.id: t.verification for t in client.v1.customers.tax_ids.list(customer.id).data}
+    assert (got[pending.id].status, got[pending.id].verified_name) == ("verified", "Tax Ltd")
+    assert (got[refused.id].status, got[unchecked.id].status) == ("unverified", "unavailable")
+    event = client.v1.events.list({"limit": 1}).data[0]
+    assert event.type == "customer.tax_id.updated" and event.data.object.id == pending.id
+    assert event.data.previous_attributes.verification.status == "pending"
+    assert advance_time(emulator_url, api_key, 60)["tax_ids_verified"] == 0
