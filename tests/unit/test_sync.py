@@ -7,7 +7,7 @@ import pytest
 from billstack.clock import from_unix
 from billstack.db import session_scope
 from billstack.errors import StripeUnavailable
-from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
+from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, TaxId
 from billstack.services import sync
 from tests.portal_world import World, mirror, mirror_snapshot, world  # noqa: F401 - fixture
 
@@ -148,3 +148,89 @@ def test_apply_payment_method_drops_a_detached_card(world: World) -> None:
         sync.apply_payment_method(db, project, customer, detached)
 
     assert mirror(PaymentMethod, world.alice.customer_id) == []
+
+
+def _customer(customer_id: str) -> Customer:
+    with session_scope() as db:
+        return db.get(Customer, customer_id)
+
+
+def test_sync_copies_the_billing_details_and_tax_ids(world: World) -> None:
+    alice = world.alice
+    world.stripe.v1.customers.update(alice.stripe_customer_id, {
+        "phone": "+33 1 23 45 67 89",
+        "address": {"line1": "1 rue de Rivoli", "line2": "Bât. B", "city": "Paris", "state": "IDF",
+                    "postal_code": "75001", "country": "FR"},
+    })
+    vat = world.stripe.v1.customers.tax_ids.create(alice.stripe_customer_id, {"type": "eu_vat", "value": "FR12345678901"})
+    ein = world.stripe.v1.customers.tax_ids.create(alice.stripe_customer_id, {"type": "us_ein", "value": "12-3456789"})
+
+    _sync(world, alice.customer_id)
+
+    row = _customer(alice.customer_id)
+    assert (row.phone, row.address_line1, row.address_line2, row.address_city, row.address_state,
+            row.address_postal_code, row.address_country) == (
+        "+33 1 23 45 67 89", "1 rue de Rivoli", "Bât. B", "Paris", "IDF", "75001", "FR")
+    tax_ids = {t.stripe_id: (t.type, t.value, t.verification_status) for t in mirror(TaxId, alice.customer_id)}
+    assert tax_ids == {
+        vat.id: ("eu_vat", "FR12345678901", vat.verification.status),
+        ein.id: ("us_ein", "12-3456789", ein.verification.status),
+    }
+    assert mirror(TaxId, world.bob.customer_id) == []
+
+    # Removed in Stripe (the address cleared, a tax id deleted): the next sync follows.
+    world.stripe.v1.customers.update(alice.stripe_customer_id, {"address": "", "phone": ""})
+    world.stripe.v1.customers.tax_ids.delete(alice.stripe_customer_id, vat.id)
+    _sync(world, alice.customer_id)
+
+    row = _customer(alice.customer_id)
+    assert (row.phone, row.address_line1, row.address_city, row.address_country) == (None, None, None, None)
+    assert [t.stripe_id for t in mirror(TaxId, alice.customer_id)] == [ein.id]
+
+
+def test_sync_keeps_each_subscriptions_next_invoice_from_stripes_preview(world: World) -> None:
+    alice = world.alice
+    first, second = alice.seeded["subscriptions"]
+    world.stripe.v1.subscriptions.update(second, {"cancel_at_period_end": True})
+
+    _sync(world, alice.customer_id)
+
+    rows = {row.stripe_id: row for row in mirror(Subscription, alice.customer_id)}
+    preview = world.stripe.v1.invoices.create_preview({"customer": alice.stripe_customer_id, "subscription": first})
+    assert preview.amount_due > 0
+    assert rows[first].next_invoice_amount == preview.amount_due
+    # A renewal is collected when the current period ends.
+    assert rows[first].next_invoice_date == rows[first].current_period_end == from_unix(preview.period_end)
+    assert (rows[second].next_invoice_amount, rows[second].next_invoice_date) == (None, None)  # it ends instead
+
+    world.stripe.v1.subscriptions.update(second, {"cancel_at_period_end": False})
+    world.stripe.v1.subscriptions.cancel(first)
+    _sync(world, alice.customer_id)
+
+    rows = {row.stripe_id: row for row in mirror(Subscription, alice.customer_id)}
+    assert rows[first].next_invoice_amount is None  # canceled: nothing more to bill
+    assert rows[second].next_invoice_amount == world.stripe.v1.invoices.create_preview(
+        {"customer": alice.stripe_customer_id, "subscription": second}).amount_due
+
+
+def test_apply_tax_id_adds_one_and_a_deleted_one_leaves(world: World) -> None:
+    """The writer the portal calls after its own Stripe writes (no full sync needed)."""
+    _sync(world, world.alice.customer_id)
+    created = world.stripe.v1.customers.tax_ids.create(
+        world.alice.stripe_customer_id, {"type": "gb_vat", "value": "GB123456789"}).to_dict()
+    version = _customer(world.alice.customer_id).mirror_version
+
+    with session_scope() as db:
+        project, customer = db.get(Project, world.project_id), db.get(Customer, world.alice.customer_id)
+        assert sync.apply_tax_id(db, project, customer, created) is True
+        assert sync.apply_tax_id(db, project, customer, created) is False  # already mirrored
+
+    assert [(t.stripe_id, t.value) for t in mirror(TaxId, world.alice.customer_id)] == [(created["id"], "GB123456789")]
+    assert _customer(world.alice.customer_id).mirror_version == version + 1  # open pages refresh
+    deleted = world.stripe.v1.customers.tax_ids.delete(world.alice.stripe_customer_id, created["id"]).to_dict()
+
+    with session_scope() as db:
+        project, customer = db.get(Project, world.project_id), db.get(Customer, world.alice.customer_id)
+        assert sync.apply_tax_id(db, project, customer, deleted) is True
+
+    assert mirror(TaxId, world.alice.customer_id) == []
