@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from api_routes.deps import PortalCall
 from api_routes.schemas import RequestBody, error_responses
@@ -22,16 +22,22 @@ from billstack import routes
 from billstack.config import get_settings
 from billstack.errors import invalid
 from billstack.services import plan_catalog, portal
+from billstack.services.portal import billing_details
+from billstack.services.portal.billing_details import AddressUpdate, DetailsUpdate
 from billstack.services.portal_calls import Work
 from billstack.services.views import (
     CANCEL_REASONS,
+    TAX_ID_TYPES,
     CheckoutRedirect,
+    CustomerDetails,
+    DeletedView,
     InvoicePage,
     PaymentMethodView,
     PlanChangePreview,
     PlanList,
     PortalView,
     SubscriptionView,
+    TaxIdView,
 )
 
 router = APIRouter(prefix=routes.PORTAL_API_PREFIX, tags=["Portal"])
@@ -110,6 +116,41 @@ class CompleteSetupRequest(RequestBody):
     checkout_session_id: str = Field(min_length=1, max_length=255, examples=["cs_test_a1b2c3"],
                                      description="The `session_id` Checkout returned with (`cs_…`). An id that is "
                                      "malformed, unknown or another customer's is a 404 `resource_missing`.")
+
+
+class AddressRequest(RequestBody):
+    line1: StrictStr | None = Field(default=None, max_length=billing_details.ADDRESS_LINE_MAX)
+    line2: StrictStr | None = Field(default=None, max_length=billing_details.ADDRESS_LINE_MAX)
+    city: StrictStr | None = Field(default=None, max_length=billing_details.ADDRESS_LINE_MAX)
+    state: StrictStr | None = Field(default=None, max_length=billing_details.ADDRESS_LINE_MAX,
+                                    description="State, county, province or region.")
+    postal_code: StrictStr | None = Field(default=None, max_length=billing_details.POSTAL_CODE_MAX)
+    country: StrictStr | None = Field(default=None, max_length=2, examples=["DE"],
+                                      description="ISO 3166-1 alpha-2 (any case); Stripe decides whether it exists.")
+
+    def update(self) -> AddressUpdate:
+        return AddressUpdate(line1=self.line1, line2=self.line2, city=self.city, state=self.state,
+                             postal_code=self.postal_code, country=self.country)
+
+
+class UpdateCustomerRequest(RequestBody):
+    name: StrictStr | None = Field(default=None, max_length=billing_details.NAME_MAX)
+    email: StrictStr | None = Field(default=None, max_length=320, examples=["ada@example.com"])
+    phone: StrictStr | None = Field(default=None, max_length=billing_details.PHONE_MAX,
+                                    description="Up to 20 characters; \"\" removes it.")
+    address: AddressRequest | None = Field(
+        default=None, description="The whole address: a field left out or \"\" is cleared.")
+
+    def update(self) -> DetailsUpdate:
+        return DetailsUpdate(name=self.name, email=self.email, phone=self.phone,
+                             address=self.address.update() if self.address else None)
+
+
+class AddTaxIdRequest(RequestBody):
+    type: Literal[TAX_ID_TYPES] = Field(examples=["eu_vat"],  # type: ignore[valid-type]
+                                        description="Stripe's tax id type; the ones the portal offers.")
+    value: StrictStr = Field(min_length=1, max_length=billing_details.TAX_ID_VALUE_MAX, examples=["DE123456789"],
+                             description="Checked by Stripe for the type's format (400 `tax_id_invalid`).")
 
 
 _ERRORS = error_responses({
@@ -263,3 +304,84 @@ async def complete_setup_intent(call: PortalCall, body: CompleteSetupRequest) ->
         lambda db, ctx: portal.complete_payment_method_update(db, ctx, body.checkout_session_id),
         work=Work.ACTION,
     )
+
+
+# --- billing details and the card wallet -----------------------------------------------------
+
+_IdempotencyKey = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200)
+_REMOVE_CARD_ERRORS = {
+    **_STRIPE_WRITE_ERRORS,
+    **error_responses({409: "`payment_method_in_use`: the card pays for an active subscription; choose another "
+                            "default card first. Nothing was changed. (Or `idempotency_error`.)"}),
+}
+
+
+@router.patch("/{token}/customer", response_model=CustomerDetails, responses=_STRIPE_WRITE_ERRORS,
+              operation_id="updateCustomerDetails", summary="Update the billing details",
+              description="Any of `name`, `email`, `phone`, `address` (the whole address). Each field sent must "
+              "be one the project lets customers edit (`features.customerUpdate`), else 403 `feature_disabled`. "
+              "A bad value is a 400 whose `param` names the field (`email`, `address.country`). Stripe is "
+              "updated first, then BillStack's mirror; returns the details as they are now.")
+async def update_customer_details(
+    call: PortalCall, body: UpdateCustomerRequest, idempotency_key: str | None = _IdempotencyKey
+) -> CustomerDetails:
+    update = body.update()
+    return await call(
+        lambda db, ctx: portal.update_customer_details(db, ctx, update, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.post("/{token}/tax-ids", response_model=TaxIdView, status_code=201, responses=_STRIPE_WRITE_ERRORS,
+             operation_id="addTaxId", summary="Add a tax ID",
+             description="Adds a tax ID (e.g. an EU VAT number) to the customer in Stripe, which prints it on "
+             "invoices. 400 `tax_id_invalid` (param `value`) when Stripe refuses its format; 403 when tax IDs "
+             "are not in `features.customerUpdate`.")
+async def add_tax_id(
+    call: PortalCall, body: AddTaxIdRequest, idempotency_key: str | None = _IdempotencyKey
+) -> TaxIdView:
+    return await call(
+        lambda db, ctx: portal.add_tax_id(db, ctx, body.type, body.value, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.delete("/{token}/tax-ids/{taxIdId}", response_model=DeletedView, responses=_STRIPE_WRITE_ERRORS,
+               operation_id="removeTaxId", summary="Remove a tax ID",
+               description="Deletes the customer's tax ID in Stripe, then in BillStack's mirror; answers "
+               "`{\"id\", \"deleted\": true}` as Stripe does. Another customer's id is a 404.")
+async def remove_tax_id(call: PortalCall, taxIdId: str) -> DeletedView:  # noqa: N803
+    await call(lambda db, ctx: portal.remove_tax_id(db, ctx, taxIdId), work=Work.ACTION)
+    return DeletedView(id=taxIdId)
+
+
+@router.post("/{token}/payment-methods/{paymentMethodId}/default", response_model=PaymentMethodView,
+             responses=_STRIPE_WRITE_ERRORS, operation_id="setDefaultPaymentMethod",
+             summary="Make a saved card the default",
+             description="The card becomes the customer's default and that of each active subscription that "
+             "had a default card of its own. 403 when payment-method updates are off; another customer's card "
+             "is a 404.")
+async def set_default_payment_method(
+    call: PortalCall, paymentMethodId: str, idempotency_key: str | None = _IdempotencyKey  # noqa: N803
+) -> PaymentMethodView:
+    return await call(
+        lambda db, ctx: portal.set_default_payment_method(db, ctx, paymentMethodId, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.delete("/{token}/payment-methods/{paymentMethodId}", response_model=DeletedView,
+               responses=_REMOVE_CARD_ERRORS, operation_id="removePaymentMethod", summary="Remove a saved card",
+               description="Detaches the card from the customer in Stripe (then drops it from BillStack's mirror); "
+               "answers `{\"id\", \"deleted\": true}`. The card an active "
+               "subscription is charged to (the default) is refused with 409 `payment_method_in_use`. 403 when "
+               "removing cards is off (`features.paymentMethodRemove`); another customer's card is a 404 and "
+               "is left untouched.")
+async def remove_payment_method(
+    call: PortalCall, paymentMethodId: str, idempotency_key: str | None = _IdempotencyKey  # noqa: N803
+) -> DeletedView:
+    await call(
+        lambda db, ctx: portal.remove_payment_method(db, ctx, paymentMethodId, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+    return DeletedView(id=paymentMethodId)

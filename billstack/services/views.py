@@ -174,6 +174,13 @@ class CustomerView(View):
     details: CustomerDetails
 
 
+class DeletedView(View):
+    """What a removal answers, as Stripe's deletions do: the id, and that it is gone."""
+
+    id: str = Field(examples=["txi_1OaBcDeFgHiJkLmN"])
+    deleted: Literal[True] = True
+
+
 class InvoicePage(View):
     invoices: list[InvoiceView]
     has_more: bool = Field(description="Ask again with `startingAfter` = the last id for more.")

@@ -12,12 +12,22 @@ work so far first (`release_connection`), so a slow Stripe holds no connection, 
 lock and no SQLite write lock (services/portal_calls.py bounds the threads it holds).
 """
 
+from billstack.services.portal.billing_details import (
+    AddressUpdate,
+    DetailsUpdate,
+    add_tax_id,
+    customer_details,
+    remove_tax_id,
+    update_customer_details,
+)
 from billstack.services.portal.cancel import CANCEL_COMMENT_MAX, set_cancel_at_period_end
 from billstack.services.portal.dead_ends import dead_end_view
 from billstack.services.portal.payment_methods import (
     CHECKOUT_SESSION_PLACEHOLDER,
     complete_payment_method_update,
     create_payment_method_checkout,
+    remove_payment_method,
+    set_default_payment_method,
     start_payment_method_checkout,
     start_payment_method_update,
 )
@@ -62,9 +72,11 @@ __all__ = [
     "INVOICE_PAGE_MAX",
     "NOTICE_STRIPE_UNAVAILABLE",
     "REFRESH_MODES",
+    "AddressUpdate",
     "Branding",
     "CheckoutRedirect",
     "DeadEndView",
+    "DetailsUpdate",
     "Features",
     "InvoicePage",
     "InvoiceView",
@@ -74,10 +86,12 @@ __all__ = [
     "PortalView",
     "Refresh",
     "SubscriptionView",
+    "add_tax_id",
     "branding_of",
     "change_plan",
     "complete_payment_method_update",
     "create_payment_method_checkout",
+    "customer_details",
     "dead_end_view",
     "features_of",
     "invoice_view",
@@ -90,8 +104,12 @@ __all__ = [
     "mirror_view",
     "payment_method_view",
     "preview_plan_change",
+    "remove_payment_method",
+    "remove_tax_id",
     "set_cancel_at_period_end",
+    "set_default_payment_method",
     "start_payment_method_checkout",
     "start_payment_method_update",
     "subscription_view",
+    "update_customer_details",
 ]

@@ -1,19 +1,46 @@
 """Billing details (Stripe's `features.customer_update`): the customer's name, email, phone,
 address and tax ids, edited in the portal when the project allows each field.
 
-CONTRACT (issue 16): the signatures below are what the REST routes and the Reflex state
-call. Stripe is written first, then the mirror from Stripe's answer; nothing changes
-locally when Stripe fails.
+Same order as every portal write: the project allows the field (403 naming it), the values
+are checked (400 naming the field as the API spells it), the connection is released, Stripe
+is written with an idempotency key, then the mirror from Stripe's answer, then the audit.
+Nothing changes locally when Stripe refuses or fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlmodel import Session
 
+from billstack import stripe_gateway
+from billstack.db import release_connection
+from billstack.errors import BillStackError, api_param, forbidden, invalid
+from billstack.models import TaxId
+from billstack.services import audit
+from billstack.services.portal.keys import action_key
+from billstack.services.portal.rows import (
+    allowed_updates,
+    customer_details_view,
+    ensure_synced,
+    own_tax_id,
+    tax_id_view,
+)
 from billstack.services.sessions import PortalContext
-from billstack.services.views import CustomerDetails, TaxIdView
+from billstack.services.sync import apply_customer, apply_tax_id, forget
+from billstack.services.tenants import check_email
+from billstack.services.views import TAX_ID_TYPES, CustomerDetails, TaxIdView
+
+NAME_MAX = 256  # Stripe's limit on `name`
+PHONE_MAX = 20  # Stripe's limit on `phone`
+ADDRESS_LINE_MAX = 200  # what the mirror keeps of a line, city or state
+POSTAL_CODE_MAX = 40
+TAX_ID_VALUE_MAX = 100
+_COUNTRY = re.compile(r"[A-Z]{2}")
+# Stripe's param spelling (`address[postal_code]`) → the API's (`address.postalCode`).
+_STRIPE_PARAM = re.compile(r"\[([a-z0-9_]+)\]")
 
 
 @dataclass(frozen=True)
@@ -40,20 +67,133 @@ class DetailsUpdate:
 
 def customer_details(db: Session, ctx: PortalContext) -> CustomerDetails:
     """The customer's billing details from the mirror."""
-    raise NotImplementedError
+    return customer_details_view(db, ctx.customer)
 
 
-def update_customer_details(db: Session, ctx: PortalContext, update: DetailsUpdate) -> CustomerDetails:
+def update_customer_details(
+    db: Session, ctx: PortalContext, update: DetailsUpdate, *, idempotency_key: str | None = None
+) -> CustomerDetails:
     """Write the changed fields to Stripe, then the mirror. 403 for a field the project does not
     let customers edit; 400 naming the field (`email`, `address.country` …) for a bad value."""
-    raise NotImplementedError
+    project, customer = ctx.project, ctx.customer
+    sent = [f.name for f in fields(update) if getattr(update, f.name) is not None]
+    if not sent:
+        raise invalid("Send at least one of name, email, phone or address.", code="parameter_missing")
+    for name in sent:
+        _require_editable(ctx, name)
+    params = _stripe_params(update)
+    key = action_key(ctx, "cus-details", customer.stripe_customer_id, idempotency_key)
+    release_connection(db)
+    try:
+        updated = stripe_gateway.update_customer_details(project, customer.stripe_customer_id, params, key=key)
+    except BillStackError as exc:
+        raise _field_error(exc) from exc
+    apply_customer(db, customer, updated)
+    audit.record(db, "customer.details_updated", project_id=project.id, customer_id=customer.id,
+                 session_id=ctx.session.id, detail={"fields": sent})
+    return customer_details_view(db, customer)
 
 
-def add_tax_id(db: Session, ctx: PortalContext, tax_type: str, value: str) -> TaxIdView:
+def add_tax_id(
+    db: Session, ctx: PortalContext, tax_type: str, value: str, *, idempotency_key: str | None = None
+) -> TaxIdView:
     """Stripe checks the value's format (400 `tax_id_invalid`, param `value`). 403 when tax ids are off."""
-    raise NotImplementedError
+    project, customer = ctx.project, ctx.customer
+    _require_editable(ctx, "tax_id")
+    if tax_type not in TAX_ID_TYPES:
+        raise invalid(f"type must be one of {', '.join(TAX_ID_TYPES)}.", param="type")
+    value = (value or "").strip()
+    if not value or len(value) > TAX_ID_VALUE_MAX:
+        raise invalid(f"Enter a tax ID of 1 to {TAX_ID_VALUE_MAX} characters.", param="value")
+    key = action_key(ctx, "tax-id-add", customer.stripe_customer_id, idempotency_key)
+    release_connection(db)
+    try:
+        created = stripe_gateway.create_tax_id(project, customer.stripe_customer_id, tax_type=tax_type,
+                                               value=value, key=key)
+    except BillStackError as exc:
+        if exc.code == "tax_id_invalid":
+            raise invalid(f"This is not a valid tax ID of the type chosen ({tax_type}). Check the number, "
+                          "including its country prefix.", param="value", code="tax_id_invalid") from exc
+        raise
+    apply_tax_id(db, project, customer, created)
+    audit.record(db, "customer.tax_id_added", project_id=project.id, customer_id=customer.id,
+                 session_id=ctx.session.id, detail={"tax_id": created["id"], "type": tax_type})
+    return tax_id_view(own_tax_id(db, customer, created["id"]))
 
 
 def remove_tax_id(db: Session, ctx: PortalContext, tax_id: str) -> None:
     """404 for a tax id that is not the customer's. 403 when tax ids are off."""
-    raise NotImplementedError
+    project, customer = ctx.project, ctx.customer
+    _require_editable(ctx, "tax_id")
+    ensure_synced(db, ctx)
+    own_tax_id(db, customer, tax_id)
+    release_connection(db)
+    try:
+        stripe_gateway.delete_tax_id(project, customer.stripe_customer_id, tax_id)
+    except BillStackError as exc:
+        if exc.status != 404:  # already gone from Stripe: what was asked is done
+            raise
+    forget(db, project, customer, TaxId, tax_id)
+    audit.record(db, "customer.tax_id_removed", project_id=project.id, customer_id=customer.id,
+                 session_id=ctx.session.id, detail={"tax_id": tax_id})
+
+
+# --- checks ------------------------------------------------------------------------------
+
+
+def _require_editable(ctx: PortalContext, field: str) -> None:
+    if field not in allowed_updates(ctx.project):
+        what = "Tax IDs" if field == "tax_id" else f"The {field}"
+        raise forbidden(f"{what} cannot be changed in this portal.", code="feature_disabled")
+
+
+def _stripe_params(update: DetailsUpdate) -> dict[str, Any]:
+    """The checked update in Stripe's shape ("" clears a field in Stripe)."""
+    params: dict[str, Any] = {}
+    if update.name is not None:
+        params["name"] = _text(update.name, "name", NAME_MAX, required=True)
+    if update.email is not None:
+        params["email"] = check_email(update.email.strip(), "email")
+    if update.phone is not None:
+        params["phone"] = _text(update.phone, "phone", PHONE_MAX)
+    if update.address is not None:
+        params["address"] = _address_params(update.address)
+    return params
+
+
+def _address_params(address: AddressUpdate) -> dict[str, str]:
+    limits = {"postal_code": POSTAL_CODE_MAX, "country": 2}
+    params = {
+        f.name: _text(getattr(address, f.name) or "", f"address.{api_param(f.name)}",
+                      limits.get(f.name, ADDRESS_LINE_MAX))
+        for f in fields(address)
+    }
+    country = params["country"].upper()
+    if country and not _COUNTRY.fullmatch(country):
+        raise invalid("Choose a country (a two-letter code such as DE or US).", param="address.country")
+    params["country"] = country
+    return params
+
+
+def _text(value: str, param: str, limit: int, *, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise invalid(f"{param} must be a string.", param=param)
+    text = value.strip()
+    if required and not text:
+        raise invalid(f"{param} cannot be empty.", param=param)
+    if len(text) > limit:
+        raise invalid(f"{param} is longer than {limit} characters.", param=param)
+    if not text.isprintable():
+        raise invalid(f"{param} contains characters that cannot be printed.", param=param)
+    return text
+
+
+def _field_error(exc: BillStackError) -> BillStackError:
+    """Stripe refusing one of the fields (an unknown country, an email it does not accept): the
+    API's param name and a message the customer can act on. Anything else as it came."""
+    if exc.status != 400 or not exc.param:
+        return exc
+    param = ".".join(api_param(part) for part in _STRIPE_PARAM.sub(r".\1", exc.param).split("."))
+    if param == "address.country":
+        return invalid("This country is not known. Choose a country from the list.", param=param, code=exc.code)
+    return invalid(f"{param} was not accepted: {exc.message}", param=param, code=exc.code)

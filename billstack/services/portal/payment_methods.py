@@ -1,8 +1,10 @@
-"""Update the payment method through Stripe Checkout (setup mode).
+"""The card wallet: add a card through Stripe Checkout (setup mode), make a saved card the
+default, remove one.
 
 Card data never reaches BillStack: Checkout collects the card, then
 `complete_payment_method_update` makes it the default for the customer and their live
-subscriptions.
+subscriptions. `set_default_payment_method` does the same for a card already saved;
+`remove_payment_method` detaches one that no live subscription depends on.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ from billstack import stripe_gateway
 from billstack.db import release_connection
 from billstack.errors import BillStackError, invalid, not_found
 from billstack.i18n import SUPPORTED_LOCALES
-from billstack.models import Customer, Invoice, Project, Subscription
+from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
 from billstack.services import audit
-from billstack.services.portal.rows import feature_off, live_subscriptions, payment_method_view_by_id
+from billstack.services.portal.keys import action_key
+from billstack.services.portal.rows import (
+    ensure_synced,
+    feature_off,
+    live_subscriptions,
+    own_payment_method,
+    payment_method_view_by_id,
+)
 from billstack.services.sessions import PortalContext, check_return_url
-from billstack.services.sync import apply_subscription, id_of, sync_customer
+from billstack.services.sync import apply_customer, apply_subscription, forget, id_of, sync_customer
 from billstack.services.views import CheckoutRedirect, PaymentMethodView
 
 CHECKOUT_SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
@@ -199,3 +208,73 @@ def _completed_setup_payment_method(project: Project, customer: Customer, checko
             code="checkout_session_incomplete",
         )
     return payment_method_id
+
+
+# --- the saved cards -----------------------------------------------------------------------
+
+IN_USE_MESSAGE = "This card pays for an active subscription. Choose another default card first."
+
+
+def set_default_payment_method(
+    db: Session, ctx: PortalContext, payment_method_id: str, *, idempotency_key: str | None = None
+) -> PaymentMethodView:
+    """Make one of the customer's saved cards their default, and the default of each live
+    subscription that names a default card of its own (one without keeps following the
+    customer's). 404 for a card that is not theirs; 403 when card updates are off."""
+    project, customer = ctx.project, ctx.customer
+    if not project.feature_payment_method_update:
+        raise feature_off("Updating the payment method")
+    ensure_synced(db, ctx)
+    own_payment_method(db, customer, payment_method_id)
+    own_default = [row.stripe_id for row in live_subscriptions(db, customer)
+                   if row.default_payment_method_id and row.default_payment_method_id != payment_method_id]
+    previous_default = customer.default_payment_method_id
+    release_connection(db)
+    stripe_customer = stripe_gateway.set_customer_default_payment_method(
+        project, customer.stripe_customer_id, payment_method_id,
+        key=action_key(ctx, "cus-default-pm", payment_method_id, idempotency_key),
+    )
+    apply_customer(db, customer, stripe_customer)
+    for subscription_id in own_default:
+        release_connection(db)
+        updated = stripe_gateway.set_subscription_default_payment_method(
+            project, subscription_id, payment_method_id,
+            key=action_key(ctx, "sub-default-pm", f"{subscription_id}-{payment_method_id}", idempotency_key),
+        )
+        apply_subscription(db, project, customer, updated)
+    audit.record(
+        db, "payment_method.default_changed", project_id=project.id, customer_id=customer.id,
+        session_id=ctx.session.id,
+        detail={"payment_method": payment_method_id, "previous": previous_default, "subscriptions": own_default},
+    )
+    return payment_method_view_by_id(db, customer, payment_method_id)
+
+
+def remove_payment_method(
+    db: Session, ctx: PortalContext, payment_method_id: str, *, idempotency_key: str | None = None
+) -> None:
+    """Detach one of the customer's saved cards. Refused (409 `payment_method_in_use`, nothing
+    changed) for the card a live subscription is charged to: the customer's default while
+    any subscription is live, or a live subscription's own default. 404 for a card that is
+    not theirs; 403 when removing cards is off."""
+    project, customer = ctx.project, ctx.customer
+    if not project.feature_payment_method_remove:
+        raise feature_off("Removing a payment method")
+    ensure_synced(db, ctx)
+    own_payment_method(db, customer, payment_method_id)
+    _refuse_if_in_use(db, customer, payment_method_id)
+    key = action_key(ctx, "pm-detach", payment_method_id, idempotency_key)
+    release_connection(db)
+    stripe_gateway.detach_payment_method(project, payment_method_id, key=key)
+    forget(db, project, customer, PaymentMethod, payment_method_id)
+    audit.record(
+        db, "payment_method.removed", project_id=project.id, customer_id=customer.id,
+        session_id=ctx.session.id, detail={"payment_method": payment_method_id},
+    )
+
+
+def _refuse_if_in_use(db: Session, customer: Customer, payment_method_id: str) -> None:
+    live = live_subscriptions(db, customer)
+    charged = any(row.default_payment_method_id == payment_method_id for row in live)
+    if charged or (live and customer.default_payment_method_id == payment_method_id):
+        raise BillStackError(IN_USE_MESSAGE, code="payment_method_in_use", param="paymentMethodId", status=409)

@@ -20,7 +20,9 @@ from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscrip
 from billstack.services.portal.rows import (
     HIDDEN_SUBSCRIPTION_STATUSES,
     INVOICE_PAGE_MAX,
+    allowed_updates,
     check_limit,
+    customer_details_view,
     feature_off,
     invoice_view,
     payment_method_view,
@@ -32,6 +34,7 @@ from billstack.services.sync import sync_customer
 from billstack.services.views import (
     LIVE_STATUSES,
     Branding,
+    CustomerView,
     Features,
     InvoicePage,
     InvoiceView,
@@ -70,6 +73,7 @@ def load_portal_view(
         customer_id=customer.id,
         customer_email=customer.email,
         customer_name=customer.name,
+        customer=CustomerView(id=customer.id, details=customer_details_view(db, customer)),
         branding=branding_of(project),
         features=features,
         subscriptions=_subscription_views(db, customer),
@@ -143,6 +147,8 @@ def features_of(project: Project) -> Features:
         invoice_history=project.feature_invoice_history,
         payment_method_update=project.feature_payment_method_update,
         plan_change=project.feature_plan_change,
+        customer_update=allowed_updates(project),
+        payment_method_remove=project.feature_payment_method_remove,
     )
 
 

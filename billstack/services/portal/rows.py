@@ -11,16 +11,22 @@ from collections.abc import Iterable, Mapping
 from sqlmodel import Session, select
 
 from billstack.errors import BillStackError, forbidden, invalid, not_found
-from billstack.models import Customer, Invoice, PaymentMethod, PlanPrice, Subscription
+from billstack.models import Customer, Invoice, PaymentMethod, PlanPrice, Project, Subscription, TaxId
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import sync_customer
 from billstack.services.views import (
+    CUSTOMER_UPDATE_FIELDS,
     HIDDEN_SUBSCRIPTION_STATUSES,
     LIVE_STATUSES,
+    AddressView,
+    CustomerDetails,
     InvoiceView,
+    NextInvoiceView,
     PaymentMethodView,
     ScheduledChangeView,
     SubscriptionView,
+    TaxIdVerification,
+    TaxIdView,
 )
 
 INVOICE_PAGE_MAX = 100
@@ -85,6 +91,31 @@ def live_subscriptions(db: Session, customer: Customer) -> list[Subscription]:
     )
 
 
+def own_payment_method(db: Session, customer: Customer, payment_method_id: str) -> PaymentMethod:
+    """One of the customer's saved cards; another customer's is indistinguishable from none (404)."""
+    row = db.exec(
+        select(PaymentMethod).where(
+            PaymentMethod.customer_id == customer.id, PaymentMethod.stripe_id == payment_method_id
+        )
+    ).first()
+    if row is None:
+        raise not_found(f"No such payment method: '{payment_method_id}'.", param="paymentMethodId")
+    return row
+
+
+def own_tax_id(db: Session, customer: Customer, tax_id: str) -> TaxId:
+    row = db.exec(select(TaxId).where(TaxId.customer_id == customer.id, TaxId.stripe_id == tax_id)).first()
+    if row is None:
+        raise not_found(f"No such tax ID: '{tax_id}'.", param="taxIdId")
+    return row
+
+
+def allowed_updates(project: Project) -> list[str]:
+    """The billing details the project lets customers edit, in the form's order."""
+    chosen = {name.strip() for name in (project.customer_update_fields or "").split(",")}
+    return [name for name in CUSTOMER_UPDATE_FIELDS if name in chosen]
+
+
 def payment_method_view_by_id(db: Session, customer: Customer, payment_method_id: str) -> PaymentMethodView:
     row = db.exec(
         select(PaymentMethod).where(
@@ -130,7 +161,18 @@ def subscription_view(row: Subscription, names: Mapping[str, str] | None = None)
         canceled_at=row.canceled_at,
         price_id=row.price_id,
         scheduled_change=_scheduled_change(row, names or {}),
+        next_invoice=_next_invoice(row),
     )
+
+
+def _next_invoice(row: Subscription) -> NextInvoiceView | None:
+    """A subscription that will not renew (ended, or set to cancel) has no next payment,
+    whatever an older preview left in the mirror."""
+    if row.status not in LIVE_STATUSES or row.cancel_at_period_end:
+        return None
+    if row.next_invoice_amount is None or row.next_invoice_date is None:
+        return None
+    return NextInvoiceView(amount_due=row.next_invoice_amount, currency=row.currency, date=row.next_invoice_date)
 
 
 def _scheduled_change(row: Subscription, names: Mapping[str, str]) -> ScheduledChangeView | None:
@@ -168,4 +210,39 @@ def payment_method_view(row: PaymentMethod, customer: Customer) -> PaymentMethod
         exp_month=row.exp_month,
         exp_year=row.exp_year,
         is_default=row.stripe_id == customer.default_payment_method_id,
+    )
+
+
+def customer_details_view(db: Session, customer: Customer) -> CustomerDetails:
+    """The customer's billing details: their mirror row and their tax ids (one query)."""
+    tax_ids = db.exec(
+        select(TaxId).where(TaxId.customer_id == customer.id).order_by(TaxId.created, TaxId.stripe_id)
+    ).all()
+    return CustomerDetails(
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        address=_address_view(customer),
+        tax_ids=[tax_id_view(row) for row in tax_ids],
+    )
+
+
+def _address_view(customer: Customer) -> AddressView | None:
+    address = AddressView(
+        line1=customer.address_line1,
+        line2=customer.address_line2,
+        city=customer.address_city,
+        state=customer.address_state,
+        postal_code=customer.address_postal_code,
+        country=customer.address_country,
+    )
+    return None if address == AddressView() else address
+
+
+def tax_id_view(row: TaxId) -> TaxIdView:
+    return TaxIdView(
+        id=row.stripe_id,
+        type=row.type,
+        value=row.value,
+        verification=TaxIdVerification(status=row.verification_status),
     )
