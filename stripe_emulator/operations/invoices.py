@@ -251,7 +251,8 @@ def invoice_tax_ids(ctx: Ctx, cus_id: str) -> list[dict[str, Any]]:
 def capture_customer(ctx: Ctx, inv: dict[str, Any], cus: dict[str, Any]) -> None:
     """Stripe copies the customer's details onto the invoice at finalization; they stay as
     they were then, whatever later happens to the customer."""
-    inv["customer_email"], inv["customer_name"], inv["customer_phone"] = cus["email"], cus["name"], cus["phone"]
+    inv["customer_email"], inv["customer_name"] = cus["email"], cus["name"]
+    inv["customer_phone"] = cus["phone"]
     inv["customer_address"] = copy_json(cus["address"])
     inv["customer_shipping"] = copy_json(cus["shipping"])
     inv["customer_tax_exempt"] = cus["tax_exempt"]

@@ -11,7 +11,13 @@ from stripe_emulator.errors import StripeError, invalid, missing
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.listing import paginate
 from stripe_emulator.countries import is_country
-from stripe_emulator.operations.customers import customer_tax_ids, live_customer, remove_tax_id, require_attached
+from stripe_emulator.operations.customers import (
+    add_tax_id,
+    customer_tax_ids,
+    live_customer,
+    remove_tax_id,
+    require_attached,
+)
 from stripe_emulator.operations.payment_methods import attach, resolve
 from stripe_emulator.operations.subscriptions import cancel_now
 from stripe_emulator.registry import route
@@ -35,7 +41,7 @@ _FIELDS = frozenset(
         "test_clock",
     }
 )
-CREATE_PARAMS = _FIELDS | {"payment_method"}
+CREATE_PARAMS = _FIELDS | {"payment_method", "tax_id_data"}
 UPDATE_PARAMS = _FIELDS - {"test_clock"}
 _ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -169,6 +175,20 @@ def _apply(ctx: Ctx, cus: dict[str, Any], params: dict[str, Any]) -> None:
 
 
 def new_customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """The customer, then its `tax_id_data` tax ids (a bad one fails the whole request)."""
+    cus = _customer(ctx, params)
+    for i, entry in enumerate(take_list(params, "tax_id_data") or []):
+        prefix = f"tax_id_data[{i}]"
+        if not isinstance(entry, dict):
+            raise invalid(prefix, f"Invalid object: {prefix} must be a hash")
+        check_known({f"{prefix}[{k}]": v for k, v in entry.items()}, {f"{prefix}[type]", f"{prefix}[value]"})
+        tax_type = take_str(entry, "type", param=f"{prefix}[type]", required=True) or ""
+        value = take_str(entry, "value", param=f"{prefix}[value]", required=True) or ""
+        add_tax_id(ctx, cus, tax_type, value, prefix)
+    return cus
+
+
+def _customer(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     cus: dict[str, Any] = {
         "id": new_id("cus"),
         "object": "customer",

@@ -6,14 +6,10 @@ from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
-from stripe_emulator.ids import new_id
 from stripe_emulator.listing import paginate
-from stripe_emulator.operations.customers import customer_tax_ids, live_customer, remove_tax_id
+from stripe_emulator.operations.customers import add_tax_id, customer_tax_ids, live_customer, remove_tax_id
 from stripe_emulator.registry import route
-from stripe_emulator.tax_formats import TAX_ID_TYPES, check_value, country_of, initial_status
 from stripe_emulator.wire import check_known, take_str
-
-MAX_PER_CUSTOMER = 25
 
 
 def _owned(ctx: Ctx, customer: str, tax_id: str) -> dict[str, Any]:
@@ -29,35 +25,7 @@ def create(ctx: Ctx, params: dict[str, Any], customer: str) -> dict[str, Any]:
     check_known(params, frozenset({"type", "value"}))
     cus = live_customer(ctx, customer)
     tax_type = take_str(params, "type", required=True) or ""
-    if tax_type not in TAX_ID_TYPES:
-        raise StripeError(
-            f"Invalid type: must be one of {', '.join(sorted(TAX_ID_TYPES))}", code="parameter_invalid_string",
-            param="type",
-        )
-    value = check_value(tax_type, take_str(params, "value", required=True) or "")
-    if len(customer_tax_ids(ctx, cus["id"])) >= MAX_PER_CUSTOMER:
-        raise StripeError(
-            f"A customer can have at most {MAX_PER_CUSTOMER} tax IDs.", code="tax_id_prohibited", param="value"
-        )
-    txi = {
-        "id": new_id("txi"),
-        "object": "tax_id",
-        "country": country_of(tax_type, value),
-        "created": ctx.now(),
-        "customer": cus["id"],
-        "customer_account": None,
-        "livemode": False,
-        "owner": {"type": "customer", "customer": cus["id"], "account": None, "application": None,
-                  "customer_account": None},
-        "type": tax_type,
-        "value": value,
-        "verification": {"status": initial_status(tax_type, value), "verified_address": None, "verified_name": None},
-    }
-    if txi["verification"]["status"] == "verified":
-        txi["verification"]["verified_name"] = cus["name"]
-    ctx.account.add(txi)
-    ctx.emit("customer.tax_id.created", txi)
-    return txi
+    return add_tax_id(ctx, cus, tax_type, take_str(params, "value", required=True) or "")
 
 
 @route("GET", "/v1/customers/{customer}/tax_ids")

@@ -191,19 +191,23 @@ def test_invoice_carries_the_address_and_tax_ids_as_finalized(client: stripe.Str
     ]
 
     # Later changes to the customer leave the finalized invoice as it was.
-    client.v1.customers.update(cus.id, {"address": {"line1": "Neue Str. 9", "city": "Hamburg", "country": "DE"}})
+    moved = {"line1": "Neue Str. 9", "city": "Hamburg", "country": "DE"}
+    client.v1.customers.update(cus.id, {"address": moved})
     client.v1.customers.tax_ids.delete(cus.id, vat.id)
     again = client.v1.invoices.retrieve(inv.id)
     assert again.customer_address.line1 == "Hauptstr. 1" and len(again.customer_tax_ids) == 2
 
     page = httpx.get(inv.hosted_invoice_url).text
-    for text in ("Muster GmbH", "Hauptstr. 1", "10115 Berlin", "EU VAT DE123456789", "CH VAT CHE-123.456.789 MWST"):
+    printed = (
+        "Muster GmbH", "Hauptstr. 1", "10115 Berlin", "EU VAT DE123456789", "CH VAT CHE-123.456.789 MWST"
+    )
+    for text in printed:
         assert text in page
     assert "Neue Str. 9" not in page
     pdf = httpx.get(inv.invoice_pdf).content
     _pdf_is_well_formed(pdf)
-    for text in (b"Hauptstr. 1", b"10115 Berlin", b"DE", b"EU VAT DE123456789", b"CH VAT CHE-123.456.789 MWST"):
-        assert text in pdf
+    for text in printed[1:]:
+        assert text.encode() in pdf
     assert b"Neue Str. 9" not in pdf
 
 
@@ -224,7 +228,10 @@ def test_preview_of_the_next_renewal_without_changes(client: stripe.StripeClient
     cus = customer_with_card(client)
     catalog = make_catalog(client)
     sub = client.v1.subscriptions.create(
-        {"customer": cus.id, "items": [{"price": catalog.basic.id}, {"price": catalog.seats.id, "quantity": 3}]}
+        {
+            "customer": cus.id,
+            "items": [{"price": catalog.basic.id}, {"price": catalog.seats.id, "quantity": 3}],
+        }
     )
     preview = client.v1.invoices.create_preview({"customer": cus.id, "subscription": sub.id})
     period_end = sub["items"].data[0].current_period_end

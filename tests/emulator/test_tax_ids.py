@@ -87,17 +87,24 @@ def test_invalid_values_are_refused(
 
 
 @pytest.mark.parametrize(("value", "country"), EU_VAT.items())
-def test_every_eu_prefix(client: stripe.StripeClient, customer: stripe.Customer, value: str, country: str) -> None:
+def test_every_eu_prefix(
+    client: stripe.StripeClient, customer: stripe.Customer, value: str, country: str
+) -> None:
     txi = client.v1.customers.tax_ids.create(customer.id, {"type": "eu_vat", "value": value})
     assert (txi.value, txi.country) == (value, country)
 
 
-def test_value_is_normalised_and_country_derived(client: stripe.StripeClient, customer: stripe.Customer) -> None:
+def test_value_is_normalised_and_country_derived(
+    client: stripe.StripeClient, customer: stripe.Customer
+) -> None:
     spaced = client.v1.customers.tax_ids.create(customer.id, {"type": "eu_vat", "value": " de 123 456 789 "})
     assert (spaced.value, spaced.country) == ("DE123456789", "DE")
-    swiss = client.v1.customers.tax_ids.create(customer.id, {"type": "ch_vat", "value": "che-123.456.789  mwst"})
+    swiss = client.v1.customers.tax_ids.create(
+        customer.id, {"type": "ch_vat", "value": "che-123.456.789  mwst"}
+    )
     assert (swiss.value, swiss.country) == ("CHE-123.456.789 MWST", "CH")
-    assert client.v1.customers.tax_ids.create(customer.id, {"type": "us_ein", "value": "12-3456789"}).country == "US"
+    ein = client.v1.customers.tax_ids.create(customer.id, {"type": "us_ein", "value": "12-3456789"})
+    assert ein.country == "US"
 
 
 def test_unknown_type_and_unchecked_types(client: stripe.StripeClient, customer: stripe.Customer) -> None:
@@ -157,7 +164,9 @@ def test_list_retrieve_delete_and_events(client: stripe.StripeClient, customer: 
     assert events[0].data.object.id == ids[0] and events[1].data.object.id == ids[2]
 
 
-def test_another_customers_tax_id_is_not_found(client: stripe.StripeClient, customer: stripe.Customer) -> None:
+def test_another_customers_tax_id_is_not_found(
+    client: stripe.StripeClient, customer: stripe.Customer
+) -> None:
     other = client.v1.customers.create({"email": "other@example.com"})
     txi = client.v1.customers.tax_ids.create(other.id, {"type": "eu_vat", "value": "DE123456789"})
     for call in (client.v1.customers.tax_ids.retrieve, client.v1.customers.tax_ids.delete):
@@ -176,7 +185,9 @@ def test_at_most_25_per_customer(client: stripe.StripeClient, customer: stripe.C
     assert len(list(client.v1.customers.tax_ids.list(customer.id, {"limit": 100}).auto_paging_iter())) == 25
 
 
-def test_deleting_the_customer_deletes_its_tax_ids(client: stripe.StripeClient, customer: stripe.Customer) -> None:
+def test_deleting_the_customer_deletes_its_tax_ids(
+    client: stripe.StripeClient, customer: stripe.Customer
+) -> None:
     txi = client.v1.customers.tax_ids.create(customer.id, {"type": "eu_vat", "value": "DE123456789"})
     client.v1.customers.delete(customer.id)
     types = [e.type for e in client.v1.events.list({"limit": 2}).data]
@@ -200,3 +211,24 @@ def test_pending_ids_are_verified_when_the_clock_moves(
     assert event.type == "customer.tax_id.updated" and event.data.object.id == pending.id
     assert event.data.previous_attributes.verification.status == "pending"
     assert advance_time(emulator_url, api_key, 60)["tax_ids_verified"] == 0
+
+
+def test_customer_created_with_tax_id_data(client: stripe.StripeClient) -> None:
+    cus = client.v1.customers.create(
+        {"name": "Data AG", "tax_id_data": [{"type": "ch_vat", "value": "CHE-123.456.789 MWST"},
+                                            {"type": "eu_vat", "value": "ATU12345678"}]}
+    )
+    listed = client.v1.customers.tax_ids.list(cus.id).data
+    assert sorted((t.type, t.value, t.country) for t in listed) == [
+        ("ch_vat", "CHE-123.456.789 MWST", "CH"), ("eu_vat", "ATU12345678", "AT")
+    ]
+    types = [e.type for e in client.v1.events.list().data][::-1]
+    assert types == ["customer.created", "customer.tax_id.created", "customer.tax_id.created"]
+
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.customers.create(
+            {"email": "bad@example.com", "tax_id_data": [{"type": "eu_vat", "value": "DE1"}]}
+        )
+    assert (err.value.code, err.value.param) == ("tax_id_invalid", "tax_id_data[0][value]")
+    assert client.v1.customers.list({"email": "bad@example.com"}).data == []
+    assert len(client.v1.events.list().data) == 3
