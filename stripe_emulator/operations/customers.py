@@ -65,10 +65,8 @@ def add_tax_id(ctx: Ctx, cus: dict[str, Any], tax_type: str, value: str, prefix:
         "customer_account": None,
         "livemode": False,
         "owner": {
-            "type": "customer",
             "customer": cus["id"],
-            "account": None,
-            "application": None,
+            "type": "customer",
             "customer_account": None,
         },
         "type": tax_type,

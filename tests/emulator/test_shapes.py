@@ -39,8 +39,9 @@ OBJECT_TYPES = {
     "checkout.session",
     "event",
     "webhook_endpoint",
+    "tax_id",
 }
-DELETED_TYPES = {"customer", "product", "invoiceitem", "webhook_endpoint", "invoice"}
+DELETED_TYPES = {"customer", "product", "invoiceitem", "webhook_endpoint", "invoice", "tax_id"}
 
 # Where the emulator knowingly differs from Stripe's example object, and why.
 EXCEPTIONS = {
@@ -95,6 +96,10 @@ def _scenario(client: stripe.StripeClient, base: str, key: str) -> list[Any]:
             {"email": "shape@example.com", "name": "Shape", "address": {"city": "Berlin", "country": "DE"}}
         )
     )
+    vat = keep(client.v1.customers.tax_ids.create(cus.id, {"type": "eu_vat", "value": "DE123456789"}))
+    keep(client.v1.customers.tax_ids.list(cus.id))
+    keep(client.v1.customers.tax_ids.delete(cus.id, vat.id))
+    keep(client.v1.customers.tax_ids.create(cus.id, {"type": "eu_vat", "value": "DE000000000"}))
     pm = keep(client.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id}))
     keep(client.v1.customers.update(cus.id, {"invoice_settings": {"default_payment_method": pm.id}}))
     keep(client.v1.customers.retrieve(cus.id, {"expand": ["invoice_settings.default_payment_method"]}))
