@@ -64,7 +64,8 @@ def _control(
 
 
 def advance_time(base_url: str, secret_key: str, seconds: int) -> dict[str, Any]:
-    """Move the account's clock forward; returns {"now", "offset", "renewed", "canceled"}."""
+    """Move the account's clock forward; returns {"now", "offset", "renewed", "canceled", "expired",
+    "tax_ids_verified"} (pending tax ids become verified on any advance)."""
     return _control("POST", base_url, secret_key, "clock/advance", {"seconds": int(seconds)})
 
 
