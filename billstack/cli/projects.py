@@ -13,6 +13,7 @@ from billstack.cli.shapes import project_json
 from billstack.cli.work import unit_of_work
 from billstack.errors import BillStackError
 from billstack.services import plan_catalog, tenants
+from billstack.services.views import CUSTOMER_UPDATE_FIELDS
 
 FEATURES = (
     ("cancel", "cancelling subscriptions at period end"),
@@ -21,6 +22,7 @@ FEATURES = (
     ("payment-method-update", "updating the payment method"),
     ("plan-change", "switching plan (upgrade/downgrade) between the --plan-change-price prices"),
     ("quantity-change", "changing a subscription's quantity (see --quantity-min/--quantity-max)"),
+    ("payment-method-remove", "removing a saved card (never the default one while a subscription is active)"),
 )
 TEXT_OPTIONS = (
     ("--frame-ancestors", "Who may embed the portal (CSP frame-ancestors), e.g. \"'self' https://app.example.com\"."),
@@ -46,6 +48,11 @@ def project_options(fn: Callable) -> Callable:
         "allowed_return_origins",
         multiple=True,
         help="Origin a session's returnUrl may use, e.g. https://app.example.com (repeatable; replaces the list).",
+    )(fn)
+    fn = click.option(
+        "--customer-update-fields", "customer_update_fields", default=None, metavar="FIELDS",
+        help=f"Billing details customers may edit: a comma-separated subset of "
+             f"{','.join(CUSTOMER_UPDATE_FIELDS)} (default all; '' turns editing off).",
     )(fn)
     for flag, text in TEXT_OPTIONS:
         fn = click.option(flag, default=None, help=text)(fn)
@@ -154,8 +161,11 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("invoiceHistory", "invoice history"),
             ("paymentMethodUpdate", "payment method update"),
             ("planChange", "plan change"),
+            ("paymentMethodRemove", "payment method remove"),
         )
     )
+    update = data["customerUpdate"]
+    details = ", ".join(update["allowedUpdates"]).replace("tax_id", "tax id")
     return fields(
         [
             ("Team", data["teamId"]),
@@ -171,6 +181,7 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("Allowed return origins", " ".join(data["allowedReturnOrigins"])),
             ("Frame ancestors", data["frameAncestors"]),
             ("Features", features),
+            ("Customer update", f"on ({details})" if update["enabled"] else "off (customers cannot edit billing details)"),
             *_plan_change_lines(data["subscriptionUpdate"]),
             ("Stripe secret key", f"set ({data['stripeMode']} mode)"),
             ("Stripe API base", data["stripeApiBase"] or "https://api.stripe.com (default)"),

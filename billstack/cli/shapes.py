@@ -7,6 +7,7 @@ from typing import Any
 from billstack.clock import to_iso_z
 from billstack.models import ApiKey, Customer, PlanPrice, PortalSession, Project, Team
 from billstack.services.plan_catalog import schedule_conditions
+from billstack.services.portal.rows import allowed_updates
 from billstack.services.tenants import allowed_return_origins, stripe_mode
 
 
@@ -40,8 +41,10 @@ def project_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, An
             "invoiceHistory": project.feature_invoice_history,
             "paymentMethodUpdate": project.feature_payment_method_update,
             "planChange": project.feature_plan_change,
+            "paymentMethodRemove": project.feature_payment_method_remove,
         },
         "subscriptionUpdate": subscription_update_json(project, plan_prices),
+        "customerUpdate": customer_update_json(project),
         "stripeSecretKey": "set",
         "stripeMode": stripe_mode(project),
         "stripeApiBase": project.stripe_api_base,
@@ -75,6 +78,12 @@ def subscription_update_json(project: Project, plan_prices: list[PlanPrice]) -> 
             "max": project.quantity_max,
         },
     }
+
+
+def customer_update_json(project: Project) -> dict[str, Any]:
+    """Stripe's `features.customer_update`: the billing details customers may edit."""
+    allowed = allowed_updates(project)
+    return {"enabled": bool(allowed), "allowedUpdates": allowed}
 
 
 def api_key_json(api_key: ApiKey) -> dict[str, Any]:

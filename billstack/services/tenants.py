@@ -19,6 +19,7 @@ from billstack.ids import new_id
 from billstack.models import ApiKey, PlanPrice, Project, Team
 from billstack.secrets_box import digest, seal, unseal
 from billstack.services import audit, plan_catalog
+from billstack.services.views import CUSTOMER_UPDATE_FIELDS
 
 API_KEY_PREFIX = "bsk_"
 # Project fields an operator may change with `project update`, besides secrets.
@@ -41,7 +42,10 @@ FEATURE_FIELDS = (
     "feature_payment_method_update",
     "feature_plan_change",
     "feature_quantity_change",
+    "feature_payment_method_remove",
 )
+# Billing details customers may edit (Stripe's `customer_update.allowed_updates`), "" for none.
+CUSTOMER_UPDATE_OPTION = "customer_update_fields"
 # The project's plan prices (a list of price ids, checked with Stripe): its PlanPrice rows.
 PLAN_CHANGE_PRICES = "plan_change_prices"
 # Links shown to customers (the logo has its own, stricter rule: `_check_logo_url`).
@@ -215,6 +219,8 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             project.allowed_return_origins = " ".join(dict.fromkeys(checked))
         elif field in FEATURE_FIELDS:
             setattr(project, field, bool(value))
+        elif field == CUSTOMER_UPDATE_OPTION:
+            project.customer_update_fields = ",".join(_check_customer_update_fields(value))
         elif field in plan_catalog.SETTING_FIELDS:
             plan_catalog.apply_setting(project, field, value)
         elif field in BRANDING_FIELDS:
@@ -239,6 +245,17 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
         else:
             raise invalid(f"Unknown project option {field!r}.", param=api_param(field))
     plan_catalog.check_quantity_range(project, min_given=options.get("quantity_min") is not None)
+
+
+def _check_customer_update_fields(value: object) -> list[str]:
+    """Comma-separated (or a list), in the portal form's order; a repeat counts once; "" = none."""
+    names = value if isinstance(value, list | tuple) else str(value).split(",")
+    given = [str(name).strip().lower() for name in names if str(name).strip()]
+    if unknown := [name for name in dict.fromkeys(given) if name not in CUSTOMER_UPDATE_FIELDS]:
+        raise invalid(f"customerUpdateFields: unknown field(s) {', '.join(map(repr, unknown))}; choose from "
+                      f"{','.join(CUSTOMER_UPDATE_FIELDS)} (comma-separated, or '' for none).",
+                      param=api_param(CUSTOMER_UPDATE_OPTION))
+    return [name for name in CUSTOMER_UPDATE_FIELDS if name in given]
 
 
 def create_api_key(db: Session, *, project_id: str) -> tuple[ApiKey, str]:

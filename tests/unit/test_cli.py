@@ -86,7 +86,7 @@ def test_team_project_and_api_key_round_trip(db_url: str) -> None:
     assert project["accentColor"] == "#12ab34"
     assert project["allowedReturnOrigins"] == ["https://app.acme.test", "https://admin.acme.test"]
     assert project["features"] == {"cancel": True, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": False,
-                                   "planChange": False}
+                                   "planChange": False, "paymentMethodRemove": True}
     assert project["stripeSecretKey"] == "set" and project["stripeMode"] == "test" and project["webhookSecret"] is None
     assert run_json("project", "show", project["id"]) == project
     assert [p["id"] for p in run_json("project", "list", "--team", team["id"])["data"]] == [project["id"]]
@@ -103,7 +103,7 @@ def test_team_project_and_api_key_round_trip(db_url: str) -> None:
     )
     assert updated["displayName"] == "Acme" and updated["supportUrl"] == "https://acme.test/help"
     assert updated["features"] == {"cancel": False, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": True,
-                                   "planChange": False}
+                                   "planChange": False, "paymentMethodRemove": True}
     assert updated["frameAncestors"] == "'self' https://app.acme.test"
     assert updated["webhookSecret"] == "set"
     # What was not named stays as it was.
