@@ -7,6 +7,7 @@ from typing import Any
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id
+from stripe_emulator.render import RenderCtx
 from stripe_emulator.tax_formats import TAX_ID_TYPES, check_value, country_of, initial_status
 
 MAX_TAX_IDS = 25
@@ -32,7 +33,7 @@ def require_attached(ctx: Ctx, cus: dict[str, Any], pm_id: str, param: str) -> d
     return pm
 
 
-def customer_tax_ids(ctx: Ctx, cus_id: str) -> list[dict[str, Any]]:
+def customer_tax_ids(ctx: RenderCtx, cus_id: str) -> list[dict[str, Any]]:
     """The customer's tax ids, oldest first."""
     return [t for t in ctx.account.all("tax_id") if t["customer"] == cus_id]
 

@@ -13,7 +13,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.operations.customers import customer_tax_ids
 from stripe_emulator.operations.payment_methods import charge
-from stripe_emulator.render import copy_json
+from stripe_emulator.render import RenderCtx, copy_json
 
 DAY = 86400
 
@@ -154,13 +154,7 @@ def build_invoice(
         "custom_fields": None,
         "customer": cus["id"],
         "customer_account": None,
-        "customer_address": copy_json(cus["address"]),
-        "customer_email": cus["email"],
-        "customer_name": cus["name"],
-        "customer_phone": cus["phone"],
-        "customer_shipping": copy_json(cus["shipping"]),
-        "customer_tax_exempt": cus["tax_exempt"],
-        "customer_tax_ids": invoice_tax_ids(ctx, cus["id"]),
+        **customer_details(ctx, cus),
         "default_payment_method": default_payment_method,
         "default_source": None,
         "default_tax_rates": [],
@@ -243,20 +237,23 @@ def recompute(inv: dict[str, Any]) -> None:
     )
 
 
-def invoice_tax_ids(ctx: Ctx, cus_id: str) -> list[dict[str, Any]]:
+def invoice_tax_ids(ctx: RenderCtx, cus_id: str) -> list[dict[str, Any]]:
     """An invoice's `customer_tax_ids`: each of the customer's tax ids as `{type, value}`."""
     return [{"type": t["type"], "value": t["value"]} for t in customer_tax_ids(ctx, cus_id)]
 
 
-def capture_customer(ctx: Ctx, inv: dict[str, Any], cus: dict[str, Any]) -> None:
-    """Stripe copies the customer's details onto the invoice at finalization; they stay as
-    they were then, whatever later happens to the customer."""
-    inv["customer_email"], inv["customer_name"] = cus["email"], cus["name"]
-    inv["customer_phone"] = cus["phone"]
-    inv["customer_address"] = copy_json(cus["address"])
-    inv["customer_shipping"] = copy_json(cus["shipping"])
-    inv["customer_tax_exempt"] = cus["tax_exempt"]
-    inv["customer_tax_ids"] = invoice_tax_ids(ctx, cus["id"])
+def customer_details(ctx: RenderCtx, cus: dict[str, Any]) -> dict[str, Any]:
+    """The invoice's `customer_*` fields as the customer is now: a draft shows them live, and
+    finalization copies them onto the invoice for good, as Stripe does."""
+    return {
+        "customer_email": cus["email"],
+        "customer_name": cus["name"],
+        "customer_phone": cus["phone"],
+        "customer_address": copy_json(cus["address"]),
+        "customer_shipping": copy_json(cus["shipping"]),
+        "customer_tax_exempt": cus["tax_exempt"],
+        "customer_tax_ids": invoice_tax_ids(ctx, cus["id"]),
+    }
 
 
 def finalize(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> dict[str, Any]:
@@ -270,7 +267,7 @@ def finalize(ctx: Ctx, inv: dict[str, Any], at: int | None = None) -> dict[str, 
     inv["status"] = "open"
     inv["effective_at"] = now
     inv["status_transitions"] = {**inv["status_transitions"], "finalized_at": now}
-    capture_customer(ctx, inv, cus)
+    inv.update(customer_details(ctx, cus))
     if inv["collection_method"] == "send_invoice":
         inv["due_date"] = now + DAY * (inv["_days_until_due"] if inv["_days_until_due"] is not None else 30)
     ctx.emit("invoice.finalized", inv)

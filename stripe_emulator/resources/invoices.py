@@ -16,6 +16,7 @@ from stripe_emulator.operations.invoices import (
     add_to_invoice,
     attempt_payment,
     build_invoice,
+    customer_details,
     finalize,
     mark_paid,
     payment_method_for,
@@ -46,6 +47,9 @@ def _render(ctx: Ctx, obj: dict[str, Any], out: dict[str, Any]) -> dict[str, Any
         "has_more": len(lines) > 10,
         "url": f"/v1/invoices/{obj['id']}/lines",
     }
+    cus = ctx.account.get("customer", obj["customer"])
+    if obj["status"] == "draft" and cus is not None and not cus.get("deleted"):
+        out.update(customer_details(ctx, cus))
     if obj["status"] != "draft":
         out["hosted_invoice_url"] = ctx.url(f"/invoice/{obj['_token']}")
         out["invoice_pdf"] = ctx.url(f"/invoice/{obj['_token']}/pdf")

@@ -211,13 +211,17 @@ def test_invoice_carries_the_address_and_tax_ids_as_finalized(client: stripe.Str
     assert b"Neue Str. 9" not in pdf
 
 
-def test_a_draft_takes_the_tax_ids_of_the_customer_at_finalization(client: stripe.StripeClient) -> None:
+def test_a_draft_follows_the_customer_until_finalized(client: stripe.StripeClient) -> None:
     cus = client.v1.customers.create({"name": "Late VAT"})
     client.v1.invoice_items.create({"customer": cus.id, "amount": 1000, "currency": "usd"})
     draft = client.v1.invoices.create({"customer": cus.id, "pending_invoice_items_behavior": "include"})
     assert draft.customer_tax_ids == [] and draft.customer_address is None
     client.v1.customers.tax_ids.create(cus.id, {"type": "gb_vat", "value": "GB123456789"})
     client.v1.customers.update(cus.id, {"address": {"country": "GB", "line1": "1 High St"}})
+    # Until finalized, a draft shows the customer's details as they are now.
+    live = client.v1.invoices.retrieve(draft.id)
+    assert [t.value for t in live.customer_tax_ids] == ["GB123456789"]
+    assert live.customer_address.country == "GB"
     final = client.v1.invoices.finalize_invoice(draft.id)
     assert [t.value for t in final.customer_tax_ids] == ["GB123456789"]
     assert final.customer_address.line1 == "1 High St"
