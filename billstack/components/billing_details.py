@@ -103,15 +103,29 @@ def _address_fields() -> rx.Component:
     )
 
 
+def _read_only(text_key: str, value: rx.Component) -> rx.Component:
+    return rx.flex(
+        rx.text(label(text_key), size="2", weight="medium"),
+        value,
+        direction="column",
+        spacing="1",
+        class_name="details-read-only",
+    )
+
+
 def details_form() -> rx.Component:
     return rx.form(
         rx.flex(
-            rx.cond(S.edit_name, _text_field("name", "details.name", S.details_name, autocomplete="name")),
+            # A field the project keeps out of the customer's hands is shown, not offered.
+            rx.cond(S.edit_name, _text_field("name", "details.name", S.details_name, autocomplete="name"),
+                    _read_only("details.name", _or_not_given(S.details_name))),
             rx.cond(S.edit_email, _text_field("email", "details.email", S.details_email, input_type="email",
-                                              autocomplete="email")),
+                                              autocomplete="email"),
+                    _read_only("details.email", _or_not_given(S.details_email))),
             rx.cond(S.edit_phone, _text_field("phone", "details.phone", S.details_phone, input_type="tel",
-                                              autocomplete="tel")),
-            rx.cond(S.edit_address, _address_fields()),
+                                              autocomplete="tel"),
+                    _read_only("details.phone", _or_not_given(S.details_phone))),
+            rx.cond(S.edit_address, _address_fields(), _read_only("details.address", _address_lines())),
             dialog_error(),
             rx.flex(
                 rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
@@ -149,12 +163,16 @@ def _or_not_given(value: rx.Var) -> rx.Component:
     return rx.cond(value != "", rx.text(value), _not_given())
 
 
-def details_summary() -> rx.Component:
-    address = rx.cond(
+def _address_lines() -> rx.Component:
+    return rx.cond(
         S.details_address.length() > 0,
         rx.flex(rx.foreach(S.details_address, lambda line: rx.text(line)), direction="column"),
         _not_given(),
     )
+
+
+def details_summary() -> rx.Component:
+    address = _address_lines()
     return rx.flex(
         rx.data_list.root(
             _detail("details.name", _or_not_given(S.details_name)),
