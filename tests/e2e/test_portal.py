@@ -235,7 +235,9 @@ def test_german_locale_translates_text_and_formats_money(page: Page, live_db: Li
     expect(page.get_by_text(re.compile(r"^Verlängert sich am \d\d\.\d\d\.\d{4}$")).first).to_be_visible()
     # German money: decimal comma and the symbol after the amount, e.g. "29,00 $ pro Monat".
     expect(page.get_by_text(re.compile(r"\d+,\d\d\s[$€£] pro (Monat|Jahr)")).first).to_be_visible()
-    expect(page.get_by_role("button", name="Zahlungsmethode ändern")).to_be_visible()
+    expect(page.get_by_role("button", name="Zahlungsmethode hinzufügen")).to_be_visible()
+    expect(page.get_by_role("heading", name="Rechnungsinformationen")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Nächste Zahlung: \d+,\d\d\s\$ am \d\d\.\d\d\.\d{4}$")).first).to_be_visible()
 
 
 def assert_no_serious_axe_violations(page: Page) -> None:
