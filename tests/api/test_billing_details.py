@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from billstack.db import session_scope
+from billstack.errors import BillStackError
 from billstack.models import Customer, Project, TaxId
+from billstack.services.portal import AddressUpdate, DetailsUpdate, update_customer_details
 from tests.api.conftest import assert_error
 from tests.portal_world import World, mirror, mirror_snapshot, new_token, world  # noqa: F401 - fixture
 
@@ -123,9 +125,10 @@ async def test_an_empty_update_is_a_400(client: httpx.AsyncClient, world: World)
 async def test_a_field_turned_off_is_a_403_and_the_others_still_work(client: httpx.AsyncClient, world: World) -> None:
     _allow(world, "name")
 
-    assert_error(await client.patch(_url(world, "/customer"), json={"address": ADDRESS}), 403, "feature_disabled")
+    assert_error(await client.patch(_url(world, "/customer"), json={"address": ADDRESS}), 403, "feature_disabled",
+                 "address")
     assert_error(await client.patch(_url(world, "/customer"), json={"name": "A", "email": "a@example.com"}),
-                 403, "feature_disabled")
+                 403, "feature_disabled", "email")
     assert _stripe_customer(world).address is None and _stripe_customer(world).name == "Alice Example"
     assert (await client.patch(_url(world, "/customer"), json={"name": "Alice B."})).status_code == 200
     assert _stripe_customer(world).name == "Alice B."
@@ -237,3 +240,28 @@ async def test_an_unsynced_customer_opening_with_a_new_token_sees_the_details(
     details = (await client.get(f"/api/portal/{token}?refresh=true")).json()["customer"]["details"]
 
     assert details["address"]["city"] == "Lyon" and details["address"]["country"] == "FR"
+
+
+async def test_the_page_path_refuses_a_country_name_as_the_api_does(world: World) -> None:
+    """The Reflex state calls the service with a DetailsUpdate: the same check, the same param."""
+    update = DetailsUpdate(address=AddressUpdate(line1="Main St 1", country="Germany"))
+
+    with pytest.raises(BillStackError) as refused:
+        world.as_customer(world.alice, lambda db, ctx: update_customer_details(db, ctx, update))
+
+    assert (refused.value.status, refused.value.param) == (400, "address.country")
+    assert _stripe_customer(world).address is None
+
+
+async def test_stripe_down_changes_nothing(client: httpx.AsyncClient, world: World) -> None:
+    await _portal(client, world)
+    before = mirror_snapshot(world.alice.customer_id)
+
+    with world.stripe_down():
+        assert_error(await client.patch(_url(world, "/customer"), json={"name": "Alice Down"}), 503,
+                     "stripe_unavailable")
+        assert_error(await client.post(_url(world, "/tax-ids"), json={"type": "eu_vat", "value": "DE123456789"}),
+                     503, "stripe_unavailable")
+
+    assert mirror_snapshot(world.alice.customer_id) == before
+    assert _stripe_customer(world).name == "Alice Example" and _stripe_tax_ids(world) == []

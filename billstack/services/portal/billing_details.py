@@ -10,7 +10,7 @@ Nothing changes locally when Stripe refuses or fails.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlmodel import Session
@@ -142,9 +142,11 @@ def remove_tax_id(db: Session, ctx: PortalContext, tax_id: str) -> None:
 
 
 def _require_editable(ctx: PortalContext, field: str) -> None:
+    """403 naming the field (`param`: the request field; none for tax ids, a route of their own)."""
     if field not in allowed_updates(ctx.project):
         what = "Tax IDs" if field == "tax_id" else f"The {field}"
-        raise forbidden(f"{what} cannot be changed in this portal.", code="feature_disabled")
+        error = forbidden(f"{what} cannot be changed in this portal.", code="feature_disabled")
+        raise replace(error, param=None if field == "tax_id" else field)
 
 
 def _stripe_params(update: DetailsUpdate) -> dict[str, Any]:
@@ -162,17 +164,22 @@ def _stripe_params(update: DetailsUpdate) -> dict[str, Any]:
 
 
 def _address_params(address: AddressUpdate) -> dict[str, str]:
-    limits = {"postal_code": POSTAL_CODE_MAX, "country": 2}
+    limits = {"postal_code": POSTAL_CODE_MAX}
     params = {
         f.name: _text(getattr(address, f.name) or "", f"address.{api_param(f.name)}",
                       limits.get(f.name, ADDRESS_LINE_MAX))
-        for f in fields(address)
+        for f in fields(address) if f.name != "country"
     }
-    country = params["country"].upper()
-    if country and not _COUNTRY.fullmatch(country):
-        raise invalid("Choose a country (a two-letter code such as DE or US).", param="address.country")
-    params["country"] = country
+    params["country"] = _country(address.country or "")
     return params
+
+
+def _country(value: str) -> str:
+    """A two-letter code, upper-cased ("" clears it); whether it exists is Stripe's to say."""
+    country = value.strip().upper() if isinstance(value, str) else None
+    if country is None or (country and not _COUNTRY.fullmatch(country)):
+        raise invalid("Choose a country (a two-letter code such as DE or US).", param="address.country")
+    return country
 
 
 def _text(value: str, param: str, limit: int, *, required: bool = False) -> str:
