@@ -4,9 +4,10 @@ Thin: each route hands one service of billstack/services/portal/ — the same fu
 the Reflex page calls — to its `PortalCall` (api_routes/deps.py: validates the token, runs
 the service within the per-project and per-session limits, off the event loop) and
 answers with the view model it returns (billstack/services/views.py, camelCase). Ids are
-Stripe's own (`sub_…`, `in_…`, `pm_…`, `cs_…`); one that is not the token customer's is a
-404, an action the project turned off a 403, Stripe unreachable or too busy a 503 with
-nothing changed.
+Stripe's own (`sub_…`, `in_…`, `pm_…`, `cs_…`, `txi_…`); one that is not the token customer's
+is a 404, an action or billing-details field the project turned off a 403, Stripe
+unreachable or too busy a 503 with nothing changed. Removals answer `{"id", "deleted": true}`
+as Stripe's do.
 """
 
 from __future__ import annotations

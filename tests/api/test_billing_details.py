@@ -265,3 +265,16 @@ async def test_stripe_down_changes_nothing(client: httpx.AsyncClient, world: Wor
 
     assert mirror_snapshot(world.alice.customer_id) == before
     assert _stripe_customer(world).name == "Alice Example" and _stripe_tax_ids(world) == []
+
+
+async def test_a_retried_tax_id_add_with_the_same_key_adds_it_once(client: httpx.AsyncClient, world: World) -> None:
+    headers = {"Idempotency-Key": "add-vat-once"}
+    body = {"type": "no_vat", "value": "123456789MVA"}
+
+    first = await client.post(_url(world, "/tax-ids"), json=body, headers=headers)
+    retry = await client.post(_url(world, "/tax-ids"), json=body, headers=headers)
+
+    assert first.status_code == retry.status_code == 201, retry.text
+    assert first.json() == retry.json()
+    assert _stripe_tax_ids(world) == [(first.json()["id"], "no_vat", "123456789MVA")]
+    assert [row.stripe_id for row in mirror(TaxId, world.alice.customer_id)] == [first.json()["id"]]
