@@ -230,7 +230,9 @@ def test_turned_off_features_are_refused_with_403_and_flagged_off_in_the_view(wo
 
     view = _view(world)
     assert view.features == portal.Features(cancel=False, resume=False, invoice_history=False,
-                                            payment_method_update=False)
+                                            payment_method_update=False,
+                                            customer_update=["name", "email", "address", "phone", "tax_id"],
+                                            payment_method_remove=True)
     assert view.invoices == portal.InvoicePage(invoices=[], has_more=False)
     assert len(view.subscriptions) == 2 and len(view.payment_methods) == 1  # still shown, just not actionable
 
