@@ -14,7 +14,7 @@ import pytest
 
 from billstack.db import session_scope
 from billstack.errors import BillStackError
-from billstack.models import Customer, Project, TaxId
+from billstack.models import Customer, TaxId
 from billstack.services.portal import AddressUpdate, DetailsUpdate, update_customer_details
 from tests.api.conftest import assert_error
 from tests.portal_world import World, mirror, mirror_snapshot, new_token, world  # noqa: F401 - fixture
@@ -30,12 +30,8 @@ def _url(world: World, path: str = "") -> str:
 
 
 def _allow(world: World, fields: str) -> None:
-    """The project's `customer_update_fields`, as `project update --customer-update-fields` stores it."""
-    with session_scope() as db:
-        project = db.get(Project, world.project_id)
-        assert project is not None
-        project.customer_update_fields = fields
-        db.add(project)
+    """`project update --customer-update-fields <fields>`."""
+    world.set_project(customer_update_fields=fields)
 
 
 def _stripe_customer(world: World) -> Any:

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billstack.db import session_scope
-from billstack.models import PaymentMethod, Project
+from billstack.models import PaymentMethod
 from tests.api.conftest import assert_error
 from tests.portal_world import World, mirror, mirror_snapshot, world  # noqa: F401 - fixture
 
@@ -134,8 +133,7 @@ async def test_another_customers_card_is_a_404_and_untouched(client: httpx.Async
 
 async def test_turned_off_card_actions_are_403_and_change_nothing(client: httpx.AsyncClient, world: World) -> None:
     mastercard = await _second_card(client, world)
-    world.set_project(feature_payment_method_update=False)
-    _set_remove(world, False)
+    world.set_project(feature_payment_method_update=False, feature_payment_method_remove=False)
 
     assert_error(await client.post(_url(world, f"/payment-methods/{mastercard}/default")), 403, "feature_disabled")
     assert_error(await client.delete(_url(world, f"/payment-methods/{mastercard}")), 403, "feature_disabled")
@@ -144,15 +142,6 @@ async def test_turned_off_card_actions_are_403_and_change_nothing(client: httpx.
     visa = world.alice.seeded["payment_method"]
     assert _stripe_defaults(world) == (visa, [visa, visa])
     assert (await _view(client, world))["features"]["paymentMethodRemove"] is False
-
-
-def _set_remove(world: World, allowed: bool) -> None:
-    """`project update --disable-payment-method-remove`, written as that command stores it."""
-    with session_scope() as db:
-        project = db.get(Project, world.project_id)
-        assert project is not None
-        project.feature_payment_method_remove = allowed
-        db.add(project)
 
 
 # --- the next payment ----------------------------------------------------------------------------
