@@ -181,8 +181,9 @@ _PLAN_WRITE_ERRORS = {
 
 @router.get("/{token}", response_model=PortalView, responses=_ERRORS, operation_id="getPortal",
             summary="The whole portal view",
-            description="Customer, branding, feature switches, subscriptions, the first invoice page and "
-            "payment methods. Read from BillStack's mirror (synced from Stripe on first use, kept fresh by "
+            description="Customer (with `customer.details`: name, email, phone, address, tax IDs), branding, "
+            "feature switches, subscriptions (each with its `nextInvoice`: Stripe's preview of the next payment, "
+            "null when it will not renew), the first invoice page and payment methods. Read from BillStack's mirror (synced from Stripe on first use, kept fresh by "
             "webhooks); `?refresh=true` reads Stripe first. When Stripe is unreachable the saved data comes "
             "back with `stale: true`.")
 async def get_portal(
