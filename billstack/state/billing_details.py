@@ -67,6 +67,7 @@ class BillingDetailsMixin(rx.State, mixin=True):
     form_country: str = ""
     field_errors: dict[str, str] = {}
     countries: list[CountryChoice] = []
+    _choices_locale: str = ""  # the language `countries` and `tax_types` are named in
 
     # Tax ids: the add form and the remove confirmation.
     tax_form_open: bool = False
@@ -202,8 +203,10 @@ class BillingDetailsMixin(rx.State, mixin=True):
         self.edit_name, self.edit_email = "name" in allowed, "email" in allowed
         self.edit_phone, self.edit_address = "phone" in allowed, "address" in allowed
         self.edit_tax_ids = "tax_id" in allowed
-        self.countries = [CountryChoice(code=code, name=name) for code, name in countries(self.locale)]
-        self.tax_types = [TaxTypeChoice(value=v, label=t(self.locale, f"taxid.type.{v}")) for v in TAX_ID_TYPES]
+        if self._choices_locale != self.locale:  # ~250 countries: sent to the page once, not on every update
+            self._choices_locale = self.locale
+            self.countries = [CountryChoice(code=code, name=name) for code, name in countries(self.locale)]
+            self.tax_types = [TaxTypeChoice(value=v, label=t(self.locale, f"taxid.type.{v}")) for v in TAX_ID_TYPES]
         self.has_details = details is not None
         if details is not None:
             self._show_details(details)
