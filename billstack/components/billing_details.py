@@ -7,7 +7,7 @@ import reflex as rx
 
 from billstack.components.layout import accent_button, dialog_error, label, section
 from billstack.presenters import TaxIdRow
-from billstack.state.billing_details import CountryChoice, TaxTypeChoice
+from billstack.state.billing_details import EDIT_BUTTON_ID, CountryChoice, TaxTypeChoice
 from billstack.state.portal import PortalState as S
 
 
@@ -185,7 +185,7 @@ def details_summary() -> rx.Component:
         rx.cond(
             S.can_edit_details,
             rx.button(label("details.edit"), variant="outline", color_scheme="gray", disabled=S.pending != "",
-                      on_click=S.open_details_form, aria_label=label("details.edit_title")),
+                      on_click=S.open_details_form, aria_label=label("details.edit_title"), id=EDIT_BUTTON_ID),
         ),
         justify="between",
         align="start",

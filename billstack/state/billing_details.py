@@ -25,11 +25,23 @@ from billstack.services.portal_calls import Work
 from billstack.services.views import TAX_ID_TYPES, CustomerDetails, Features
 
 # The form's input a refusal's `param` names (`address.country` → the country select).
+# The "Edit" button's id: the focus goes back to it when the form closes.
+EDIT_BUTTON_ID = "details-edit"
 _PARAM_TO_FIELD = {
     "name": "name", "email": "email", "phone": "phone", "address.line1": "line1", "address.line2": "line2",
     "address.city": "city", "address.state": "state", "address.postalCode": "postal_code",
     "address.postal_code": "postal_code", "address.country": "country", "address": "line1",
 }
+
+
+def focus_when_shown(element_id: str) -> Any:
+    """Focus an element that the state change just sent brings back or enables: it renders a
+    frame or so after the event arrives, when `rx.set_focus` would find nothing to focus."""
+    return rx.call_script(
+        "(function focus(frames) { const el = document.getElementById(%r);"
+        " if (el && !el.disabled) { el.focus(); }"
+        " else if (frames > 0) { requestAnimationFrame(() => focus(frames - 1)); } })(60)" % element_id
+    )
 
 
 @dataclass
@@ -81,16 +93,22 @@ class BillingDetailsMixin(rx.State, mixin=True):
     # --- the details form --------------------------------------------------------------
 
     @rx.event
-    def open_details_form(self) -> None:
+    def open_details_form(self) -> Any:
         if self.pending or not self.can_edit_details:
-            return
+            return None
         self.form_country, self.field_errors, self.notice = self.details_country, {}, ""
         self.details_form_open = True
+        # Keyboard and screen reader users land in the form they opened.
+        first = next(f for f, on in (("name", self.edit_name), ("email", self.edit_email),
+                                     ("phone", self.edit_phone), ("line1", True)) if on)
+        return rx.set_focus(f"details-{first}")
 
     @rx.event
-    def close_details_form(self) -> None:
-        if not self.pending:
-            self.details_form_open, self.field_errors = False, {}
+    def close_details_form(self) -> Any:
+        if self.pending:
+            return None
+        self.details_form_open, self.field_errors = False, {}
+        return focus_when_shown(EDIT_BUTTON_ID)  # back where the customer was
 
     @rx.event
     def set_form_country(self, code: str) -> None:
@@ -115,14 +133,18 @@ class BillingDetailsMixin(rx.State, mixin=True):
             self._show_field_error(exc)
         finally:
             self.pending = ""
+        if not self.details_form_open:  # saved: back where the customer was
+            yield focus_when_shown(EDIT_BUTTON_ID)
 
     # --- tax ids -----------------------------------------------------------------------
 
     @rx.event
-    def open_tax_form(self) -> None:
-        if not self.pending and self.edit_tax_ids:
-            self.tax_type, self.tax_error, self.notice = TAX_ID_TYPES[0], "", ""
-            self.tax_form_open = True
+    def open_tax_form(self) -> Any:
+        if self.pending or not self.edit_tax_ids:
+            return None
+        self.tax_type, self.tax_error, self.notice = TAX_ID_TYPES[0], "", ""
+        self.tax_form_open = True
+        return rx.set_focus("taxid-value")
 
     @rx.event
     def close_tax_form(self) -> None:

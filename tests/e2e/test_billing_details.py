@@ -140,6 +140,7 @@ def test_the_forms_by_keyboard_alone_at_375_px_with_axe(
     tab_to(page, section.get_by_role("button", name="Edit billing information"), presses=120)
     page.keyboard.press("Enter")
     form = section.get_by_role("form", name="Edit billing information")
+    expect(form.get_by_label("Name")).to_be_focused()  # the form takes the focus when it opens
     line1 = form.get_by_label("Address line 1")
     tab_to(page, line1)
     page.keyboard.type("Hauptstraße 1")
@@ -156,6 +157,7 @@ def test_the_forms_by_keyboard_alone_at_375_px_with_axe(
     tab_to(page, form.get_by_role("button", name="Save"))
     page.keyboard.press("Enter")
     expect(form).to_be_hidden()
+    expect(section.get_by_role("button", name="Edit billing information")).to_be_focused()  # back where it was
     expect(section.get_by_text("Germany", exact=True)).to_be_visible()
     address = client.v1.customers.retrieve(tenant.stripe_customer_id).address
     assert (address.line1, address.country) == ("Hauptstraße 1", "DE")
@@ -163,7 +165,7 @@ def test_the_forms_by_keyboard_alone_at_375_px_with_axe(
     tab_to(page, section.get_by_role("button", name="Add tax ID"), presses=120)
     page.keyboard.press("Enter")
     tax_form = section.get_by_role("form", name="Add tax ID")
-    tab_to(page, tax_form.get_by_label("Number"))
+    expect(tax_form.get_by_label("Number")).to_be_focused()
     page.keyboard.type("DE1")
     page.keyboard.press("Enter")  # Enter in the field submits the form
     expect(tax_form.locator("#taxid-value-error")).to_be_visible()
