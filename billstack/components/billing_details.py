@@ -7,7 +7,7 @@ import reflex as rx
 
 from billstack.components.layout import accent_button, dialog_error, label, section
 from billstack.presenters import TaxIdRow
-from billstack.state.billing_details import EDIT_BUTTON_ID, CountryChoice, TaxTypeChoice
+from billstack.state.billing_details import ADD_TAX_ID_BUTTON_ID, EDIT_BUTTON_ID, CountryChoice, TaxTypeChoice
 from billstack.state.portal import PortalState as S
 
 
@@ -316,7 +316,7 @@ def tax_ids_block() -> rx.Component:
                 S.tax_form_open,
                 tax_id_form(),
                 rx.box(rx.button(label("taxid.add"), variant="outline", color_scheme="gray",
-                                 disabled=S.pending != "", on_click=S.open_tax_form)),
+                                 disabled=S.pending != "", on_click=S.open_tax_form, id=ADD_TAX_ID_BUTTON_ID)),
             ),
         ),
         direction="column",

@@ -27,6 +27,7 @@ from billstack.services.views import TAX_ID_TYPES, CustomerDetails, Features
 # The form's input a refusal's `param` names (`address.country` → the country select).
 # The "Edit" button's id: the focus goes back to it when the form closes.
 EDIT_BUTTON_ID = "details-edit"
+ADD_TAX_ID_BUTTON_ID = "taxid-add"
 _PARAM_TO_FIELD = {
     "name": "name", "email": "email", "phone": "phone", "address.line1": "line1", "address.line2": "line2",
     "address.city": "city", "address.state": "state", "address.postalCode": "postal_code",
@@ -147,9 +148,11 @@ class BillingDetailsMixin(rx.State, mixin=True):
         return rx.set_focus("taxid-value")
 
     @rx.event
-    def close_tax_form(self) -> None:
-        if not self.pending:
-            self.tax_form_open, self.tax_error = False, ""
+    def close_tax_form(self) -> Any:
+        if self.pending:
+            return None
+        self.tax_form_open, self.tax_error = False, ""
+        return focus_when_shown(ADD_TAX_ID_BUTTON_ID)
 
     @rx.event
     def set_tax_type(self, value: str) -> None:
@@ -181,6 +184,8 @@ class BillingDetailsMixin(rx.State, mixin=True):
                 self._show_failure(exc)
         finally:
             self.pending = ""
+        if not self.tax_form_open:  # added: back to the button that opened the form
+            yield focus_when_shown(ADD_TAX_ID_BUTTON_ID)
 
     @rx.event
     def open_tax_remove(self, tax_id: str) -> None:

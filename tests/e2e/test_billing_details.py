@@ -117,6 +117,7 @@ def test_a_vat_id_is_added_refused_when_malformed_and_removed(page: Page, live_d
     expect(row).to_contain_text("EU VAT")
     in_stripe = client.v1.customers.tax_ids.list(tenant.stripe_customer_id).data
     assert [(t.type, t.value) for t in in_stripe] == [("eu_vat", "DE123456789")]
+    expect(section.get_by_role("button", name="Add tax ID")).to_be_focused()  # the form gave the focus back
     assert row.get_attribute("data-tax-id") == in_stripe[0].id
     expect(row.get_by_text("Verification pending")).to_be_visible()  # the emulator's test-mode status
 
