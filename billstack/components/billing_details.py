@@ -114,7 +114,7 @@ def _read_only(text_key: str, value: rx.Component) -> rx.Component:
 
 
 def details_form() -> rx.Component:
-    return rx.form(
+    return rx.el.form(
         rx.flex(
             # A field the project keeps out of the customer's hands is shown, not offered.
             rx.cond(S.edit_name, _text_field("name", "details.name", S.details_name, autocomplete="name"),
@@ -228,7 +228,7 @@ def _tax_type_item(choice: TaxTypeChoice) -> rx.Component:
 
 def tax_id_form() -> rx.Component:
     invalid = S.tax_error != ""
-    return rx.form(
+    return rx.el.form(
         rx.flex(
             rx.flex(
                 rx.el.label(label("taxid.type"), html_for="taxid-type", id="taxid-type-label",
