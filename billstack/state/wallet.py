@@ -20,9 +20,6 @@ from billstack.services.portal import payment_methods as pm_service
 from billstack.services.portal_calls import Work
 from billstack.services.views import PaymentMethodView
 
-# The refusal to remove the default card of a live subscription (409).
-IN_USE = "payment_method_in_use"
-
 
 class WalletMixin(rx.State, mixin=True):
     show_pm_remove: bool = False
@@ -76,7 +73,7 @@ class WalletMixin(rx.State, mixin=True):
             self.card_remove_open = False
             self._set_notice(t(self.locale, "pm.removed_notice", card=title), "green")
         except BillStackError as exc:
-            if exc.code == IN_USE:  # the dialog says to choose another default first, in the page's language
+            if exc.code == pm_service.PAYMENT_METHOD_IN_USE:  # the dialog says to choose another default first, in the page's language
                 self._set_notice(t(self.locale, "pm.in_use"), "red")
             else:
                 self._show_failure(exc)

@@ -212,6 +212,7 @@ def _completed_setup_payment_method(project: Project, customer: Customer, checko
 
 # --- the saved cards -----------------------------------------------------------------------
 
+PAYMENT_METHOD_IN_USE = "payment_method_in_use"
 IN_USE_MESSAGE = "This card pays for an active subscription. Choose another default card first."
 
 
@@ -277,4 +278,4 @@ def _refuse_if_in_use(db: Session, customer: Customer, payment_method_id: str) -
     live = live_subscriptions(db, customer)
     charged = any(row.default_payment_method_id == payment_method_id for row in live)
     if charged or (live and customer.default_payment_method_id == payment_method_id):
-        raise BillStackError(IN_USE_MESSAGE, code="payment_method_in_use", param="paymentMethodId", status=409)
+        raise BillStackError(IN_USE_MESSAGE, code=PAYMENT_METHOD_IN_USE, param="paymentMethodId", status=409)
