@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, dialog_error, label, section
+from billstack.components.layout import (
+    accent_button,
+    destructive_actions,
+    dialog_error,
+    label,
+    section,
+    spinner_while,
+)
 from billstack.presenters import TaxIdRow
 from billstack.state.billing_details import ADD_TAX_ID_BUTTON_ID, EDIT_BUTTON_ID, CountryChoice, TaxTypeChoice
 from billstack.state.portal import PortalState as S
-
-
-def _spinner_while(pending: str) -> rx.Component:
-    return rx.cond(S.pending == pending, rx.spinner(size="1"), rx.fragment())
 
 
 def _field_error(field: str) -> rx.Component:
@@ -130,7 +133,7 @@ def details_form() -> rx.Component:
             rx.flex(
                 rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
                           disabled=S.pending != "", on_click=S.close_details_form),
-                accent_button(_spinner_while("details"), label("details.save"), type="submit",
+                accent_button(spinner_while(S.pending == "details"), label("details.save"), type="submit",
                               disabled=S.pending != ""),
                 spacing="3",
                 justify="end",
@@ -259,7 +262,7 @@ def tax_id_form() -> rx.Component:
             rx.flex(
                 rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
                           disabled=S.pending != "", on_click=S.close_tax_form),
-                accent_button(_spinner_while("taxid"), label("taxid.add_submit"), type="submit",
+                accent_button(spinner_while(S.pending == "taxid"), label("taxid.add_submit"), type="submit",
                               disabled=S.pending != ""),
                 spacing="3",
                 justify="end",
@@ -282,16 +285,8 @@ def tax_remove_dialog() -> rx.Component:
             rx.flex(
                 rx.alert_dialog.description(S.labels["taxid.remove_body"].to(str).replace("{tax_id}", S.tax_remove_name)),
                 dialog_error(),
-                rx.flex(
-                    rx.alert_dialog.cancel(
-                        rx.button(label("taxid.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
-                    ),
-                    rx.button(_spinner_while("taxid-remove"), label("taxid.confirm_remove"), color_scheme="red",
-                              high_contrast=True, disabled=S.pending != "", on_click=S.confirm_tax_remove),
-                    spacing="3",
-                    justify="end",
-                    class_name="dialog-actions",
-                ),
+                destructive_actions("taxid.keep", "taxid.confirm_remove", S.pending == "taxid-remove",
+                                    S.confirm_tax_remove),
                 direction="column",
                 spacing="5",
             ),

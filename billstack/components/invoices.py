@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from billstack.billing_rows import InvoiceLine
-from billstack.components.layout import label, section
+from billstack.components.layout import label, section, spinner_while
 from billstack.state.portal import PortalState as S
 
 
@@ -91,7 +91,7 @@ def invoices_section() -> rx.Component:
                     rx.cond(
                         S.invoices_has_more,
                         rx.button(
-                            rx.cond(S.pending == "invoices", rx.spinner(size="1"), rx.fragment()),
+                            spinner_while(S.pending == "invoices"),
                             label("inv.more"),
                             variant="soft",
                             color_scheme="gray",

@@ -102,6 +102,26 @@ def dialog_error() -> rx.Component:
     )
 
 
+def spinner_while(busy: rx.Var) -> rx.Component:
+    return rx.cond(busy, rx.spinner(size="1"), rx.fragment())
+
+
+def destructive_actions(keep_key: str, confirm_key: str, busy: rx.Var, on_confirm: rx.EventHandler) -> rx.Component:
+    """The buttons of a confirm dialog for an action that cannot be undone: keep (closes it)
+    and the red confirm, which spins while `busy`. Red in high contrast: white on Radix
+    red-9 is only 3.9:1."""
+    return rx.flex(
+        rx.alert_dialog.cancel(
+            rx.button(label(keep_key), variant="soft", color_scheme="gray", disabled=S.pending != ""),
+        ),
+        rx.button(spinner_while(busy), label(confirm_key), color_scheme="red", high_contrast=True,
+                  disabled=S.pending != "", on_click=on_confirm),
+        spacing="3",
+        justify="end",
+        class_name="dialog-actions",
+    )
+
+
 def stale_notice() -> rx.Component:
     return rx.cond(
         S.stale,

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, dialog_error, label, section
+from billstack.components.layout import (
+    accent_button,
+    destructive_actions,
+    dialog_error,
+    label,
+    section,
+    spinner_while,
+)
 from billstack.presenters import CardRow
 from billstack.state.portal import PortalState as S
 
@@ -66,22 +73,7 @@ def remove_dialog() -> rx.Component:
                 rx.alert_dialog.description(S.labels["pm.remove_body"].to(str).replace("{card}", S.card_remove_title)),
                 # Refused (the default card of a live subscription): the dialog says why.
                 dialog_error(),
-                rx.flex(
-                    rx.alert_dialog.cancel(
-                        rx.button(label("pm.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
-                    ),
-                    rx.button(
-                        rx.cond(S.pending == "card-remove", rx.spinner(size="1"), rx.fragment()),
-                        label("pm.confirm_remove"),
-                        color_scheme="red",
-                        high_contrast=True,
-                        disabled=S.pending != "",
-                        on_click=S.confirm_card_remove,
-                    ),
-                    spacing="3",
-                    justify="end",
-                    class_name="dialog-actions",
-                ),
+                destructive_actions("pm.keep", "pm.confirm_remove", S.pending == "card-remove", S.confirm_card_remove),
                 direction="column",
                 spacing="5",
             ),
@@ -105,7 +97,7 @@ def update_dialog() -> rx.Component:
                         rx.button(label("pm.cancel"), variant="soft", color_scheme="gray", disabled=S.pending != "")
                     ),
                     accent_button(
-                        rx.cond(S.pending == "pm", rx.spinner(size="1"), rx.fragment()),
+                        spinner_while(S.pending == "pm"),
                         label("pm.continue"),
                         disabled=S.pending != "",
                         on_click=S.start_pm_update,

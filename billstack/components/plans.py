@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, dialog_error, label
+from billstack.components.layout import accent_button, dialog_error, label, spinner_while
 from billstack.presenters import CycleChoice, PlanRow, PreviewLineRow
 from billstack.state.portal import PortalState as S
 
@@ -137,7 +137,7 @@ def _pick_step() -> rx.Component:
         _actions(
             rx.dialog.close(rx.button(label("plans.close"), variant="soft", color_scheme="gray", disabled=BUSY)),
             accent_button(
-                rx.cond(S.pending == "plans", rx.spinner(size="1"), rx.fragment()),
+                spinner_while(S.pending == "plans"),
                 label("plans.continue"),
                 disabled=BUSY | ~CAN_CONTINUE,
                 on_click=S.continue_plan_change,
@@ -190,7 +190,7 @@ def _confirm_step() -> rx.Component:
         _actions(
             rx.button(label("plans.back"), variant="soft", color_scheme="gray", disabled=BUSY, on_click=S.back_to_plans),
             accent_button(
-                rx.cond(S.pending == "plans", rx.spinner(size="1"), rx.fragment()),
+                spinner_while(S.pending == "plans"),
                 label("plans.confirm"),
                 disabled=BUSY,
                 on_click=S.confirm_plan_change,

@@ -6,7 +6,14 @@ from typing import Any
 
 import reflex as rx
 
-from billstack.components.layout import accent_button, dialog_error, label, section
+from billstack.components.layout import (
+    accent_button,
+    destructive_actions,
+    dialog_error,
+    label,
+    section,
+    spinner_while,
+)
 from billstack.components.plans import plan_dialog
 from billstack.presenters import SubscriptionRow
 from billstack.services.views import CANCEL_REASONS
@@ -16,7 +23,7 @@ from billstack.state.portal import PortalState as S
 def _outline_action(sub: SubscriptionRow, text_key: str, on_click: Any, pending_key: str = "") -> rx.Component:
     """A secondary action on a subscription card, named with its product for screen readers;
     `pending_key` shows a spinner while that action runs."""
-    spinner = [rx.cond(S.pending == pending_key + sub.id, rx.spinner(size="1"), rx.fragment())] if pending_key else []
+    spinner = [spinner_while(S.pending == pending_key + sub.id)] if pending_key else []
     return rx.button(
         *spinner,
         label(text_key),
@@ -37,7 +44,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
         rx.cond(
             sub.can_resume,
             accent_button(
-                rx.cond(S.pending == "resume:" + sub.id, rx.spinner(size="1"), rx.fragment()),
+                spinner_while(S.pending == "resume:" + sub.id),
                 label("subs.resume"),
                 disabled=busy,
                 on_click=S.resume(sub.id),
@@ -118,22 +125,8 @@ def cancel_dialog() -> rx.Component:
                 # A failed cancel says why here: the modal hides the page's own notice (from
                 # screen readers too) while it is open.
                 dialog_error(),
-                rx.flex(
-                    rx.alert_dialog.cancel(
-                        rx.button(label("subs.keep"), variant="soft", color_scheme="gray", disabled=S.pending != ""),
-                    ),
-                    rx.button(
-                        rx.cond(S.pending.to(str).startswith("cancel:"), rx.spinner(size="1"), rx.fragment()),
-                        label("subs.confirm_cancel"),
-                        color_scheme="red",
-                        high_contrast=True,  # white on Radix red-9 is only 3.9:1
-                        disabled=S.pending != "",
-                        on_click=S.confirm_cancel,
-                    ),
-                    spacing="3",
-                    justify="end",
-                    class_name="dialog-actions",
-                ),
+                destructive_actions("subs.keep", "subs.confirm_cancel", S.pending.to(str).startswith("cancel:"),
+                                    S.confirm_cancel),
                 direction="column",
                 spacing="5",
             ),
