@@ -410,7 +410,9 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     # Every JSON body route: its size limit (413) and media type (415), with its own limit.
     body_routes = [(path, method) for path, operations in spec["paths"].items() for method in operations
                    if method in ("post", "put", "patch")]
-    assert len(body_routes) == 8  # the session API, the portal API's four, webhooks, customers' POST and PATCH
+    # The session API, the portal API's seven (cancel/plan PATCH, preview, setup-intent and its completion,
+    # customer details, tax ids, default card), webhooks, customers' POST and PATCH.
+    assert len(body_routes) == 11
     for path, method in body_routes:
         assert documented(path, method, "413") and documented(path, method, "415"), (path, method)
     webhook = "/api/billstack/webhooks/stripe/{projectId}"
@@ -421,12 +423,16 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     for path, method in [(portal, "get"), ("/api/billstack/teams/{teamId}/projects/{projectId}/portal/{sessionId}",
                                            "delete")]:
         assert not {"413", "415"} & set(spec["paths"][path][method]["responses"]), (path, method)
-    # Conflicts: the portal's Stripe writes (idempotency) and a customer's externalId (issue 14), nothing else.
+    # Conflicts: the portal's Stripe writes (idempotency; removing the card a live subscription is
+    # charged to, issue 16) and a customer's externalId (issue 14), nothing else.
     customers = "/api/billstack/teams/{teamId}/projects/{projectId}/customers"
     conflicts = {(f"{portal}/subscriptions/{{subscriptionId}}", "patch"), (f"{portal}/setup-intent", "post"),
                  (f"{portal}/subscriptions/{{subscriptionId}}/scheduled-change", "delete"),
                  (f"{portal}/setup-intent/complete", "post"), (customers, "post"),
-                 (f"{customers}/{{customerId}}", "patch")}
+                 (f"{customers}/{{customerId}}", "patch"), (f"{portal}/customer", "patch"),
+                 (f"{portal}/tax-ids", "post"), (f"{portal}/tax-ids/{{taxIdId}}", "delete"),
+                 (f"{portal}/payment-methods/{{paymentMethodId}}/default", "post"),
+                 (f"{portal}/payment-methods/{{paymentMethodId}}", "delete")}
     for path, operations in spec["paths"].items():
         for method in operations:
             assert documented(path, method, "409") == ((path, method) in conflicts), (path, method)
