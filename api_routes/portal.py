@@ -348,7 +348,8 @@ async def add_tax_id(
     )
 
 
-@router.delete("/{token}/tax-ids/{taxIdId}", response_model=DeletedView, responses=_STRIPE_WRITE_ERRORS,
+# A deletion in Stripe takes no idempotency key, so it never answers 409.
+@router.delete("/{token}/tax-ids/{taxIdId}", response_model=DeletedView, responses=_ERRORS,
                operation_id="removeTaxId", summary="Remove a tax ID",
                description="Deletes the customer's tax ID in Stripe, then in BillStack's mirror; answers "
                "`{\"id\", \"deleted\": true}` as Stripe does. Another customer's id is a 404.")
