@@ -8,6 +8,7 @@ import reflex as rx
 from billstack.components.layout import (
     accent_button,
     destructive_actions,
+    destructive_dialog,
     dialog_error,
     label,
     section,
@@ -279,19 +280,11 @@ def tax_id_form() -> rx.Component:
 
 
 def tax_remove_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(label("taxid.remove_title")),
-            rx.flex(
-                rx.alert_dialog.description(S.labels["taxid.remove_body"].to(str).replace("{tax_id}", S.tax_remove_name)),
-                dialog_error(),
-                destructive_actions("taxid.keep", "taxid.confirm_remove", S.pending == "taxid-remove",
+    return destructive_dialog(
+        label("taxid.remove_title"),
+        rx.alert_dialog.description(S.labels["taxid.remove_body"].to(str).replace("{tax_id}", S.tax_remove_name)),
+        actions=destructive_actions("taxid.keep", "taxid.confirm_remove", S.pending == "taxid-remove",
                                     S.confirm_tax_remove),
-                direction="column",
-                spacing="5",
-            ),
-            max_width="480px",
-        ),
         open=S.tax_remove_open,
         on_open_change=S.set_tax_remove_open,
     )

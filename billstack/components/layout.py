@@ -122,6 +122,23 @@ def destructive_actions(keep_key: str, confirm_key: str, busy: rx.Var, on_confir
     )
 
 
+def destructive_dialog(
+    title: rx.Var, *body: rx.Component, actions: rx.Component, open: rx.Var, on_open_change: rx.EventHandler
+) -> rx.Component:
+    """An alert dialog confirming an action that cannot be undone: what it does (and any
+    choices), a failure said inside it (`dialog_error`), then `actions` (`destructive_actions`)."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            # Spacing comes from the flex gaps (Radix space tokens), never from unitless margins.
+            rx.flex(*body, dialog_error(), actions, direction="column", spacing="5"),
+            max_width="480px",
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )
+
+
 def stale_notice() -> rx.Component:
     return rx.cond(
         S.stale,

@@ -8,6 +8,7 @@ import reflex as rx
 from billstack.components.layout import (
     accent_button,
     destructive_actions,
+    destructive_dialog,
     dialog_error,
     label,
     section,
@@ -66,19 +67,12 @@ def card_item(card: CardRow) -> rx.Component:
 
 
 def remove_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(label("pm.remove_title")),
-            rx.flex(
-                rx.alert_dialog.description(S.labels["pm.remove_body"].to(str).replace("{card}", S.card_remove_title)),
-                # Refused (the default card of a live subscription): the dialog says why.
-                dialog_error(),
-                destructive_actions("pm.keep", "pm.confirm_remove", S.pending == "card-remove", S.confirm_card_remove),
-                direction="column",
-                spacing="5",
-            ),
-            max_width="480px",
-        ),
+    # Refused (the default card of a live subscription): the dialog says why.
+    return destructive_dialog(
+        label("pm.remove_title"),
+        rx.alert_dialog.description(S.labels["pm.remove_body"].to(str).replace("{card}", S.card_remove_title)),
+        actions=destructive_actions("pm.keep", "pm.confirm_remove", S.pending == "card-remove",
+                                    S.confirm_card_remove),
         open=S.card_remove_open,
         on_open_change=S.set_card_remove_open,
     )

@@ -9,7 +9,7 @@ import reflex as rx
 from billstack.components.layout import (
     accent_button,
     destructive_actions,
-    dialog_error,
+    destructive_dialog,
     label,
     section,
     spinner_while,
@@ -109,29 +109,20 @@ def cancel_dialog() -> rx.Component:
         on_change=S.set_cancel_reason,
         aria_label=label("subs.cancel_reason"),
     )
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(S.labels["subs.cancel_title"].to(str).replace("{product}", S.cancel_product)),
-            # Spacing comes from the flex gaps (Radix space tokens), never from unitless margins.
-            rx.flex(
-                rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end)),
-                rx.flex(
-                    rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
-                    reasons,
-                    direction="column",
-                    spacing="2",
-                    class_name="cancel-reasons",
-                ),
-                # A failed cancel says why here: the modal hides the page's own notice (from
-                # screen readers too) while it is open.
-                dialog_error(),
-                destructive_actions("subs.keep", "subs.confirm_cancel", S.pending.to(str).startswith("cancel:"),
-                                    S.confirm_cancel),
-                direction="column",
-                spacing="5",
-            ),
-            max_width="480px",
+    # A failed cancel says why inside the dialog: the modal hides the page's own notice (from
+    # screen readers too) while it is open.
+    return destructive_dialog(
+        S.labels["subs.cancel_title"].to(str).replace("{product}", S.cancel_product),
+        rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end)),
+        rx.flex(
+            rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
+            reasons,
+            direction="column",
+            spacing="2",
+            class_name="cancel-reasons",
         ),
+        actions=destructive_actions("subs.keep", "subs.confirm_cancel", S.pending.to(str).startswith("cancel:"),
+                                    S.confirm_cancel),
         open=S.cancel_dialog_open,
         on_open_change=S.set_cancel_dialog_open,
     )
