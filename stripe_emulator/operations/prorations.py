@@ -32,10 +32,10 @@ from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.operations.subscriptions import (
     Billed,
     billed_items,
+    build_item,
     current_period,
     issue_invoice,
     items_of,
-    new_item,
     pending_items,
     period_invoice,
     product_name,
@@ -390,7 +390,7 @@ def apply_items(ctx: Ctx, sub: dict[str, Any], changes: list[ItemChange], at: in
     for c in changes:
         if c.old is None and c.new is not None:
             price, qty = c.new.price, c.new.quantity
-            item = new_item(ctx, sub["id"], price, qty, c.metadata or {}, period, at, c.item_id)
+            item = ctx.account.add(build_item(sub["id"], price, qty, c.metadata or {}, period, at, c.item_id))
             sub["_items"].append(item["id"])
             continue
         item = ctx.account.require("subscription_item", c.item_id)

@@ -53,19 +53,6 @@ def current_period(ctx: Ctx, sub: dict[str, Any]) -> tuple[int, int]:
     return item["current_period_start"], item["current_period_end"]
 
 
-def new_item(
-    ctx: Ctx,
-    sub_id: str,
-    price: dict[str, Any],
-    quantity: int,
-    metadata: dict[str, str],
-    period: tuple[int, int],
-    at: int,
-    item_id: str | None = None,
-) -> dict[str, Any]:
-    return ctx.account.add(build_item(sub_id, price, quantity, metadata, period, at, item_id))
-
-
 def build_item(
     sub_id: str,
     price: dict[str, Any],
@@ -174,7 +161,7 @@ def new_subscription(
     }
     ctx.account.add(sub)
     for price, qty, meta in specs:
-        sub["_items"].append(new_item(ctx, sub_id, price, qty, meta, period, start)["id"])
+        sub["_items"].append(ctx.account.add(build_item(sub_id, price, qty, meta, period, start))["id"])
     return sub
 
 
