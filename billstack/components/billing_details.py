@@ -117,6 +117,18 @@ def _read_only(text_key: str, value: rx.Component) -> rx.Component:
     )
 
 
+def _form_actions(submit_key: str, busy: rx.Var, on_cancel: rx.EventHandler) -> rx.Component:
+    """Cancel (closes the form) and the submit button, which spins while `busy`."""
+    return rx.flex(
+        rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
+                  disabled=S.pending != "", on_click=on_cancel),
+        accent_button(spinner_while(busy), label(submit_key), type="submit", disabled=S.pending != ""),
+        spacing="3",
+        justify="end",
+        class_name="dialog-actions",
+    )
+
+
 def details_form() -> rx.Component:
     return rx.el.form(
         rx.flex(
@@ -131,15 +143,7 @@ def details_form() -> rx.Component:
                     _read_only("details.phone", _or_not_given(S.details_phone))),
             rx.cond(S.edit_address, _address_fields(), _read_only("details.address", _address_lines())),
             dialog_error(),
-            rx.flex(
-                rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
-                          disabled=S.pending != "", on_click=S.close_details_form),
-                accent_button(spinner_while(S.pending == "details"), label("details.save"), type="submit",
-                              disabled=S.pending != ""),
-                spacing="3",
-                justify="end",
-                class_name="dialog-actions",
-            ),
+            _form_actions("details.save", S.pending == "details", S.close_details_form),
             direction="column",
             spacing="4",
         ),
@@ -260,15 +264,7 @@ def tax_id_form() -> rx.Component:
                 spacing="1",
             ),
             dialog_error(),
-            rx.flex(
-                rx.button(label("details.cancel"), type="button", variant="soft", color_scheme="gray",
-                          disabled=S.pending != "", on_click=S.close_tax_form),
-                accent_button(spinner_while(S.pending == "taxid"), label("taxid.add_submit"), type="submit",
-                              disabled=S.pending != ""),
-                spacing="3",
-                justify="end",
-                class_name="dialog-actions",
-            ),
+            _form_actions("taxid.add_submit", S.pending == "taxid", S.close_tax_form),
             direction="column",
             spacing="3",
         ),
