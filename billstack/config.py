@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -69,11 +70,44 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     # Level of the server's log (the root logger): DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # `text` (one human line) or `json` (one object a line: time, level, logger, message,
+    # request id and the project/customer/session ids where known).
+    log_format: Literal["text", "json"] = "text"
+    # One log line per HTTP request (method, path without the token, status, milliseconds).
+    access_log: bool = False
+    # Prometheus metrics at /metrics (routes.METRICS_PATH).
+    metrics: bool = False
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto count: addresses or CIDRs,
+    # comma-separated (e.g. "127.0.0.1,10.0.0.0/8"). Empty: the headers are ignored.
+    trusted_proxies: str = ""
+    # Redis shared by every process (Reflex's state manager reads the same variable): rate
+    # limits and live updates go through it when set, per process otherwise.
+    redis_url: str | None = Field(default=None, validation_alias="REFLEX_REDIS_URL", repr=False)
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_case_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """BILLSTACK_TRUSTED_PROXIES parsed; a value that is not an address or CIDR is refused."""
+        networks = []
+        for value in (part.strip() for part in self.trusted_proxies.split(",")):
+            if not value:
+                continue
+            try:
+                networks.append(ip_network(value, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"BILLSTACK_TRUSTED_PROXIES: {value!r} is not an IP address or CIDR "
+                    "(list them comma-separated, e.g. 127.0.0.1,10.0.0.0/8)."
+                ) from None
+        return tuple(networks)
 
     @property
     def resolved_database_url(self) -> str:

@@ -73,3 +73,9 @@ STRIPE_WEBHOOK_PREFIX = API_PREFIX + "/webhooks/stripe/"
 
 def stripe_webhook_path(project_id: str) -> str:
     return STRIPE_WEBHOOK_PREFIX + project_id
+
+
+# Operations: unauthenticated, cheap, for load balancers and monitoring.
+HEALTHZ_PATH = "/healthz"  # the process is up
+READYZ_PATH = "/readyz"  # the database (and Redis, when configured) answer: else 503 naming what is down
+METRICS_PATH = "/metrics"  # Prometheus text format, only with BILLSTACK_METRICS=1
