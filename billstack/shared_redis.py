@@ -1,0 +1,44 @@
+"""The Redis every process shares, when REFLEX_REDIS_URL is set (Settings.redis_url).
+
+Reflex keeps portal state there already; BillStack adds the service-wide rate limits
+(services/ratelimit.py) and the live-update channel (services/live.py), and /readyz
+checks it. Without the variable each process keeps those to itself and this module's
+`shared_redis()` is None.
+
+One client per process (redis-py pools its connections and is thread-safe); short
+timeouts, so a Redis that stops answering costs a request milliseconds, not a hang.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+
+from billstack.config import get_settings
+
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 1.0
+# Every key BillStack writes starts with this, so it never meets Reflex's state keys.
+KEY_PREFIX = "billstack:"
+
+
+@lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=COMMAND_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+def shared_redis() -> redis.Redis | None:
+    """This process's client for the shared Redis; None when none is configured."""
+    url = get_settings().redis_url
+    return _client_for(url) if url else None
+
+
+def reset_shared_redis() -> None:
+    """Forget cached clients (tests switch REFLEX_REDIS_URL)."""
+    _client_for.cache_clear()
