@@ -14,6 +14,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from billstack.config import get_settings
 
@@ -23,14 +25,20 @@ COMMAND_TIMEOUT_S = 1.0
 KEY_PREFIX = "billstack:"
 
 
-@lru_cache(maxsize=4)
-def _client_for(url: str) -> redis.Redis:
+def new_client(url: str) -> redis.Redis:
+    """A client with BillStack's timeouts: one immediate retry (a pooled connection that
+    Redis closed) and no back-off, since redis-py's default retries a refused
+    connection for seconds and every caller here has a fallback."""
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_timeout=COMMAND_TIMEOUT_S,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
     )
+
+
+_client_for = lru_cache(maxsize=4)(new_client)
 
 
 def shared_redis() -> redis.Redis | None:

@@ -1,10 +1,20 @@
-"""In-process rate limits: a token bucket per key (API key id, client IP, …).
+"""Rate limits: a token bucket per key (API key id, client IP, portal session).
 
-Limits are **per process**: with N server workers a client can get up to N times the
-configured rate. That is deliberate — these limits exist to blunt brute force and
-runaway integrations cheaply, not to meter usage — and it keeps the request path
-free of network round trips. Put a shared limiter (a proxy, or Redis) in front if
-an exact global rate matters.
+With `REFLEX_REDIS_URL` set, the buckets live in Redis and every process of the service
+(any number of workers on any number of hosts) counts against the same ones: a limit of
+20 per minute is 20 for the whole service. One Lua script (sent once, then run by its
+SHA with EVALSHA) reads, refills and spends a bucket atomically, on the Redis server's
+clock (TIME), so hosts whose clocks disagree still agree on the count. Keys sit under
+`shared_redis.KEY_PREFIX` and expire once the bucket would be full again, so idle
+buckets cost nothing.
+
+Without Redis the buckets are per process: with N workers a client can get up to N
+times the configured rate, which still blunts brute force and runaway integrations.
+
+If Redis fails or times out, the call fails open to this process's own bucket (never a
+500, never a denied request for want of Redis), a warning is logged at most once a
+minute, and Redis is left alone for a moment so an outage does not slow every request
+by a timeout.
 
 Three limiters are used:
 - `session_creation`: per API key, on `POST …/portal` (BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE);
@@ -22,16 +32,80 @@ A limit of 0 or less disables that limiter.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 
+import redis
+
 from billstack.config import get_settings
+from billstack.shared_redis import KEY_PREFIX, shared_redis
+
+log = logging.getLogger("billstack.ratelimit")
 
 # Buckets that have refilled completely carry no information and are dropped when
 # the table grows past this many keys, so spraying IPs cannot exhaust memory.
 MAX_KEYS = 50_000
+# A bucket refills completely in a minute; a key idle that long is a full bucket.
+BUCKET_TTL_S = 61
+# After a Redis failure, calls use the local buckets for this long before trying again.
+REDIS_RETRY_AFTER_S = 2.0
+# At most one "Redis failed" warning per process in this many seconds.
+WARNING_INTERVAL_S = 60.0
+
+# KEYS[1] the bucket; ARGV capacity (tokens = per-minute limit), spend (1/0), TTL seconds.
+# Returns 0 (allowed) or the whole seconds to wait (≥ 1). Same arithmetic as `_take` below.
+TOKEN_BUCKET_LUA = """
+if redis.replicate_commands then redis.replicate_commands() end
+local capacity = tonumber(ARGV[1])
+local rate = capacity / 60.0
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then
+  tokens, at = capacity, now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+if tokens >= 1 then
+  if ARGV[2] == '1' then
+    redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens - 1), 'at', string.format('%.6f', now))
+    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  end
+  return 0
+end
+return math.max(1, math.ceil((1 - tokens) / rate))
+"""
+
+
+class _RedisHealth:
+    """When Redis last failed, shared by the limiters of a process: one warning, one pause."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failed_at = -math.inf
+        self._warned_at = -math.inf
+
+    def usable(self) -> bool:
+        return self._clock() - self._failed_at >= REDIS_RETRY_AFTER_S
+
+    def failed(self, exc: Exception) -> None:
+        now = self._clock()
+        with self._lock:
+            self._failed_at = now
+            warn = now - self._warned_at >= WARNING_INTERVAL_S
+            if warn:
+                self._warned_at = now
+        if warn:
+            log.warning("rate limits: Redis unavailable (%s: %s); counting in this process until it answers",
+                        type(exc).__name__, exc)
+
+
+_redis_health = _RedisHealth()
 
 
 class RateLimiter:
@@ -39,32 +113,61 @@ class RateLimiter:
 
     `limit` is read on every call (settings are cached, so this is cheap), so tests
     and operators changing the setting take effect without rebuilding the limiter.
-    Thread-safe: one lock around a dict update (microseconds).
+    The shared bucket is in the Redis `redis_client()` returns (None: no Redis, local
+    buckets). Thread-safe: the local table is one dict update under a lock.
     """
 
-    def __init__(self, limit: Callable[[], int], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: Callable[[], int],
+        *,
+        name: str,
+        redis_client: Callable[[], redis.Redis | None] = shared_redis,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limit = limit
+        self._redis_client = redis_client
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (tokens left, monotonic time of the last update)
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._script: redis.commands.core.Script | None = None
+        # Redis keys are `<prefix><key>`; tests give each run a prefix of its own.
+        self.prefix = f"{KEY_PREFIX}ratelimit:{name}:"
 
     def hit(self, key: str) -> int:
         """Spend one token for `key`. Returns 0 if allowed, else seconds to wait (≥ 1)."""
-        return self._take(key, spend=True)
+        return self._check(key, spend=True)
 
     def blocked(self, key: str) -> int:
         """Seconds until `key` may try again (0 = not blocked), without spending a token."""
-        return self._take(key, spend=False)
+        return self._check(key, spend=False)
 
     def reset(self) -> None:
+        """Forget this process's buckets (the shared ones in Redis expire by themselves)."""
         with self._lock:
             self._buckets.clear()
 
-    def _take(self, key: str, *, spend: bool) -> int:
+    def _check(self, key: str, *, spend: bool) -> int:
         per_minute = self._limit()
         if per_minute <= 0:
             return 0
+        client = self._redis_client()
+        if client is not None and _redis_health.usable():
+            try:
+                return int(self._script_for(client)(keys=[self.prefix + key],
+                                                    args=[per_minute, int(spend), BUCKET_TTL_S], client=client))
+            except redis.RedisError as exc:  # fail open: this call counts locally
+                _redis_health.failed(exc)
+        return self._take(key, per_minute, spend=spend)
+
+    def _script_for(self, client: redis.Redis) -> redis.commands.core.Script:
+        script = self._script
+        if script is None or script.registered_client is not client:
+            script = self._script = client.register_script(TOKEN_BUCKET_LUA)
+        return script
+
+    def _take(self, key: str, per_minute: int, *, spend: bool) -> int:
         capacity = float(per_minute)
         rate = capacity / 60.0  # tokens per second
         now = self._clock()
@@ -90,13 +193,13 @@ class RateLimiter:
                 del self._buckets[k]
 
 
-session_creation = RateLimiter(lambda: get_settings().rate_limit_sessions_per_minute)
-token_failures = RateLimiter(lambda: get_settings().rate_limit_token_failures_per_minute)
-portal_actions = RateLimiter(lambda: get_settings().rate_limit_portal_actions_per_minute)
+session_creation = RateLimiter(lambda: get_settings().rate_limit_sessions_per_minute, name="sessions")
+token_failures = RateLimiter(lambda: get_settings().rate_limit_token_failures_per_minute, name="token-failures")
+portal_actions = RateLimiter(lambda: get_settings().rate_limit_portal_actions_per_minute, name="portal-actions")
 
 
 def reset_all() -> None:
-    """Forget all buckets (tests; an operator restarting a worker does the same)."""
+    """Forget this process's buckets (tests; an operator restarting a worker does the same)."""
     session_creation.reset()
     token_failures.reset()
     portal_actions.reset()

@@ -1,0 +1,71 @@
+"""With REFLEX_REDIS_URL the session-creation and failed-token limits are the service's,
+not the process's: a second app instance (another worker, another host) with no buckets
+of its own still answers 429 once the shared count is used up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from api_routes import create_api
+from api_routes.fast_paths import FastPaths
+from billstack.config import reset_settings
+from billstack.services import ratelimit
+from billstack.shared_redis import reset_shared_redis
+from tests.api.conftest import Tenant, assert_error
+from tests.redis_support import delete_prefix, require_redis, unique_prefix
+
+pytestmark = pytest.mark.asyncio
+
+LIMIT = 20
+
+
+@pytest.fixture
+def shared_limits(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Limits counted in the test Redis, under a prefix of this test's own."""
+    url = require_redis()
+    prefix = unique_prefix("api-limits")
+    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    monkeypatch.setenv("BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE", str(LIMIT))
+    monkeypatch.setenv("BILLSTACK_RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE", "5")
+    for limiter in (ratelimit.session_creation, ratelimit.token_failures, ratelimit.portal_actions):
+        monkeypatch.setattr(limiter, "prefix", f"{prefix}{limiter.prefix}")
+    monkeypatch.setattr(ratelimit, "_redis_health", ratelimit._RedisHealth())
+    reset_settings()
+    reset_shared_redis()
+    yield prefix
+    delete_prefix(url, prefix)
+    monkeypatch.delenv("REFLEX_REDIS_URL")
+    reset_settings()
+    reset_shared_redis()
+
+
+def another_host(client_ip: str = "198.51.100.9") -> httpx.AsyncClient:
+    """A fresh app instance, as another worker would run it, with no bucket in this process."""
+    ratelimit.reset_all()
+    transport = httpx.ASGITransport(app=FastPaths(create_api()), client=(client_ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://billstack.test")
+
+
+async def test_the_21st_creation_is_429_wherever_it_lands(client, tenant: Tenant, shared_limits: str) -> None:
+    body = {"customerId": tenant.customer_id}
+    for _ in range(LIMIT):
+        response = await client.post(tenant.portal_path, headers=tenant.auth, json=body)
+        assert response.status_code == 200, response.text
+    async with another_host() as other:
+        limited = await other.post(tenant.portal_path, headers=tenant.auth, json=body)
+    assert_error(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["retry-after"]) <= 3  # 20/min: a token every 3 s
+    bucket = redis.Redis.from_url(require_redis()).hgetall(ratelimit.session_creation.prefix + tenant.api_key_id)
+    assert float(bucket[b"tokens"]) < 1
+
+
+async def test_failed_tokens_are_counted_for_the_whole_service(client, tenant: Tenant, shared_limits: str) -> None:
+    for _ in range(5):
+        assert (await client.get("/api/portal/not-a-token")).status_code == 401
+    async with another_host("203.0.113.7") as other:  # the same client address, another worker
+        limited = await other.get("/api/portal/not-a-token")
+    assert_error(limited, 429, "rate_limited")
