@@ -17,6 +17,11 @@ own (`routes.PORTAL_SESSIONS_PATH`), the body checks the middleware's (`read_jso
 the fast route runs inside the same `SecurityHeaders` and `UnexpectedErrors` (generic 500)
 middlewares as the framework's. tests/api runs every API test through this front, and
 test_fast_path.py holds its answers equal to the framework's.
+
+Around all of it, outermost first: ProxyHeaders (the client's address and scheme behind a
+trusted proxy, api_routes/proxy_headers.py), RequestLog (request id, access log), Metrics
+(when BILLSTACK_METRICS=1); and /healthz, /readyz, /metrics are answered here too
+(api_routes/health.py), inside SecurityHeaders but before the framework.
 """
 
 from __future__ import annotations
@@ -26,10 +31,15 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api_routes.errors import JsonNotFound, UnexpectedErrors, error_response
+from api_routes.health import OpsEndpoints, is_ops_request
 from api_routes.limits import MAX_JSON_BODY_BYTES, BodyRejected, ClientGone, read_json_body, reject
+from api_routes.metrics import ROUTE_TEMPLATE, Metrics
 from api_routes.portal_sessions import create_session_json
+from api_routes.proxy_headers import ProxyHeaders
+from api_routes.request_log import RequestLog
 from api_routes.security import SecurityHeaders
 from billstack import routes
+from billstack.config import Settings, get_settings
 from billstack.errors import BillStackError
 
 
@@ -45,17 +55,29 @@ SESSION_CREATE_PATH = path_pattern(routes.PORTAL_SESSIONS_PATH)
 
 
 class FastPaths:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+        settings = settings or get_settings()
         self.app = SecurityHeaders(JsonNotFound(app))
         self.session_create = SecurityHeaders(UnexpectedErrors(serve_session_create))
+        self.metrics = Metrics(self._route) if settings.metrics else None
+        self.ops = SecurityHeaders(OpsEndpoints(self.metrics))
+        self.front = ProxyHeaders(RequestLog(self.metrics or self._route, access_log_on=settings.access_log),
+                                  settings.trusted_proxy_networks())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.front(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             match = SESSION_CREATE_PATH.fullmatch(scope["path"])
             if match is not None:
                 scope["path_params"] = match.groupdict()
+                scope[ROUTE_TEMPLATE] = routes.PORTAL_SESSIONS_PATH
                 await self.session_create(scope, receive, send)
                 return
+        if is_ops_request(scope, self.metrics is not None):
+            await self.ops(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from billstack.config import ConfigError, Settings, get_settings, resolve_secret_key
-from billstack.logs import install_log_redaction
+from billstack.logs import granian_log_config, install_log_redaction
 
 ROOT = Path(__file__).resolve().parent.parent
 BUN_BIN_DIR = ROOT / "tools" / "node_modules" / ".bin"
@@ -92,7 +92,7 @@ def asgi_app():  # noqa: ANN201 - Granian factory
     """What each Granian worker serves, its logging redacted."""
     served = served_app()
     # After Granian's, Reflex's and python-engineio's setup add their handlers.
-    install_log_redaction(get_settings().log_level)
+    install_log_redaction(get_settings().log_level, get_settings().log_format)
     return served
 
 
@@ -130,6 +130,7 @@ def prepare(host: str | None = None, port: int | None = None) -> tuple[Settings,
     settings = effective_settings(host, port)
     resolve_secret_key(settings)  # production refuses to start without one
     settings.allowed_origins()  # a bad BILLSTACK_CORS_ORIGINS is refused before the build
+    settings.trusted_proxy_networks()  # so is a bad BILLSTACK_TRUSTED_PROXIES
     public_url = settings.resolved_public_url
     remove_disk_state()
     upgrade()
@@ -164,5 +165,7 @@ def run_server(settings: Settings, public_url: str, *, workers: int | None = Non
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=count,
-        log_access=False,
+        log_access=False,  # BILLSTACK_ACCESS_LOG is ours (api_routes/request_log.py): tokens redacted
+        log_level=settings.log_level.lower(),
+        log_dictconfig=granian_log_config(settings.log_format),
     ).serve()

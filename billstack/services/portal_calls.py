@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlmodel import Session
 
+from billstack import log_context
 from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError, busy, rate_limited
@@ -70,7 +71,7 @@ async def run_portal_call(token: str, client_ip: str | None, action: Action[T], 
     try:
         if work is Work.ACTION:
             _check_action_rate(claims["sid"])
-        future = _stripe_pool().submit(_validated_call, token, client_ip, action)
+        future = _stripe_pool().submit(log_context.in_copied_context(_validated_call), token, client_ip, action)
     except BaseException:
         admission.release(slots)
         raise

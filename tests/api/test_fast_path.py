@@ -16,6 +16,7 @@ import pytest
 
 from api_routes import create_api
 from api_routes.fast_paths import SESSION_CREATE_PATH, FastPaths
+from api_routes.request_log import RequestLog
 from billstack import routes
 from billstack.services import ratelimit, sessions
 from tests.api.conftest import Tenant, assert_error
@@ -44,10 +45,12 @@ ERROR_CASES: dict[str, Request] = {
 @asynccontextmanager
 async def clients() -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     api = create_api()
-    transports = (httpx.ASGITransport(app=api, client=("203.0.113.7", 40000)),
+    # The framework side gets FastPaths' request-id layer too; one X-Request-ID makes the echo equal.
+    transports = (httpx.ASGITransport(app=RequestLog(api, access_log_on=False), client=("203.0.113.7", 40000)),
                   httpx.ASGITransport(app=FastPaths(api), client=("203.0.113.7", 40000)))
-    async with (httpx.AsyncClient(transport=transports[0], base_url="http://billstack.test") as framework,
-                httpx.AsyncClient(transport=transports[1], base_url="http://billstack.test") as fast):
+    same_id = {"X-Request-ID": "fast-path-comparison"}
+    async with (httpx.AsyncClient(transport=transports[0], base_url="http://billstack.test", headers=same_id) as framework,
+                httpx.AsyncClient(transport=transports[1], base_url="http://billstack.test", headers=same_id) as fast):
         yield framework, fast
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from billstack.clock import to_iso_z, utcnow
 from billstack.config import get_settings
+from billstack import log_context
 from billstack.errors import invalid, not_found, rate_limited
 from billstack.models import PortalSession
 from billstack.routes import portal_url
@@ -103,6 +104,7 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
     now = request.now or utcnow()
     expires_at = (now + timedelta(milliseconds=ttl)).replace(microsecond=0)
     session_id = new_session_id()
+    log_context.learn(project=facts.id, customer=customer_id, session=session_id)
     claims = token_claims(session_id, facts.id, customer_id, int(now.timestamp()), int(expires_at.timestamp()))
     token = encode_token(claims, get_settings().signing_keys()[0])
     row = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from billstack import log_context
 from billstack.clock import utcnow
 from billstack.errors import rate_limited
 from billstack.models import Customer, PortalSession, Project
@@ -82,7 +83,7 @@ def validate_portal_token(
     # office behind NAT), and one visitor's failures must not lock the others out.
     blocked_for = ratelimit.token_failures.blocked(client_ip) if client_ip else 0
     try:
-        return _validate(db, token, now or utcnow(), project_id)
+        ctx = _validate(db, token, now or utcnow(), project_id)
     except PortalTokenError as exc:
         log.info("portal token rejected (%s) from %s", exc.code, client_ip or "-")
         if client_ip:
@@ -90,6 +91,8 @@ def validate_portal_token(
         if blocked_for:
             raise rate_limited(blocked_for) from None
         raise
+    log_context.learn(project=ctx.project.id, customer=ctx.customer.id, session=ctx.session.id)
+    return ctx
 
 
 def _validate(db: Session, token: str, now: datetime, expected_project_id: str | None) -> PortalContext:

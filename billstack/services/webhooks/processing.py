@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
+from billstack import log_context
 from billstack.db import session_scope
 from billstack.errors import BillStackError
 from billstack.models import Customer, WebhookEvent
@@ -74,11 +75,17 @@ def _claim_next(now: datetime) -> int | None:
 
 
 def _process_claimed(event_id: int) -> None:
+    with log_context.fresh():  # this worker thread's next event is another project's
+        _process_claimed_event(event_id)
+
+
+def _process_claimed_event(event_id: int) -> None:
     try:
         with session_scope() as db:
             event = db.get(WebhookEvent, event_id)
             if event is None or event.processed_at is not None:
                 return
+            log_context.learn(project=event.project_id)
             result = process_event(db, event)
             event.processed_at, event.outcome = precise_now(), result.outcome
             event.error, event.next_attempt_at = None, None
