@@ -37,6 +37,7 @@ from billstack.clock import from_unix, utcnow
 from billstack.db import release_connection
 from billstack.errors import BillStackError
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription, TaxId
+from billstack.services import live
 from billstack.services.mirror_rows import (  # re-exported: webhooks and portal services use them from here
     NO_NEXT_INVOICE,
     NextInvoice,
@@ -311,6 +312,7 @@ def bump_mirror_version(db: Session, customer: Customer) -> None:
         .values(mirror_version=Customer.__table__.c.mirror_version + 1)
     )
     db.expire(customer, ["mirror_version"])
+    live.publish_after_commit(db, customer.id)  # pages on every host (Redis) hear of it at the commit
 
 
 def _apply_customer_fields(customer: Customer, stripe_customer: StripeDict) -> bool:
