@@ -25,9 +25,9 @@ OPS_PATHS = frozenset({routes.HEALTHZ_PATH, routes.READYZ_PATH, routes.METRICS_P
 
 
 def is_ops_request(scope: Scope, metrics_on: bool) -> bool:
-    path = scope["path"]
-    return (scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and path in OPS_PATHS
-            and (metrics_on or path != routes.METRICS_PATH))
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False  # (a lifespan scope has no path)
+    return scope["path"] in OPS_PATHS and (metrics_on or scope["path"] != routes.METRICS_PATH)
 
 
 class OpsEndpoints:

@@ -198,3 +198,19 @@ async def test_readyz_turns_503_while_postgresql_is_unreachable_and_200_when_it_
         up = await ready_within(client, 200)
         assert up.status_code == 200, up.text
         assert up.json() == {"status": "ready", "checks": {"database": "ok", "redis": "not configured"}}
+
+
+async def test_lifespan_passes_through_to_the_app() -> None:
+    seen: list[str] = []
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        seen.append(scope["type"])
+        await send({"type": "lifespan.startup.complete"})
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await FastPaths(app)({"type": "lifespan", "asgi": {"version": "3.0"}}, None, send)
+    assert (seen, sent) == (["lifespan"], [{"type": "lifespan.startup.complete"}])
