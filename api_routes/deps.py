@@ -78,12 +78,9 @@ def parse_body(model: type[M], raw: bytes) -> M:
 
 
 def client_ip(request: Request) -> str | None:
-    """The peer address as the server sees it.
-
-    X-Forwarded-For is not read here: behind a reverse proxy, start the server with
-    its proxy-headers option (e.g. uvicorn `--forwarded-allow-ips`), which rewrites the
-    peer address only for trusted proxies — so clients cannot spoof rate-limit keys.
-    """
+    """The client's address: the peer's, or behind a BILLSTACK_TRUSTED_PROXIES proxy the
+    X-Forwarded-For client, resolved before any route runs (api_routes/proxy_headers.py), so
+    clients cannot choose their own rate-limit keys."""
     return request.client.host if request.client else None
 
 
