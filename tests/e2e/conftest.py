@@ -52,7 +52,9 @@ E2E_PORT = int(os.environ.get("BILLSTACK_E2E_PORT", "18731"))
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator[LiveServer]:
-    with live_billstack(E2E_PORT, tmp_path_factory.mktemp("live-data"), emulator_url) as server:
+    # JSON lines and the access log, as an operator would run it: test_nothing_leaks.py reads them all.
+    with live_billstack(E2E_PORT, tmp_path_factory.mktemp("live-data"), emulator_url,
+                        BILLSTACK_LOG_FORMAT="json", BILLSTACK_ACCESS_LOG="1") as server:
         yield server
 
 
