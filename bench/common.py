@@ -34,7 +34,9 @@ PORT_BASE = int(os.environ.get("BILLSTACK_BENCH_PORT", "18800"))
 PORTAL_PORT = PORT_BASE
 BASELINE_PORT = PORT_BASE + 1
 EMULATOR_PORTS = (PORT_BASE + 10, PORT_BASE + 11)
-WEB_WORKDIR = ".web-bench"  # the e2e tests' .web is never touched
+# The e2e tests' .web is never touched; BILLSTACK_BENCH_WEB_WORKDIR lets two checkouts' runs
+# (or a run on another BILLSTACK_BENCH_PORT) keep bundles of their own.
+WEB_WORKDIR = os.environ.get("BILLSTACK_BENCH_WEB_WORKDIR", ".web-bench")
 
 # CPU layout on a 2-core machine: the server under test on one core, load generators
 # and browsers on the other, so the client cannot steal the server's CPU.

@@ -1,21 +1,27 @@
 """Benchmark 5: 200 simultaneous portal clients on one server worker; latency and memory.
+Then the same on two workers sharing Redis (`billstack serve --workers 2`, REFLEX_REDIS_URL
+= BILLSTACK_BENCH_REDIS_URL, default the local Redis), reported against one worker: p95
+action latency and actions per second (skipped, with the reason, when Redis is absent).
 
 Each client (bench/reflex_client.py: Reflex's websocket protocol, no browser) fetches the
 page's HTML, connects, hydrates and runs the page's on_load until its subscriptions
 arrive; when all are in, every client cancels one subscription at once (open the dialog,
 confirm) — the same events a click sends. Figures: p95 action latency against the same
 action by a single client alone (baseline), and the worker's RSS idle (warmed up, no
-clients), with all clients connected and at the peak of the actions, per client.
+clients), with all clients connected and at the peak of the actions, per client. With two
+workers, RSS is the sum over both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+import redis
 
 from bench.common import (
     CLIENT_CPU,
@@ -38,6 +44,7 @@ from billstack import routes
 BENCH = "concurrency"
 STEP_TIMEOUT_S = 120  # one step of one client, however loaded the machine is
 RSS_SAMPLE_S = 0.05
+REDIS_URL = os.environ.get("BILLSTACK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -55,49 +62,79 @@ def run(ctx: RunContext) -> list[Figure]:
     clients = ctx.pick_int(200, 10)
     work = ctx.scratch("concurrency")
     db_url = f"sqlite:///{work / 'billstack.db'}"
+    redis_down = redis_unreachable(REDIS_URL)
     with emulator(EMULATOR_PORTS[0], work) as stripe:
         customers = (clients + 1) // 2  # each demo customer has two subscriptions
         log(f"seeding {customers} demo customers (two subscriptions each) on the emulator")
         with use_database(db_url, work / "data"):
             tenant = emulator_tenant(stripe, customers)
-        with (
-            billstack_server(db_url, work, BILLSTACK_SYNC_MAX_AGE="3600") as server,
-            httpx.Client(timeout=30) as http,
-        ):
-            visits = [
-                Visit(
-                    mint_session(http, server.url, tenant, tenant.customer_ids[i // 2])["token"],
-                    tenant.subscriptions[tenant.customer_ids[i // 2]][i % 2],
-                )
-                for i in range(clients)
-            ]
-            build = Build.read(ROOT / WEB_WORKDIR)
-            with pinned_to(CLIENT_CPU):
-                measured = asyncio.run(measure(ctx, server, build, tenant, visits))
-    return figures_for(measured, visits)
+            # The first run cancels every subscription: the second gets customers of its own.
+            second = None if redis_down else emulator_tenant(stripe, customers)
+        one = serve_and_measure(ctx, db_url, work, tenant, clients)
+        figures = figures_for(*one)
+        if second is None:
+            ctx.skip(f"{BENCH}.two_workers", f"two workers need Redis: {redis_down}")
+            return figures
+        log(f"again on two workers sharing Redis ({REDIS_URL})")
+        two = serve_and_measure(ctx, db_url, work, second, clients, workers=2, REFLEX_REDIS_URL=REDIS_URL)
+    return figures + scaling_figures(one, two)
+
+
+def serve_and_measure(
+    ctx: RunContext, db_url: str, work, tenant: Tenant, clients: int, workers: int = 1, **settings: str
+) -> tuple[dict, list[Visit]]:
+    with (
+        billstack_server(db_url, work, workers=workers, BILLSTACK_SYNC_MAX_AGE="3600", **settings) as server,
+        httpx.Client(timeout=30) as http,
+    ):
+        visits = [
+            Visit(
+                mint_session(http, server.url, tenant, tenant.customer_ids[i // 2])["token"],
+                tenant.subscriptions[tenant.customer_ids[i // 2]][i % 2],
+            )
+            for i in range(clients)
+        ]
+        build = Build.read(ROOT / WEB_WORKDIR)
+        with pinned_to(CLIENT_CPU):
+            measured = asyncio.run(measure(ctx, server, build, tenant, visits))
+    measured["workers"] = workers
+    return measured, visits
+
+
+def redis_unreachable(url: str) -> str | None:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+        return None
+    except redis.RedisError as exc:
+        return f"Redis not reachable at {url}: {type(exc).__name__}: {exc}"
 
 
 async def measure(ctx: RunContext, server: Server, build: Build, tenant: Tenant, visits: list[Visit]) -> dict:
     solo = await single_client_baseline(ctx, server, build, visits[0])
-    idle = rss_bytes(server.worker_pid)
+    idle = workers_rss(server)
     log(f"{len(visits)} clients load the portal at once")
     async with httpx.AsyncClient(timeout=STEP_TIMEOUT_S, limits=httpx.Limits(max_connections=None)) as http:
         await asyncio.gather(*(load(server, build, http, visit) for visit in visits))
-    connected = rss_bytes(server.worker_pid)
+    connected = workers_rss(server)
     log(f"{len(visits)} clients cancel a subscription at once")
-    peak = RssPeak(server.worker_pid)
+    peak = RssPeak(server)
     sampler = asyncio.create_task(peak.sample())
+    started = time.perf_counter()
     try:
         await asyncio.gather(*(cancel(visit) for visit in visits))
     finally:
         sampler.cancel()
-    after = rss_bytes(server.worker_pid)
+    actions_s = time.perf_counter() - started
+    after = workers_rss(server)
     await asyncio.gather(*(visit.client.close() for visit in visits if visit.client))
     return {
         "solo": solo,
         "rss_idle": idle,
         "rss_connected": connected,
         "rss_peak": max(peak.peak, connected or 0, after or 0),
+        "actions_per_s": len(visits) / actions_s,
     }
 
 
@@ -170,13 +207,18 @@ def _row(state: dict, subscription: str) -> dict | None:
     return next((row for row in state.get("subscriptions") or [] if row.get("id") == subscription), None)
 
 
+def workers_rss(server: Server) -> int | None:
+    sizes = [rss_bytes(pid) for pid in server.worker_pids]
+    return None if None in sizes else sum(sizes)
+
+
 class RssPeak:
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, 0
+    def __init__(self, server: Server) -> None:
+        self.server, self.peak = server, 0
 
     async def sample(self) -> None:
         while True:  # ends when cancelled, right after the actions finish
-            self.peak = max(self.peak, rss_bytes(self.pid) or 0)
+            self.peak = max(self.peak, workers_rss(self.server) or 0)
             await asyncio.sleep(RSS_SAMPLE_S)  # a sampling period, not synchronisation
 
 
@@ -193,6 +235,7 @@ def figures_for(measured: dict, visits: list[Visit]) -> list[Figure]:
         "solo_action_ms": solo["action_ms"],
         "solo_load_ms": solo["load_ms"],
         "rss_connected_bytes": measured["rss_connected"],
+        "actions_per_s": measured["actions_per_s"],
         "client": "bench/reflex_client.py (Socket.IO over wsproto), all clients in one asyncio process on the client core",
     }
     solo_name = "one client alone (same protocol, same server)"
@@ -227,5 +270,34 @@ def figures_for(measured: dict, visits: list[Visit]) -> list[Figure]:
             (peak - idle) / n if peak and idle else None,
             "bytes",
             details={"formula": "(peak RSS with all clients − idle RSS) / clients"},
+        ),
+    ]
+
+
+def scaling_figures(one: tuple[dict, list[Visit]], two: tuple[dict, list[Visit]]) -> list[Figure]:
+    """Two workers with Redis against one worker alone, same clients, same machine."""
+    (single, single_visits), (double, double_visits) = one, two
+    n = len(double_visits)
+    details = {
+        "clients": n,
+        "one_worker": "pinned to one core, in-process state",
+        "two_workers": "billstack serve --workers 2, REFLEX_REDIS_URL, not pinned (the client keeps its core)",
+        "cores": os.cpu_count(),
+    }
+    return [
+        Figure(
+            f"{BENCH}.two_workers.action.p95", BENCH, f"Cancel with {n} clients at once on two workers + Redis, p95",
+            percentile([v.action_ms for v in double_visits], 95), "ms",
+            percentile([v.action_ms for v in single_visits], 95), "one worker, same clients", details=details,
+        ),
+        Figure(
+            f"{BENCH}.two_workers.load.p95", BENCH, f"Portal load with {n} clients at once on two workers + Redis, p95",
+            percentile([v.load_ms for v in double_visits], 95), "ms",
+            percentile([v.load_ms for v in single_visits], 95), "one worker, same clients",
+        ),
+        Figure(
+            f"{BENCH}.two_workers.throughput", BENCH, f"Cancels per second with {n} clients on two workers + Redis",
+            double["actions_per_s"], "actions/s", single["actions_per_s"], "one worker, same clients",
+            details={"rss_peak_bytes_two_workers": double["rss_peak"]},
         ),
     ]

@@ -1,6 +1,7 @@
 """The processes under test: BillStack (`billstack serve`), the baselines and the Stripe emulator.
 
-Servers are pinned to SERVER_CPU; each runs one Granian worker (the default).
+Servers are pinned to SERVER_CPU and run one Granian worker (the default), unless a
+benchmark asks for more workers (then on every core, with Redis: `billstack serve --workers N`).
 """
 
 from __future__ import annotations
@@ -38,19 +39,24 @@ UNLIMITED_CALLS = "1000000"
 class Server:
     url: str
     child: Child
-    worker_pid: int
+    worker_pids: tuple[int, ...]
 
     @property
     def pid(self) -> int:
         return self.child.pid
 
+    @property
+    def worker_pid(self) -> int:
+        return self.worker_pids[0]
+
 
 @contextmanager
 def billstack_server(
-    db_url: str, log_dir: Path, *, with_static_baseline: bool = False, **settings: str
+    db_url: str, log_dir: Path, *, with_static_baseline: bool = False, workers: int = 1, **settings: str
 ) -> Iterator[Server]:
     """`billstack serve` on PORTAL_PORT (public URL http://localhost:PORT, so the bundle in
-    .web-bench is reused), or the same plus the bench's static baseline page."""
+    .web-bench is reused), or the same plus the bench's static baseline page. More than one
+    worker needs REFLEX_REDIS_URL in `settings`; those servers are not pinned to one core."""
     require_free_port(PORTAL_PORT)
     url = f"http://localhost:{PORTAL_PORT}"
     env = server_env(
@@ -64,6 +70,7 @@ def billstack_server(
         BILLSTACK_STRIPE_CONCURRENCY_PER_PROJECT=UNLIMITED_CALLS,
         BILLSTACK_STRIPE_QUEUE=UNLIMITED_CALLS,
         BILLSTACK_LOG_LEVEL="WARNING",
+        BILLSTACK_WORKERS=str(workers),
         **settings,
     )
     command = (
@@ -74,13 +81,13 @@ def billstack_server(
     name = "billstack-serve-static-baseline" if with_static_baseline else "billstack-serve"
     with child_process(
         name,
-        pinned(command, SERVER_CPU),
+        pinned(command, SERVER_CPU if workers == 1 else None),
         env=env,
         log_dir=log_dir,
         ready=lambda: http_ok(f"{url}/ping"),
         timeout_s=SERVER_START_TIMEOUT_S,
     ) as child:
-        yield Server(url, child, wait_for_workers(child.pid)[0])
+        yield Server(url, child, tuple(wait_for_workers(child.pid, workers)))
 
 
 @contextmanager
@@ -97,7 +104,7 @@ def insert_baseline_server(kind: str, log_dir: Path, **env_settings: str) -> Ite
         ready=lambda: http_ok(f"{url}/health"),
         timeout_s=60,
     ) as child:
-        yield Server(url, child, wait_for_workers(child.pid)[0])
+        yield Server(url, child, tuple(wait_for_workers(child.pid)))
 
 
 @contextmanager
