@@ -1,8 +1,15 @@
 """Run Alembic migrations programmatically (used by `billstack db upgrade`, setup and tests),
-and tell whether a database's schema is the one this version of BillStack needs."""
+and tell whether a database's schema is the one this version of BillStack needs.
+
+Several hosts may start at once on one empty database: every upgrade runs under
+`migration_lock`, so the first migrates and the others wait, then find nothing to do
+(without it, two concurrent upgrades on PostgreSQL fail with duplicate `pg_type` rows)."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +20,12 @@ from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 
 from billstack.config import get_settings
+from billstack.db import engine_for
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# pg_advisory_lock's key: any fixed 64-bit number BillStack owns ("BillStak" in ASCII).
+ADVISORY_LOCK_KEY = 0x42696C6C5374616B
+SQLITE_LOCK_SUFFIX = ".migrate.lock"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -25,7 +36,57 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Migrate to `revision`, waiting for any other process migrating the same database."""
+    url = url or get_settings().resolved_database_url
+    with migration_lock(url):
+        apply_revision(url, revision)
+
+
+def apply_revision(url: str, revision: str) -> None:
+    """One Alembic upgrade; the caller holds `migration_lock(url)`."""
     command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Held for a whole upgrade, across processes and hosts: a PostgreSQL advisory lock on
+    its own connection, or an exclusive lock on a file beside the SQLite database."""
+    parsed = engine_for(url).url  # as BillStack connects (`postgres://` spelled `postgresql://`)
+    if parsed.get_backend_name() == "postgresql":
+        with _advisory_lock(parsed):
+            yield
+    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with _file_lock(Path(parsed.database + SQLITE_LOCK_SUFFIX)):
+            yield
+    else:  # an in-memory database belongs to one process
+        yield
+
+
+@contextmanager
+def _advisory_lock(url: sa.URL) -> Iterator[None]:
+    # Its own unpooled connection in autocommit: the lock lives exactly as long as it does,
+    # and no transaction sits open while the migrations run on their connection.
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_lock(ADVISORY_LOCK_KEY)))
+            try:
+                yield
+            finally:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_LOCK_KEY)))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:  # the kernel drops the lock if the process dies
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current_heads() -> set[str]:

@@ -11,7 +11,7 @@ from billstack.cli.output import CommandFailed, emit, json_option, progress
 from billstack.cli.root import main
 from billstack.config import get_settings
 from billstack.db import engine_for
-from billstack.migrate import database_revisions, pending_revisions, redacted_url, upgrade
+from billstack.migrate import apply_revision, database_revisions, migration_lock, pending_revisions, redacted_url
 
 
 @main.group()
@@ -26,8 +26,15 @@ def _revision(engine: sa.Engine) -> str | None:
 @db.command("upgrade", short_help="Migrate the database to the latest schema.")
 @json_option
 def db_upgrade() -> None:
-    """Migrate the database (BILLSTACK_DATABASE_URL) to the latest schema, one revision at a time."""
+    """Migrate the database (BILLSTACK_DATABASE_URL) to the latest schema, one revision at a time.
+
+    Another process upgrading the same database (a second host starting) is waited for."""
     url = get_settings().resolved_database_url
+    with migration_lock(url):  # "before" is read under the lock: what the other process left
+        _upgrade(url)
+
+
+def _upgrade(url: str) -> None:
     engine = engine_for(url)
     where = redacted_url(url)
     before = _revision(engine)
@@ -46,7 +53,7 @@ def db_upgrade() -> None:
     for revision in pending:
         started = time.monotonic()
         progress(f"Applying {revision.revision} ({revision.doc})…")
-        upgrade(url, revision.revision)
+        apply_revision(url, revision.revision)
         progress(f"  done in {time.monotonic() - started:.2f} s")
         applied.append({"revision": revision.revision, "description": revision.doc})
     after = _revision(engine)
