@@ -2,12 +2,16 @@
 
 Reflex bakes the backend URL into the frontend bundle (`.web/env.json`), so the bundle
 is rebuilt whenever the public URL or the app's sources change, and reused otherwise
-(a stamp in `.web/` records what it was built for). The server itself is Granian
-running Reflex's ASGI app with the compiled frontend mounted on the same port.
+(a stamp in `.web/` records what it was built for). `billstack build` makes it ahead of
+time, so a production host needs no bun. Only this parent process ever builds, under a
+file lock in the build folder (two servers sharing it never build at once); the workers
+never compile. The server itself is Granian running Reflex's ASGI app with the compiled
+frontend mounted on the same port.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +19,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from billstack.config import ConfigError, Settings, get_settings, resolve_secret_key
 from billstack.logs import granian_log_config, install_log_redaction
@@ -62,34 +69,77 @@ def stamp_file() -> Path:
     return web_dir() / "billstack-build.json"
 
 
-def frontend_is_current(public_url: str) -> bool:
+def build_lock_file() -> Path:
+    return web_dir() / "billstack-build.lock"
+
+
+def rebuild_reason(public_url: str) -> str | None:
+    """Why the bundle in the build folder can't be served for `public_url`, or None."""
     if not (web_dir() / "build" / "client" / "index.html").exists() or not stamp_file().exists():
-        return False
+        return f"no frontend build in {web_dir()}"
     try:
-        return json.loads(stamp_file().read_text()).get("stamp") == build_stamp(public_url)
+        stamp = json.loads(stamp_file().read_text())
     except (OSError, ValueError):
-        return False
+        return f"the build stamp {stamp_file()} is unreadable"
+    if stamp.get("publicUrl") not in (None, public_url):
+        return f"the frontend was built for {stamp['publicUrl']}"
+    if stamp.get("stamp") != build_stamp(public_url):
+        return "the app's sources changed since the frontend was built"
+    return None
 
 
-def build_frontend(public_url: str, *, force: bool = False) -> None:
-    """Compile the Reflex pages and bundle them for `public_url` (skipped when current)."""
-    if not force and frontend_is_current(public_url):
-        print(f"Frontend bundle is current for {public_url}.", flush=True)
-        return
-    if not (BUN_BIN_DIR / "bun").exists() and not shutil.which("bun"):
-        raise ConfigError("bun is missing: run `make setup` (installs bun from the npm registry).")
-    print(f"Building the frontend for {public_url} (first build takes a minute)…", flush=True)
-    started = time.monotonic()
-    command = [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
-    result = subprocess.run(command, cwd=ROOT, env=reflex_env(public_url), check=False)
-    if result.returncode != 0:
-        raise ConfigError(f"Frontend build failed (exit {result.returncode}); see the output above.")
-    stamp_file().write_text(json.dumps({"stamp": build_stamp(public_url), "publicUrl": public_url}))
-    print(f"Frontend built in {time.monotonic() - started:.0f} s.", flush=True)
+def frontend_is_current(public_url: str) -> bool:
+    return rebuild_reason(public_url) is None
+
+
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """Exclusive use of the build folder: a second server sharing it waits here, then finds
+    the bundle current. The kernel releases the lock if this process dies."""
+    build_lock_file().parent.mkdir(parents=True, exist_ok=True)
+    with build_lock_file().open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_frontend(public_url: str, *, force: bool = False, out: TextIO | None = None) -> bool:
+    """Compile the Reflex pages and bundle them for `public_url`, unless the bundle is already
+    current (then say so). Progress and the build's output go to `out` (default stdout).
+    Returns whether it built."""
+    out = out or sys.stdout
+    with build_lock():
+        reason = "--force" if force else rebuild_reason(public_url)
+        if reason is None:
+            print(f"Frontend bundle is current for {public_url} ({web_dir()}).", file=out, flush=True)
+            return False
+        if not (BUN_BIN_DIR / "bun").exists() and not shutil.which("bun"):
+            raise ConfigError(
+                f"The frontend must be built ({reason}) but bun is missing. Build it ahead of time with "
+                f"`billstack build --public-url {public_url}` on a machine set up with `make setup`, and copy "
+                f"{web_dir().name}/ here, or run `make setup` on this host."
+            )
+        print(f"Building the frontend for {public_url} ({reason}; a first build takes a minute)…", file=out, flush=True)
+        started = time.monotonic()
+        command = [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
+        result = subprocess.run(command, cwd=ROOT, env=reflex_env(public_url), stdout=None if out is sys.stdout else out, check=False)
+        if result.returncode != 0:
+            raise ConfigError(f"Frontend build failed (exit {result.returncode}); see the output above.")
+        stamp_file().write_text(json.dumps({"stamp": build_stamp(public_url), "publicUrl": public_url}))
+        print(f"Frontend built for {public_url} in {time.monotonic() - started:.0f} s.", file=out, flush=True)
+        return True
 
 
 def asgi_app():  # noqa: ANN201 - Granian factory
-    """What each Granian worker serves, its logging redacted."""
+    """What each Granian worker serves, its logging redacted. A worker never compiles: the
+    parent built the bundle, and workers compiling at once delete each other's pages
+    (Reflex's purge_web_pages_dir). Reflex reads this flag as `__REFLEX_SKIP_COMPILE`, an
+    internal name, which is why setting REFLEX_SKIP_COMPILE never had any effect."""
+    from reflex_base.environment import environment
+
+    environment.REFLEX_SKIP_COMPILE.set(True)
     served = served_app()
     # After Granian's, Reflex's and python-engineio's setup add their handlers.
     install_log_redaction(get_settings().log_level, get_settings().log_format)
@@ -151,7 +201,6 @@ def run_server(settings: Settings, public_url: str, *, workers: int | None = Non
 
     os.environ.update(reflex_env(public_url))
     os.environ["REFLEX_ENV_MODE"] = "prod"
-    os.environ["REFLEX_SKIP_COMPILE"] = "true"
     os.environ["BILLSTACK_HOST"] = settings.host
     os.environ["BILLSTACK_PORT"] = str(settings.port)
     count = workers or settings.workers

@@ -1,7 +1,7 @@
 """`billstack`: the operator command (console script and `python -m billstack`).
 
 Layout: `root` is the top-level group; one module per command group adds its commands
-to it (teams, projects, apikeys, customers, sessions, sync, webhooks, database, serve,
+to it (teams, projects, apikeys, customers, sessions, sync, webhooks, database, build, serve,
 and the development commands `emulator`/`demo` in `dev`). `output` prints results and
 clean failures, `failures` turns known exceptions into them, `shapes` builds the JSON,
 `work` runs a command's database work.
@@ -14,6 +14,7 @@ Raise `BillStackError` for bad input: the group turns it into `error: …` and e
 
 from billstack.cli import (  # noqa: F401 - importing a command module registers its commands
     apikeys,
+    build,
     customers,
     database,
     dev,
