@@ -2,9 +2,9 @@
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-unit test-e2e demo serve emulator bench bench-smoke clean
+.PHONY: setup test test-unit test-e2e demo build serve emulator bench bench-smoke clean
 
-setup:  ## venv + pinned packages, bun, Chromium, database migrations
+setup:  ## venv + pinned packages (requirements-dev.txt), bun, Chromium + nginx (tests only), migrations
 	@bash scripts/setup.sh
 
 test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), bench-smoke, then the browser tests
@@ -20,6 +20,9 @@ test-e2e: setup
 
 demo: setup  ## emulator + seeded demo tenant + server; prints the portal URL, API key and a curl
 	$(PY) -m billstack demo
+
+build: setup  ## the frontend bundle for BILLSTACK_PUBLIC_URL, ahead of time (`serve` then needs no bun)
+	$(PY) -m billstack build
 
 serve: setup  ## production server, settings from BILLSTACK_* environment variables
 	$(PY) -m billstack serve

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# `make setup`: everything a fresh machine needs, idempotent and quick when nothing changed.
-# Python packages from PyPI (pinned), bun from the npm registry, Chromium from Debian.
+# `make setup`: everything a development or CI machine needs, idempotent and quick when nothing
+# changed. Python packages from PyPI (pinned: requirements-dev.txt, i.e. the runtime pins of
+# requirements.txt plus the test and bench tools), bun from the npm registry, Chromium and nginx
+# from Debian. Chromium and nginx are only for the tests (the browser tests; the several-hosts
+# test behind a real proxy): a production host needs only `pip install -r requirements.txt`
+# and a bundle made by `billstack build` (no bun when the bundle is current).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +20,10 @@ if [ ! -x "$PY" ]; then
   step "creating $VENV"
   python3 -m venv "$VENV"
 fi
-req_hash=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+req_hash=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$req_hash" ]; then
-  step "installing pinned Python packages (requirements.txt)"
-  "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  step "installing pinned Python packages (requirements-dev.txt: runtime + test tools)"
+  "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$req_hash" > "$VENV/.requirements.sha256"
 fi
@@ -34,13 +38,17 @@ if [ "$(cat tools/node_modules/.installed.sha256 2>/dev/null)" != "$tools_hash" 
   echo "$tools_hash" > tools/node_modules/.installed.sha256
 fi
 
-# 3. Chromium for the browser tests, from Debian's packages.
-if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+# 3. Chromium (browser tests) and nginx (the several-hosts test's reverse proxy), from Debian's
+#    packages. Only the tests use them: they start nginx themselves, with their own config and ports.
+missing=()
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
-    step "installing chromium (Debian package)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    step "installing ${missing[*]} (Debian packages, for the tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "error: Chromium is missing; run: sudo apt-get install -y chromium" >&2
+    echo "error: the tests need ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi
