@@ -123,3 +123,18 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def start_together(args: list[list[str]], env: dict[str, str], log_dir: Path) -> list[Serving]:
+    """`billstack ARGS[i] --port <free port>` for each i, released at one instant once all have
+    imported BillStack (tests/scale/start_together.py)."""
+    go_file = log_dir / "go"
+    servers = []
+    for index, arg in enumerate(args):
+        port = free_port()
+        command = [sys.executable, "-m", "tests.scale.start_together", str(go_file), "--", *arg]
+        servers.append(start(command, env, log_dir / f"server-{index}.log", port))
+    for server in servers:
+        wait_for(lambda: server.log().startswith("ready"), server, START_TIMEOUT_S, "imports")  # noqa: B023
+    go_file.touch()
+    return servers
