@@ -19,6 +19,10 @@ from billstack.server import serve as run_server
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the production server (portal pages, websocket and APIs on one port).
 
+    Before binding: migrates the database (waiting if another host is migrating it) and
+    uses the frontend bundle `billstack build` made when it is current for the public URL;
+    otherwise it says why and builds it (needs bun, once, in this process: workers never do).
+
     Refuses to start with BILLSTACK_ENV=production and no BILLSTACK_SECRET_KEY.
     Long-running: with --json only a startup error is JSON; the server logs text.
     """
