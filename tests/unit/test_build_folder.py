@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from billstack import server
+from billstack.cli import main
+from billstack.config import reset_settings
 
 URL = "http://localhost:8000"
 
@@ -42,7 +45,7 @@ def test_rebuild_reasons(app_tree: Path) -> None:
 
 def test_the_build_says_why(app_tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     pretend_built("https://old.example.com")
-    monkeypatch.setattr(server.subprocess, "run", lambda *a, **k: type("Done", (), {"returncode": 0})())
+    monkeypatch.setattr(server.subprocess, "run", lambda *a, **k: Done())
     assert server.build_frontend(URL) is True
     assert "(the frontend was built for https://old.example.com;" in capsys.readouterr().out
     assert server.rebuild_reason(URL) is None  # the stamp now records the new URL
@@ -71,3 +74,32 @@ def test_a_second_build_waits_for_the_first_then_finds_it_current(
         pretend_built(URL)  # the first server's build completes
     waiter.join(timeout=10)
     assert second == [False] and builds == []
+
+
+def test_build_command_reports_a_current_bundle_as_one_json_object(
+    app_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLSTACK_PUBLIC_URL", URL + "/")
+    reset_settings()
+    pretend_built(URL)
+    monkeypatch.setattr(server.subprocess, "run", lambda *a, **k: pytest.fail("must not rebuild"))
+    result = CliRunner().invoke(main, ["build", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "id": URL, "object": "frontend_build", "publicUrl": URL, "webDir": str(app_tree / ".web"), "built": False,
+    }
+    assert f"Frontend bundle is current for {URL}" in result.stderr
+
+
+def test_build_command_force_rebuilds_for_the_given_url(app_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pretend_built("https://billing.example.com")
+    calls: list[dict] = []
+    monkeypatch.setattr(server.subprocess, "run", lambda *a, **k: calls.append(k["env"]) or Done())
+    result = CliRunner().invoke(main, ["build", "--public-url", "https://billing.example.com", "--force"])
+    assert result.exit_code == 0, result.output
+    assert [env["REFLEX_API_URL"] for env in calls] == ["https://billing.example.com"]
+    assert "(--force;" in result.output
+
+
+class Done:
+    returncode = 0
