@@ -11,7 +11,9 @@ has none free within BILLSTACK_DB_POOL_TIMEOUT_S the request answers 503
 
 from __future__ import annotations
 
+import os
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,8 +40,29 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+# Every engine this process made, so a forked child can drop the pools it inherited.
+_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def _drop_inherited_pools() -> None:
+    """In a forked child (each `serve --workers N` worker): the parent's pooled connections
+    (the migrations `serve` runs first) are not ours to use. Two processes on one socket
+    corrupt each other's replies; each engine gets a fresh pool, the parent's are left alone."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_drop_inherited_pools)
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> sa.Engine:
+    engine = _new_engine(url)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _new_engine(url: str) -> sa.Engine:
     url = _normalise_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
