@@ -18,7 +18,7 @@ from api_routes.deps import ProjectAuth, ProjectCaller
 from api_routes.schemas import RequestBody, ResponseBody, error_responses
 from billstack import routes
 from billstack.clock import to_iso_z
-from billstack.services import customers
+from billstack.services import customers, sessions
 from billstack.services.views import ISO_Z_PATTERN
 
 router = APIRouter(prefix=routes.API_PREFIX, tags=["Customers"])
@@ -105,8 +105,8 @@ def customer_out(customer: Any) -> CustomerOut:
 
 def _counted(project: ProjectCaller, action: Callable[[Any], T]) -> T:
     """`action(db)` once the key is authenticated and the call counted against its rate limit."""
-    def run(db: Any, key_id: str) -> T:
-        customers.count_api_call(key_id)
+    def run(db: Any, _key_id: str) -> T:
+        customers.count_api_call(sessions.rate_limit_key(project.api_key))
         return action(db)
 
     return project.run(run)

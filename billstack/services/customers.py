@@ -329,10 +329,11 @@ def list_customers_page(
     return rows[:limit], len(rows) > limit
 
 
-def count_api_call(api_key_id: str | None) -> None:
-    """A customers API call spends one from its key's budget, the one session creation
-    spends from (BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE): 429 when it is used up."""
-    if api_key_id is not None:
-        retry_after = ratelimit.session_creation.hit(api_key_id)
+def count_api_call(rate_key: str | None) -> None:
+    """A customers API call spends one from its key's budget (`api_keys.rate_limit_key`), the
+    one session creation spends from (BILLSTACK_RATE_LIMIT_SESSIONS_PER_MINUTE): 429 when
+    it is used up."""
+    if rate_key is not None:
+        retry_after = ratelimit.session_creation.hit(rate_key)
         if retry_after:
             raise rate_limited(retry_after)

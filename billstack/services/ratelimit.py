@@ -39,9 +39,10 @@ import time
 from collections.abc import Callable
 
 import redis
+import redis.asyncio
 
 from billstack.config import get_settings
-from billstack.shared_redis import KEY_PREFIX, shared_redis
+from billstack.shared_redis import KEY_PREFIX, shared_async_redis, shared_redis
 
 log = logging.getLogger("billstack.ratelimit")
 
@@ -123,10 +124,13 @@ class RateLimiter:
         *,
         name: str,
         redis_client: Callable[[], redis.Redis | None] = shared_redis,
+        async_redis_client: Callable[[], redis.asyncio.Redis | None] = shared_async_redis,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limit = limit
         self._redis_client = redis_client
+        self._async_redis_client = async_redis_client
+        self._async_scripts: dict[int, redis.commands.core.AsyncScript] = {}
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (tokens left, monotonic time of the last update)
@@ -138,6 +142,26 @@ class RateLimiter:
     def hit(self, key: str) -> int:
         """Spend one token for `key`. Returns 0 if allowed, else seconds to wait (≥ 1)."""
         return self._check(key, spend=True)
+
+    @property
+    def shared(self) -> bool:
+        """True when the buckets are the service's, in Redis (else this process's)."""
+        return self._redis_client() is not None
+
+    async def hit_async(self, key: str) -> int:
+        """`hit` for code on an event loop: the Redis round trip is awaited, so the loop serves
+        other requests meanwhile instead of waiting on the network (the session API's hot path)."""
+        per_minute = self._limit()
+        if per_minute <= 0:
+            return 0
+        client = self._async_redis_client()
+        if client is not None and _redis_health.usable():
+            try:
+                return int(await self._async_script_for(client)(
+                    keys=[self.prefix + key], args=[per_minute, 1, BUCKET_TTL_S]))
+            except (redis.RedisError, OSError) as exc:  # fail open, as `hit` does
+                _redis_health.failed(exc)
+        return self._take(key, per_minute, spend=True)
 
     def blocked(self, key: str) -> int:
         """Seconds until `key` may try again (0 = not blocked), without spending a token."""
@@ -165,6 +189,12 @@ class RateLimiter:
         script = self._script
         if script is None or script.registered_client is not client:
             script = self._script = client.register_script(TOKEN_BUCKET_LUA)
+        return script
+
+    def _async_script_for(self, client: redis.asyncio.Redis) -> redis.commands.core.AsyncScript:
+        script = self._async_scripts.get(id(client))
+        if script is None or script.registered_client is not client:
+            script = self._async_scripts[id(client)] = client.register_script(TOKEN_BUCKET_LUA)
         return script
 
     def _take(self, key: str, per_minute: int, *, spend: bool) -> int:

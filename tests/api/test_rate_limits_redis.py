@@ -14,6 +14,7 @@ from api_routes import create_api
 from api_routes.fast_paths import FastPaths
 from billstack.config import reset_settings
 from billstack.services import ratelimit
+from billstack.services.sessions import rate_limit_key
 from billstack.shared_redis import reset_shared_redis
 from tests.api.conftest import Tenant, assert_error
 from tests.redis_support import delete_prefix, require_redis, unique_prefix
@@ -59,7 +60,7 @@ async def test_the_21st_creation_is_429_wherever_it_lands(client, tenant: Tenant
         limited = await other.post(tenant.portal_path, headers=tenant.auth, json=body)
     assert_error(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["retry-after"]) <= 3  # 20/min: a token every 3 s
-    bucket = redis.Redis.from_url(require_redis()).hgetall(ratelimit.session_creation.prefix + tenant.api_key_id)
+    bucket = redis.Redis.from_url(require_redis()).hgetall(ratelimit.session_creation.prefix + rate_limit_key(tenant.api_key))
     assert float(bucket[b"tokens"]) < 1
 
 
@@ -69,3 +70,36 @@ async def test_failed_tokens_are_counted_for_the_whole_service(client, tenant: T
     async with another_host("203.0.113.7") as other:  # the same client address, another worker
         limited = await other.get("/api/portal/not-a-token")
     assert_error(limited, 429, "rate_limited")
+
+
+async def test_the_hot_path_awaits_the_shared_bucket_and_never_blocks_on_redis(
+    client, tenant: Tenant, shared_limits: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With shared limits, session creation spends its key's Redis bucket with an awaited
+    call before the unit of work: the blocking client is never used on that path (it would
+    hold the event loop, or SQLite's group commit, for a network round trip per request)."""
+    def blocking_call(_key: str) -> int:
+        raise AssertionError("a blocking Redis call on the session API's hot path")
+
+    monkeypatch.setattr(ratelimit.session_creation, "hit", blocking_call)
+    body = {"customerId": tenant.customer_id}
+    for _ in range(3):
+        response = await client.post(tenant.portal_path, headers=tenant.auth, json=body)
+        assert response.status_code == 200, response.text
+
+    bucket_key = ratelimit.session_creation.prefix + rate_limit_key(tenant.api_key)
+    bucket = redis.Redis.from_url(require_redis()).hgetall(bucket_key)
+    assert LIMIT - 3 <= float(bucket[b"tokens"]) < LIMIT - 2  # three spent (plus a little refill)
+
+
+async def test_an_unknown_key_spends_only_its_own_shared_bucket(client, tenant: Tenant, shared_limits: str) -> None:
+    """The bucket is spent before the key is authenticated, so it is named by the key's
+    digest: a forger's guesses cannot use up the real key's budget."""
+    forged = {"Authorization": "Bearer bsk_" + "x" * 40}
+    body = {"customerId": tenant.customer_id}
+    statuses = {(await client.post(tenant.portal_path, headers=forged, json=body)).status_code
+                for _ in range(LIMIT + 5)}
+    assert statuses == {401, 429}
+
+    response = await client.post(tenant.portal_path, headers=tenant.auth, json=body)
+    assert response.status_code == 200, response.text

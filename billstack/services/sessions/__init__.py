@@ -21,6 +21,7 @@ from billstack.services.sessions.api_keys import (
     _last_used_written,
     authenticate_api_key,
     authenticate_project_key,
+    rate_limit_key,
 )
 from billstack.services.sessions.creation import (
     create_async,
@@ -65,6 +66,7 @@ from billstack.services.sessions.unit import AUDIT_CREATED, CreatedSession
 from billstack.services.sessions.validation import PortalContext, validate_portal_token
 
 __all__ = [
+    "rate_limit_key",
     "AUDIT_CREATED",
     "AUDIT_REVOKED",
     "CUSTOMER_KEYS",

@@ -22,6 +22,13 @@ _last_used_lock = threading.Lock()
 _last_used_written: dict[str, float] = {}
 
 
+def rate_limit_key(api_key: str | ApiKey) -> str:
+    """The key's session-creation bucket: the digest it is stored under, so the plaintext a
+    request presents and the authenticated row name the same bucket — and a bucket can be
+    spent before the database is asked (session API's hot path with shared limits)."""
+    return api_key.key_hash if isinstance(api_key, ApiKey) else digest(api_key)
+
+
 def authenticate_api_key(
     db: Session, plaintext: str, *, team_id: str, project_id: str, now: datetime | None = None
 ) -> tuple[ApiKey, Project]:

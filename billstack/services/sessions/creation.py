@@ -17,8 +17,11 @@ import anyio.to_thread
 from sqlmodel import Session
 
 from billstack.db import get_engine, raw_connection
+from billstack.errors import rate_limited
 from billstack.models import ApiKey
+from billstack.services import ratelimit
 from billstack.services.sessions import customer_keys
+from billstack.services.sessions.api_keys import rate_limit_key
 from billstack.services.sessions.flow_owner import SubscriptionNotMirrored, verify_in_stripe
 from billstack.services.sessions.group_commit import group_for
 from billstack.services.sessions.request import SessionRequest
@@ -77,6 +80,7 @@ async def create_async(request: SessionRequest) -> CreatedSession:
     if request.needs_resolution:
         resolved = await anyio.to_thread.run_sync(customer_keys.resolve, request)
         return _with_resolution(await create_async(resolved.request), resolved)
+    request = await _counted_in_shared_limit(request)
     if get_engine().dialect.name != "sqlite":
         return await anyio.to_thread.run_sync(partial(create_committed, request))
     try:
@@ -86,6 +90,21 @@ async def create_async(request: SessionRequest) -> CreatedSession:
     except SubscriptionNotMirrored as miss:  # rolled back to its savepoint: nothing is held
         await anyio.to_thread.run_sync(verify_in_stripe, miss)
     return await create_async(_verified(request))
+
+
+async def _counted_in_shared_limit(request: SessionRequest) -> SessionRequest:
+    """With limits shared in Redis, the key's bucket is spent here, awaited, before the unit
+    of work: a blocking round trip inside it would hold the loop (SQLite's group commit)
+    or a worker thread for each request. A key that turns out unknown spent only its own
+    bucket. Per-process limits are counted inside the unit of work, after authentication."""
+    if request.rate_counted or request.subscription_verified or request.api_key is None:
+        return request
+    if not ratelimit.session_creation.shared:
+        return request
+    retry_after = await ratelimit.session_creation.hit_async(rate_limit_key(request.api_key))
+    if retry_after:
+        raise rate_limited(retry_after)
+    return dataclasses.replace(request, rate_counted=True)
 
 
 def create_committed(request: SessionRequest, *, wait: bool = True) -> CreatedSession:

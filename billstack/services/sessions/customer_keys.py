@@ -20,7 +20,7 @@ from billstack.errors import BillStackError, not_found, rate_limited, unauthoriz
 from billstack.models import ApiKey, Customer, Project
 from billstack.secrets_box import unseal
 from billstack.services import customers, ratelimit, sync
-from billstack.services.sessions.api_keys import authenticate_api_key, authenticate_project_key
+from billstack.services.sessions.api_keys import authenticate_api_key, authenticate_project_key, rate_limit_key
 from billstack.services.sessions.request import SessionRequest, check_customer_keys, shown
 from billstack.services.tenants import get_project
 
@@ -68,7 +68,7 @@ def _project(db: Session, request: SessionRequest) -> Project:
 def _not_limited(api_key: ApiKey, project: Project) -> Project:
     """A key out of session creations is refused before Stripe is asked to link anyone (the
     token itself is spent by the creation, as on the hot path)."""
-    retry_after = ratelimit.session_creation.blocked(api_key.id)
+    retry_after = ratelimit.session_creation.blocked(rate_limit_key(api_key))
     if retry_after:
         raise rate_limited(retry_after)
     return project

@@ -76,6 +76,9 @@ class SessionRequest:
     subscription_verified: bool = False
     external_id: str | None = None
     stripe_customer_id: str | None = None
+    # Set by creation.py only: the key's shared (Redis) bucket was spent before the database
+    # was asked, so the unit of work does not spend it again.
+    rate_counted: bool = False
 
     @property
     def needs_resolution(self) -> bool:

@@ -19,7 +19,7 @@ from billstack.routes import portal_url
 from billstack.secrets_box import digest
 from billstack.services import audit, ratelimit
 from billstack.services.sessions import flow_owner, storage
-from billstack.services.sessions.api_keys import last_used_due
+from billstack.services.sessions.api_keys import last_used_due, rate_limit_key
 from billstack.services.sessions.request import (
     SessionRequest,
     check_flow,
@@ -81,8 +81,8 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
         cursor, dialect, team_id=request.team_id, project_id=request.project_id, api_key=request.api_key,
         customer_id=customer_id,
     )
-    if key_id is not None and not request.subscription_verified:  # a re-run was counted the first time
-        retry_after = ratelimit.session_creation.hit(key_id)
+    if key_id is not None and not (request.subscription_verified or request.rate_counted):  # counted once
+        retry_after = ratelimit.session_creation.hit(rate_limit_key(request.api_key))
         if retry_after:
             raise rate_limited(retry_after)
 
