@@ -32,10 +32,12 @@ A limit of 0 or less disables that limiter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import redis
@@ -56,29 +58,36 @@ REDIS_RETRY_AFTER_S = 2.0
 # At most one "Redis failed" warning per process in this many seconds.
 WARNING_INTERVAL_S = 60.0
 
-# KEYS[1] the bucket; ARGV capacity (tokens = per-minute limit), spend (1/0), TTL seconds.
-# Returns 0 (allowed) or the whole seconds to wait (≥ 1). Same arithmetic as `_take` below.
+# KEYS the buckets, one per check, in order (a key may repeat: each check sees the ones
+# before it); ARGV capacity (tokens = per-minute limit), spend (1/0), TTL seconds.
+# Returns one number per key: 0 (allowed) or the whole seconds to wait (≥ 1). Same
+# arithmetic as `_take` below.
 TOKEN_BUCKET_LUA = """
 if redis.replicate_commands then redis.replicate_commands() end
 local capacity = tonumber(ARGV[1])
 local rate = capacity / 60.0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then
-  tokens, at = capacity, now
-end
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-if tokens >= 1 then
-  if ARGV[2] == '1' then
-    redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens - 1), 'at', string.format('%.6f', now))
-    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+local results = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1])
+  local at = tonumber(state[2])
+  if tokens == nil or at == nil then
+    tokens, at = capacity, now
   end
-  return 0
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  if tokens >= 1 then
+    if ARGV[2] == '1' then
+      redis.call('HSET', key, 'tokens', string.format('%.6f', tokens - 1), 'at', string.format('%.6f', now))
+      redis.call('EXPIRE', key, tonumber(ARGV[3]))
+    end
+    results[i] = 0
+  else
+    results[i] = math.max(1, math.ceil((1 - tokens) / rate))
+  end
 end
-return math.max(1, math.ceil((1 - tokens) / rate))
+return results
 """
 
 
@@ -131,6 +140,9 @@ class RateLimiter:
         self._redis_client = redis_client
         self._async_redis_client = async_redis_client
         self._async_scripts: dict[int, redis.commands.core.AsyncScript] = {}
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatch] = (
+            weakref.WeakKeyDictionary()
+        )
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (tokens left, monotonic time of the last update)
@@ -150,18 +162,31 @@ class RateLimiter:
 
     async def hit_async(self, key: str) -> int:
         """`hit` for code on an event loop: the Redis round trip is awaited, so the loop serves
-        other requests meanwhile instead of waiting on the network (the session API's hot path)."""
+        other requests meanwhile, and the checks made in one turn of the loop go to Redis
+        together, in one script call (the session API's hot path: a round trip per batch,
+        not per request)."""
         per_minute = self._limit()
         if per_minute <= 0:
             return 0
         client = self._async_redis_client()
-        if client is not None and _redis_health.usable():
+        if client is None or not _redis_health.usable():
+            return self._take(key, per_minute, spend=True)
+        loop = asyncio.get_running_loop()
+        batch = self._batches.get(loop)
+        if batch is None:
+            batch = self._batches[loop] = _LoopBatch(self, loop)
+        return await batch.submit(key, client, per_minute)
+
+    async def _spend_shared(self, client: redis.asyncio.Redis, keys: list[str], per_minute: int) -> list[int]:
+        """One script call for `keys` in order; on a Redis failure, each is spent locally."""
+        if _redis_health.usable():
             try:
-                return int(await self._async_script_for(client)(
-                    keys=[self.prefix + key], args=[per_minute, 1, BUCKET_TTL_S]))
+                results = await self._async_script_for(client)(
+                    keys=[self.prefix + key for key in keys], args=[per_minute, 1, BUCKET_TTL_S])
+                return [int(result) for result in results]
             except (redis.RedisError, OSError) as exc:  # fail open, as `hit` does
                 _redis_health.failed(exc)
-        return self._take(key, per_minute, spend=True)
+        return [self._take(key, per_minute, spend=True) for key in keys]
 
     def blocked(self, key: str) -> int:
         """Seconds until `key` may try again (0 = not blocked), without spending a token."""
@@ -179,8 +204,9 @@ class RateLimiter:
         client = self._redis_client()
         if client is not None and _redis_health.usable():
             try:
-                return int(self._script_for(client)(keys=[self.prefix + key],
-                                                    args=[per_minute, int(spend), BUCKET_TTL_S], client=client))
+                results = self._script_for(client)(keys=[self.prefix + key],
+                                                   args=[per_minute, int(spend), BUCKET_TTL_S], client=client)
+                return int(results[0])
             except redis.RedisError as exc:  # fail open: this call counts locally
                 _redis_health.failed(exc)
         return self._take(key, per_minute, spend=spend)
@@ -221,6 +247,53 @@ class RateLimiter:
         if len(self._buckets) >= MAX_KEYS:  # still full of active keys: forget the oldest half
             for k in sorted(self._buckets, key=lambda k: self._buckets[k][1])[: MAX_KEYS // 2]:
                 del self._buckets[k]
+
+
+class _LoopBatch:
+    """The shared-bucket checks one event loop makes in one turn, sent as one script call
+    (as SQLite's group commit does for the writes). A client and a limit change between
+    batches only; a batch uses its first check's."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, limiter: RateLimiter, loop: asyncio.AbstractEventLoop) -> None:
+        self._limiter = limiter
+        self._loop = loop
+        self._waiting: list[tuple[str, asyncio.Future[int]]] = []
+        self._client: redis.asyncio.Redis | None = None
+        self._per_minute = 0
+
+    def submit(self, key: str, client: redis.asyncio.Redis, per_minute: int) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = self._loop.create_future()
+        if not self._waiting:
+            self._client, self._per_minute = client, per_minute
+            self._loop.call_soon(self._send)
+        self._waiting.append((key, future))
+        return future
+
+    def _send(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            task = self._loop.create_task(self._settle(batch, self._client, self._per_minute))
+            _pending_batches.add(task)
+            task.add_done_callback(_pending_batches.discard)
+
+    async def _settle(self, batch: list[tuple[str, asyncio.Future[int]]], client: redis.asyncio.Redis,
+                      per_minute: int) -> None:
+        try:
+            results = await self._limiter._spend_shared(client, [key for key, _ in batch], per_minute)
+        except BaseException as exc:  # every waiter hears of it; nothing is left hanging
+            for _key, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_key, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+# Batches in flight, held so the loop does not drop their tasks before they finish.
+_pending_batches: set[asyncio.Task] = set()
 
 
 session_creation = RateLimiter(lambda: get_settings().rate_limit_sessions_per_minute, name="sessions")

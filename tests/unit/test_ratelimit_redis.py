@@ -3,6 +3,7 @@ failing open to the process's own bucket when Redis is down or silent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -162,3 +164,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_checks_made_together_on_a_loop_share_one_script_call(redis_url: str, prefix: str) -> None:
+    """The session API's hot path: 30 checks awaited at once on one loop are one round trip
+    to Redis, and the bucket still lets exactly 20 through, in order."""
+    calls = []
+
+    async def run() -> list[int]:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        limiter = RateLimiter(lambda: 20, name="test", redis_client=lambda: new_client(redis_url),
+                              async_redis_client=lambda: client)
+        limiter.prefix = prefix
+        spend = limiter._spend_shared
+
+        async def counted(*args):
+            calls.append(args)
+            return await spend(*args)
+
+        limiter._spend_shared = counted
+        try:
+            return await asyncio.gather(*(limiter.hit_async("key_1") for _ in range(30)))
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(run())
+
+    assert results[:20] == [0] * 20 and all(wait >= 1 for wait in results[20:])
+    assert len(calls) == 1
