@@ -21,6 +21,7 @@ from alembic.script import Script, ScriptDirectory
 
 from billstack.config import get_settings
 from billstack.db import engine_for
+from billstack.private_files import private_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # pg_advisory_lock's key: any fixed 64-bit number BillStack owns ("BillStak" in ASCII).
@@ -80,7 +81,7 @@ def _advisory_lock(url: sa.URL) -> Iterator[None]:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # beside the database, in the data folder: 0600 like the database
     with path.open("a") as handle:  # the kernel drops the lock if the process dies
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

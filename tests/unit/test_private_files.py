@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from billstack.config import get_settings, reset_settings, resolve_secret_key
 from billstack.db import engine_for
+from billstack.migrate import SQLITE_LOCK_SUFFIX, migration_lock
 
 
 def mode(path: Path) -> int:
@@ -56,3 +57,12 @@ def test_sqlite_engine_still_works_on_the_empty_file_it_created(tmp_path: Path) 
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM sqlite_master")).scalar() == 0
     engine.dispose()
+
+
+def test_the_migration_lock_beside_the_database_is_private(tmp_path: Path) -> None:
+    """The SQLite migration lock lives in the data folder with the database: 0600 too."""
+    database = tmp_path / "data" / "billstack.db"
+    with migration_lock(f"sqlite:///{database}"):
+        lock = Path(f"{database}{SQLITE_LOCK_SUFFIX}")
+        assert mode(lock) == 0o600
+    assert mode(database.parent) == 0o700
