@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-import redis
 
 from bench.common import (
     CLIENT_CPU,
@@ -40,6 +39,7 @@ from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
 from bench.reflex_client import Build, PortalClient
 from bench.servers import Server, billstack_server, emulator
 from billstack import routes
+from devtools.redis_server import unreachable_reason
 
 BENCH = "concurrency"
 STEP_TIMEOUT_S = 120  # one step of one client, however loaded the machine is
@@ -62,7 +62,7 @@ def run(ctx: RunContext) -> list[Figure]:
     clients = ctx.pick_int(200, 10)
     work = ctx.scratch("concurrency")
     db_url = f"sqlite:///{work / 'billstack.db'}"
-    redis_down = redis_unreachable(REDIS_URL)
+    redis_down = unreachable_reason(REDIS_URL)
     with emulator(EMULATOR_PORTS[0], work) as stripe:
         customers = (clients + 1) // 2  # each demo customer has two subscriptions
         log(f"seeding {customers} demo customers (two subscriptions each) on the emulator")
@@ -99,16 +99,6 @@ def serve_and_measure(
             measured = asyncio.run(measure(ctx, server, build, tenant, visits))
     measured["workers"] = workers
     return measured, visits
-
-
-def redis_unreachable(url: str) -> str | None:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis not reachable at {url}: {type(exc).__name__}: {exc}"
 
 
 async def measure(ctx: RunContext, server: Server, build: Build, tenant: Tenant, visits: list[Visit]) -> dict:

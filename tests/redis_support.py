@@ -13,17 +13,9 @@ import uuid
 import pytest
 import redis
 
+from devtools.redis_server import unreachable_reason
+
 TEST_REDIS_URL = os.environ.get("BILLSTACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def unreachable_reason(url: str = TEST_REDIS_URL) -> str | None:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis not reachable at {url}: {type(exc).__name__}: {exc}"
 
 
 def require_redis(url: str = TEST_REDIS_URL) -> str:

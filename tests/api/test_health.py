@@ -4,7 +4,6 @@ a Redis that does not answer."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -13,17 +12,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import redis
 import sqlalchemy as sa
 
 from api_routes.fast_paths import FastPaths
 from billstack import routes
 from billstack.config import reset_settings
 from billstack.shared_redis import reset_shared_redis
+from tests.redis_support import TEST_REDIS_URL, require_redis
 
 pytestmark = pytest.mark.asyncio
 
-REDIS_URL = os.environ.get("BILLSTACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 
 async def framework_must_not_run(scope, receive, send) -> None:  # noqa: ANN001
@@ -53,15 +51,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def redis_or_skip() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("BILLSTACK_REQUIRE_PG") == "1":
-            pytest.fail(f"BILLSTACK_REQUIRE_PG=1 but Redis at {REDIS_URL} does not answer: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} does not answer: {exc}")
-
-
 async def test_healthz_is_ok_uncached_and_needs_nothing(db_url: str) -> None:
     async with ops_client(BILLSTACK_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none") as client:
         response = await client.get(routes.HEALTHZ_PATH)
@@ -81,8 +70,8 @@ async def test_readyz_is_ready_with_the_database_and_without_redis(db_url: str) 
 
 
 async def test_readyz_checks_redis_when_configured(db_url: str) -> None:
-    redis_or_skip()
-    async with ops_client(REFLEX_REDIS_URL=REDIS_URL) as client:
+    require_redis()
+    async with ops_client(REFLEX_REDIS_URL=TEST_REDIS_URL) as client:
         up = await client.get(routes.READYZ_PATH)
     assert (up.status_code, up.json()["checks"]) == (200, {"database": "ok", "redis": "ok"})
     async with ops_client(REFLEX_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as client:

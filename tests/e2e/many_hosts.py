@@ -26,6 +26,7 @@ from billstack import routes
 from billstack.migrate import upgrade
 from billstack.private_files import private_file
 from devtools.database import PG_ADMIN_URL, throwaway_database, unreachable_reason
+from devtools.redis_server import unreachable_reason as redis_unreachable_reason
 from tests.live_server import REPO, LiveServer, live_billstack, port_is_free, stop
 
 NGINX = os.environ.get("BILLSTACK_NGINX", "/usr/sbin/nginx")
@@ -66,10 +67,8 @@ def missing_services() -> list[str]:
     reasons = []
     if reason := unreachable_reason(PG_ADMIN_URL):
         reasons.append(reason)
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        reasons.append(f"Redis not reachable at {REDIS_URL}: {exc}")
+    if reason := redis_unreachable_reason(REDIS_URL):
+        reasons.append(reason)
     if not Path(NGINX).exists():
         reasons.append(f"nginx not found at {NGINX} (`make setup` installs Debian's nginx)")
     return reasons
