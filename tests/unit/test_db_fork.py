@@ -27,6 +27,12 @@ def test_a_forked_child_opens_its_own_connection_and_the_parent_keeps_its(db_url
     os.close(write_end)
     os.waitpid(pid, 0)
     assert os.read(read_end, 16) == b"own"
+    # The child left the parent's connection open and usable (the pool may hand out another
+    # one next: other tests share this engine, so which one is not the point).
+    assert not getattr(parents, "closed", False)
+    cursor = parents.cursor()
+    cursor.execute("SELECT 1")
+    assert cursor.fetchone()[0] == 1
+    cursor.close()
     with engine.connect() as conn:
-        assert conn.connection.dbapi_connection is parents
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
