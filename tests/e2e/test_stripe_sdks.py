@@ -13,11 +13,13 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import stripe
 from playwright.sync_api import Page, expect
 
-from stripe_emulator.seed import seed_demo_customer
+from billstack import routes
+from stripe_emulator.seed import PLANS, seed_demo_customer
 from tests.e2e.conftest import LiveServer
 from tests.e2e.seeding import open_portal, seed_tenant, stripe_client
 
@@ -78,6 +80,31 @@ def test_stripe_python_links_a_new_stripe_customer_and_its_portal_shows_everythi
     open_portal(page, session.url)
     expect(page.get_by_text("nina@example.com").first).to_be_visible()
     expect(page.get_by_text("jamie@example.com")).to_have_count(0)
+    expect_subscriptions_of_the_demo_customer(page)
+
+
+def test_a_session_by_external_id_opens_that_customers_subscriptions_at_once(live_db: LiveServer, page: Page) -> None:
+    """A SaaS links its user's Stripe customer under its own id, then mints sessions by that id only."""
+    tenant = seed_tenant(live_db.emulator_url)
+    newcomer = seed_demo_customer(stripe_client(live_db, tenant), email="omar@example.com", name="Omar Newcomer")
+    auth = {"Authorization": f"Bearer {tenant.api_key}"}
+    linked = httpx.post(f"{live_db.url}{routes.customers_path(tenant.team_id, tenant.project_id)}", headers=auth,
+                        json={"stripeCustomerId": newcomer["customer"], "externalId": "user-4711"}, timeout=30)
+    assert linked.status_code == 201, linked.text
+
+    created = httpx.post(f"{live_db.url}{routes.portal_sessions_path(tenant.team_id, tenant.project_id)}",
+                         headers=auth, json={"externalId": "user-4711"}, timeout=30)
+
+    assert created.status_code == 200, created.text
+    open_portal(page, created.json()["portalUrl"])
+    expect(page.get_by_text("omar@example.com").first).to_be_visible()
+    expect_subscriptions_of_the_demo_customer(page)
+
+
+def expect_subscriptions_of_the_demo_customer(page: Page) -> None:
+    """Every subscription seed_demo_customer made is on the page, with no click and no reload."""
+    for _lookup_key, product_name, _amount, _age in PLANS:
+        expect(page.get_by_text(product_name).first).to_be_visible()
 
 
 def test_stripe_python_raises_its_own_errors(live_db: LiveServer) -> None:
