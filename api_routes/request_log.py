@@ -12,10 +12,12 @@ the client address as ProxyHeaders resolved it.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +29,25 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("billstack.access")
 
 
+class _RequestIds:
+    """32 hex characters unique across processes: a random prefix per process (drawn again in
+    a forked worker) and a counter — a uuid4 per request cost more than the rest of this layer."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
+
+
 def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER:
@@ -34,7 +55,7 @@ def request_id_of(scope: Scope) -> str:
             if SANE_REQUEST_ID.fullmatch(text) and redact(text) == text:  # never a token as an id
                 return text
             break
-    return uuid.uuid4().hex
+    return _request_ids.new()
 
 
 class RequestLog:
@@ -62,8 +83,8 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
-                message = {**message, "headers": [*headers, (REQUEST_ID_HEADER, request_id)]}
+                # BillStack's own answers carry no X-Request-ID of their own: append, don't filter.
+                message = {**message, "headers": [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]}
             await send(message)
 
         try:

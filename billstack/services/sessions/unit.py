@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from billstack import log_context
 from billstack.clock import to_iso_z, utcnow
 from billstack.config import get_settings
-from billstack import log_context
 from billstack.errors import invalid, not_found, rate_limited
 from billstack.models import PortalSession
 from billstack.routes import portal_url
