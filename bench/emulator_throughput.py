@@ -15,7 +15,6 @@ import argparse
 import http.client
 import multiprocessing as mp
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,13 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from devtools.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -47,7 +42,7 @@ def _cpu_seconds(pid: int | None) -> float | None:
 
 @contextmanager
 def _emulator(latency_ms: int, cpu: int | None) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     code = f"from stripe_emulator.server import serve; serve(port={port}, latency_ms={latency_ms})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

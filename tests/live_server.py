@@ -36,22 +36,29 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_until_up(url: str, process: subprocess.Popen, output: Callable[[], str], timeout_s: float) -> None:
-    """Poll `/ping` until the server answers; fail with its output if it dies or stalls."""
+def wait_until_up(url: str, process: subprocess.Popen | None, output: Callable[[], str], timeout_s: float,
+                  *, path: str = "/ping") -> None:
+    """Poll `url + path` until it answers 200; fail with `output()` if `process` dies or it stalls."""
     deadline = time.monotonic() + timeout_s
+    last = "no answer"
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{output()[-4000:]}")
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"{url}: process exited with {process.returncode}:\n{output()[-4000:]}")
         try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+            response = httpx.get(f"{url}{path}", timeout=2)
+            if response.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
-        try:
-            process.wait(timeout=0.25)  # doubles as a bounded pause between polls
-        except subprocess.TimeoutExpired:
-            pass
-    pytest.fail(f"server did not answer within {timeout_s} s:\n{output()[-4000:]}")
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        if process is None:
+            time.sleep(0.25)  # a bounded pause between polls, not a wait for the event
+        else:
+            try:
+                process.wait(timeout=0.25)  # doubles as a bounded pause between polls
+            except subprocess.TimeoutExpired:
+                pass
+    pytest.fail(f"{url}{path} did not answer 200 within {timeout_s} s (last: {last}):\n{output()[-4000:]}")
 
 
 def stop(process: subprocess.Popen) -> None:

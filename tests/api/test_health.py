@@ -18,10 +18,10 @@ from api_routes.fast_paths import FastPaths
 from billstack import routes
 from billstack.config import reset_settings
 from billstack.shared_redis import reset_shared_redis
+from devtools.ports import free_port
 from tests.redis_support import TEST_REDIS_URL, require_redis
 
 pytestmark = pytest.mark.asyncio
-
 
 
 async def framework_must_not_run(scope, receive, send) -> None:  # noqa: ANN001
@@ -43,12 +43,6 @@ async def ops_client(**env: str) -> AsyncIterator[httpx.AsyncClient]:
         finally:
             reset_shared_redis()
     reset_settings()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_healthz_is_ok_uncached_and_needs_nothing(db_url: str) -> None:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
@@ -27,7 +25,7 @@ from billstack.migrate import upgrade
 from billstack.private_files import private_file
 from devtools.database import PG_ADMIN_URL, throwaway_database, unreachable_reason
 from devtools.redis_server import unreachable_reason as redis_unreachable_reason
-from tests.live_server import REPO, LiveServer, live_billstack, port_is_free, stop
+from tests.live_server import REPO, LiveServer, live_billstack, port_is_free, stop, wait_until_up
 
 NGINX = os.environ.get("BILLSTACK_NGINX", "/usr/sbin/nginx")
 NGINX_EXAMPLE = REPO / "deploy" / "nginx.conf"
@@ -149,34 +147,16 @@ def running_nginx(folder: Path) -> Iterator[Path]:
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        wait_for(f"{PUBLIC_URL}/ping", process, lambda: error_log.read_text() if error_log.exists() else "",
-                 PROXY_TIMEOUT_S)
+        wait_until_up(PUBLIC_URL, process, lambda: error_log.read_text() if error_log.exists() else "",
+                      PROXY_TIMEOUT_S)
         yield folder / "access.log"
     finally:
         stop(process)
 
 
-def wait_for(url: str, process: subprocess.Popen | None, output, timeout_s: float) -> None:  # noqa: ANN001
-    """Poll `url` until it answers 200; fail with `output()` if the process dies or it stalls."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"{url}: process exited with {process.returncode}:\n{output()[-4000:]}")
-        try:
-            response = httpx.get(url, timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)  # pause between polls, bounded by the deadline
-    pytest.fail(f"{url} did not answer 200 within {timeout_s} s (last: {last}):\n{output()[-4000:]}")
-
-
 def wait_ready(host: LiveServer) -> None:
     """Every worker's /readyz: database and Redis reachable (it is answered per process)."""
-    wait_for(host.url + routes.READYZ_PATH, None, host.log_path.read_text, PROXY_TIMEOUT_S)
+    wait_until_up(host.url, None, host.log_path.read_text, PROXY_TIMEOUT_S, path=routes.READYZ_PATH)
 
 
 @contextmanager

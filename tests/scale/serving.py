@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools.ports import free_port
 from tests.conftest import TEST_SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,12 +30,6 @@ SPAWNED_PID = re.compile(r"Spawning worker-\d+ with PID: (\d+)")
 def web_workdir() -> str:
     """A build folder of its own (the other suites build for their own URLs)."""
     return f"{os.environ.get('REFLEX_WEB_WORKDIR') or '.web'}-workers"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_env(data_dir: Path, web: str, **extra: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ tests/e2e/test_demo.py): a small HTTP server plays Granian, started only when th
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from cli_helpers import assert_clean_error, run
 from billstack import server
 from billstack.cli import dev as cli_dev
 from devtools import demo_tenant
+from devtools.ports import free_port
 
 WAIT_S = 10
 
@@ -42,12 +42,6 @@ def answering(port: int) -> Iterator[None]:
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeEmulator:

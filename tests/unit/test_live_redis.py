@@ -21,10 +21,10 @@ from billstack.config import reset_settings
 from billstack.db import engine_for
 from billstack.services import live
 from billstack.shared_redis import KEY_PREFIX, new_client, reset_shared_redis
+from devtools.ports import free_port
 from tests.api.conftest import make_tenant
 from tests.unit.test_live import bump
 from tests.redis_support import require_redis, unique_prefix
-from tests.unit.test_ratelimit_redis import free_port
 
 pytestmark = pytest.mark.asyncio
 

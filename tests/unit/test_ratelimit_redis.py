@@ -23,6 +23,7 @@ from redis.retry import Retry
 from billstack.services import ratelimit
 from billstack.services.ratelimit import BUCKET_TTL_S, RateLimiter
 from billstack.shared_redis import new_client
+from devtools.ports import free_port
 from tests.redis_support import delete_prefix, require_redis, unique_prefix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,12 +159,6 @@ def test_redis_is_used_again_once_it_answers(redis_url: str, prefix: str, monkey
     current = up
     assert limiter.hit("k") == 0
     assert float(up.hget(prefix + "k", "tokens")) == pytest.approx(4.0, abs=0.01)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_checks_made_together_on_a_loop_share_one_script_call(redis_url: str, prefix: str) -> None:
