@@ -37,15 +37,10 @@ UNKNOWN_HANDLER = "no_such_handler"
 SERVING = "BillStack listening on "
 
 
-# Reflex's console progress bar, not a log line: printed by a worker that compiles the app
-# (which issue 17 item 2 stops; drop this once workers never compile).
-CONSOLE_PROGRESS = "Compiling: "
-
-
 def server_log_lines(text: str) -> list[dict]:
     """Every line the server logged once serving, each parsed as the JSON object it must be."""
     lines = text.split(SERVING, 1)[1].splitlines()[1:]
-    return [json.loads(line) for line in lines if line.strip() and not line.startswith(CONSOLE_PROGRESS)]
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_an_unknown_event_is_one_short_redacted_log_line(live_db: LiveServer, tenant: Tenant) -> None:
