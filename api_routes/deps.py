@@ -24,9 +24,11 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from api_routes.errors import validation_error
+from billstack.client_info import PortalClient
 from billstack.db import session_scope
 from billstack.errors import unauthorized
 from billstack.services import sessions
+from billstack.services.sessions import binding
 from billstack.services.portal_calls import Action, Work, run_portal_call
 
 M = TypeVar("M", bound=BaseModel)
@@ -118,20 +120,28 @@ async def authenticated_project(
 ProjectAuth = Annotated[ProjectCaller, Depends(authenticated_project)]
 
 
+def portal_client(request: Request) -> PortalClient:
+    """Who sent a portal API request: address, user agent and the link-binding cookie."""
+    return PortalClient.of(
+        client_ip(request), request.headers.get("user-agent"),
+        binding.secret_from_cookie_header(request.headers.get("cookie")),
+    )
+
+
 @dataclass(frozen=True)
 class PortalCaller:
-    """A request of the portal API: its token (validated by each call) and client address."""
+    """A request of the portal API: its token (validated by each call) and its client."""
 
     token: str
-    client_ip: str | None
+    client: PortalClient
 
     async def __call__(self, action: Action[T], *, work: Work) -> T:
         """`action(db, ctx)` for the token's customer, in one unit of work, in the right pool."""
-        return await run_portal_call(self.token, self.client_ip, action, work=work)
+        return await run_portal_call(self.token, self.client, action, work=work)
 
 
 async def portal_caller(token: str, request: Request) -> PortalCaller:
-    return PortalCaller(token, client_ip(request))
+    return PortalCaller(token, portal_client(request))
 
 
 PortalCall = Annotated[PortalCaller, Depends(portal_caller)]

@@ -124,6 +124,7 @@ class StaticPortalBaseline:
 def _render_static_portal(token: str, client_ip: str | None) -> tuple[int, str]:
     """The data the portal shows after loading (same service calls, same display rows)."""
     from billstack import presenters
+    from billstack.client_info import PortalClient
     from billstack.db import session_scope
     from billstack.errors import BillStackError
     from billstack.i18n import catalogue
@@ -131,7 +132,7 @@ def _render_static_portal(token: str, client_ip: str | None) -> tuple[int, str]:
 
     try:
         with session_scope() as db:
-            ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
+            ctx = sessions.validate_portal_token(db, token, client=PortalClient(ip=client_ip))
             view = portal.load_portal_view(db, ctx)
     except BillStackError as exc:
         return exc.status, f"<!doctype html><title>Error</title><p>{html.escape(exc.message or '')}</p>"

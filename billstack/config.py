@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # Redis shared by every process (Reflex's state manager reads the same variable): rate
     # limits and live updates go through it when set, per process otherwise.
     redis_url: str | None = Field(default=None, validation_alias="REFLEX_REDIS_URL", repr=False)
+    # Audit events older than this many days are deleted (services/audit.py).
+    audit_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -40,6 +40,10 @@ class Project(SQLModel, table=True):
     default_return_url: str | None = Field(default=None, max_length=2000)
     allowed_return_origins: str = Field(default="", max_length=4000)  # space-separated
     frame_ancestors: str = Field(default="'none'", max_length=2000)
+    # browser | none: `browser` binds a portal link to the first browser that opens it
+    # (a cookie whose secret's digest is PortalSession.bound_secret_hash); `none` lets the
+    # link work in any browser until it expires.
+    link_binding: str = Field(default="browser", max_length=16, sa_column_kwargs={"server_default": "browser"})
     # Feature toggles: off hides the UI and makes the portal API answer 403.
     feature_cancel: bool = True
     feature_resume: bool = True
@@ -167,6 +171,10 @@ class PortalSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     revoked_at: datetime | None = None
+    # Link binding (Project.link_binding): the digest of the secret in the cookie of the
+    # browser that first opened the link, and when. NULL until a browser opens it.
+    bound_secret_hash: str | None = Field(default=None, max_length=64)
+    bound_at: datetime | None = None
 
 
 class Subscription(SQLModel, table=True):
@@ -330,7 +338,11 @@ class SyncRun(SQLModel, table=True):
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    __table_args__ = (sa.Index("ix_audit_event_project_created", "project_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_event_project_created", "project_id", "created_at"),
+        sa.Index("ix_audit_event_project_customer_created", "project_id", "customer_id", "created_at"),
+        sa.Index("ix_audit_event_created", "created_at"),  # retention prunes by age alone
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: str | None = Field(default=None, max_length=40)
@@ -339,5 +351,10 @@ class AuditEvent(SQLModel, table=True):
     session_id: str | None = Field(default=None, max_length=40)
     api_key_id: str | None = Field(default=None, max_length=40)
     client_ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    # The Stripe object the action touched (sub_…, pm_…, txi_…, cus_…), when there is one.
+    stripe_object_id: str | None = Field(default=None, max_length=255)
+    # ok | failed | denied
+    outcome: str = Field(default="ok", max_length=16, sa_column_kwargs={"server_default": "ok"})
     detail: str | None = Field(default=None, max_length=4000)  # JSON
     created_at: datetime = Field(default_factory=utcnow)

@@ -67,6 +67,16 @@ def customers_path(team_id: str, project_id: str) -> str:
     return CUSTOMERS_PATH.format(teamId=team_id, projectId=project_id)
 
 
+# The audit trail (api_routes/audit.py): what was done in a project's portal and sessions, pages
+# of events newest first, with the same API key.
+AUDIT_EVENTS_ROUTE = "/teams/{teamId}/projects/{projectId}/audit-events"
+AUDIT_EVENTS_PATH = API_PREFIX + AUDIT_EVENTS_ROUTE
+
+
+def audit_events_path(team_id: str, project_id: str) -> str:
+    return AUDIT_EVENTS_PATH.format(teamId=team_id, projectId=project_id)
+
+
 # Where Stripe delivers a project's webhooks (api_routes/webhooks.py).
 STRIPE_WEBHOOK_PREFIX = API_PREFIX + "/webhooks/stripe/"
 

@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from billstack.clock import utcnow
 from billstack.models import AuditEvent
 
+if TYPE_CHECKING:  # sessions imports this module: the context is only a type here
+    from billstack.services.sessions import PortalContext
+
 _DETAIL_MAX = 4000
 _CLIENT_IP_MAX = 64
+_USER_AGENT_MAX = 512
+_STRIPE_ID_MAX = 255
+OUTCOME_OK = "ok"
+OUTCOME_FAILED = "failed"  # the action was tried and did not happen (Stripe refused, an error)
+OUTCOME_DENIED = "denied"  # the action was not allowed (a feature off, another customer's object)
+OUTCOMES = (OUTCOME_OK, OUTCOME_FAILED, OUTCOME_DENIED)
 # Ids that have their own column; any other keyword of `record_action` goes to `detail`.
 _ID_COLUMNS = ("customer_id", "session_id", "api_key_id")
-COLUMNS = ("project_id", "action", *_ID_COLUMNS, "client_ip", "detail", "created_at")
+COLUMNS = ("project_id", "action", *_ID_COLUMNS, "client_ip", "user_agent", "stripe_object_id", "outcome",
+           "detail", "created_at")
 # sqlite3 takes :name as written; the caller rewrites it for psycopg.
 INSERT_SQL = f"INSERT INTO audit_event ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
 # json.dumps builds a new encoder for every call with options; this one is built once.
@@ -37,6 +47,9 @@ def row(
     session_id: str | None = None,
     api_key_id: str | None = None,
     client_ip: str | None = None,
+    user_agent: str | None = None,
+    stripe_object_id: str | None = None,
+    outcome: str = OUTCOME_OK,
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -48,6 +61,9 @@ def row(
         "session_id": session_id,
         "api_key_id": api_key_id,
         "client_ip": (client_ip or None) and client_ip[:_CLIENT_IP_MAX],
+        "user_agent": (user_agent or None) and user_agent[:_USER_AGENT_MAX],
+        "stripe_object_id": (stripe_object_id or None) and stripe_object_id[:_STRIPE_ID_MAX],
+        "outcome": outcome,
         "detail": detail_text(detail),
         "created_at": now or utcnow(),
     }
@@ -72,6 +88,9 @@ def record(
     session_id: str | None = None,
     api_key_id: str | None = None,
     client_ip: str | None = None,
+    user_agent: str | None = None,
+    stripe_object_id: str | None = None,
+    outcome: str = OUTCOME_OK,
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
@@ -83,12 +102,33 @@ def record(
             session_id=session_id,
             api_key_id=api_key_id,
             client_ip=client_ip,
+            user_agent=user_agent,
+            stripe_object_id=stripe_object_id,
+            outcome=outcome,
             detail=detail,
             now=now,
         )
     )
     db.add(event)
     return event
+
+
+def record_portal(
+    db: Session,
+    ctx: PortalContext,
+    action: str,
+    *,
+    stripe_object_id: str | None = None,
+    outcome: str = OUTCOME_OK,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """A customer's action in the portal: project, customer, session, address and user agent
+    come from the validated context."""
+    return record(
+        db, action, project_id=ctx.project.id, customer_id=ctx.customer.id, session_id=ctx.session.id,
+        client_ip=ctx.client.ip, user_agent=ctx.client.user_agent, stripe_object_id=stripe_object_id,
+        outcome=outcome, detail=detail,
+    )
 
 
 def record_action(db: Session, action: str, *, project_id: str | None = None, **detail: object) -> AuditEvent:

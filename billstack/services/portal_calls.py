@@ -39,6 +39,7 @@ import anyio.to_thread
 from sqlmodel import Session
 
 from billstack import log_context
+from billstack.client_info import PortalClient
 from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError, busy, rate_limited
@@ -60,18 +61,18 @@ class Work(enum.Enum):
     ACTION = "action"  # writes to Stripe (cancel/resume, payment method update)
 
 
-async def run_portal_call(token: str, client_ip: str | None, action: Action[T], *, work: Work) -> T:
-    """Validate `token` and run `action(db, ctx)` in one unit of work, in the right pool,
-    if the limits above let it in (else BillStackError 503/429 at once)."""
+async def run_portal_call(token: str, client: PortalClient, action: Action[T], *, work: Work) -> T:
+    """Validate `token` for `client` and run `action(db, ctx)` in one unit of work, in the
+    right pool, if the limits above let it in (else BillStackError 503/429 at once)."""
     claims = sessions.decode_token(token)
     if work is Work.MIRROR or claims is None:  # a token that does not decode fails validation, quickly
-        return await anyio.to_thread.run_sync(_validated_call, token, client_ip, action)
+        return await anyio.to_thread.run_sync(_validated_call, token, client, action)
     slots = _slots(claims, work)
     _admit(slots)
     try:
         if work is Work.ACTION:
             _check_action_rate(claims["sid"])
-        future = _stripe_pool().submit(log_context.in_copied_context(_validated_call), token, client_ip, action)
+        future = _stripe_pool().submit(log_context.in_copied_context(_validated_call), token, client, action)
     except BaseException:
         admission.release(slots)
         raise
@@ -81,9 +82,9 @@ async def run_portal_call(token: str, client_ip: str | None, action: Action[T], 
     return await asyncio.wrap_future(future)
 
 
-def _validated_call(token: str, client_ip: str | None, action: Action[T]) -> T:
+def _validated_call(token: str, client: PortalClient, action: Action[T]) -> T:
     with session_scope() as db:
-        ctx = sessions.validate_portal_token(db, token, client_ip=client_ip)
+        ctx = sessions.validate_portal_token(db, token, client=client)
         return action(db, ctx)
 
 

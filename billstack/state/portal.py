@@ -25,10 +25,12 @@ from typing import Any, TypeVar
 import reflex as rx
 
 from billstack import billing_rows, presenters, routes
+from billstack.client_info import PortalClient
 from billstack.config import get_settings
 from billstack.errors import BillStackError, customer_message
 from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalise_locale, t
 from billstack.services import live, sessions
+from billstack.services.sessions import binding
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
@@ -154,10 +156,10 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
     async def refresh_from_stripe(self) -> None:
         """Saved data is on screen; fetch Stripe's current state and update the open page."""
         async with self:
-            token, client_ip = self._token(), self.router.session.client_ip or None
+            token, client = self._token(), self._client()
         try:
             view = await run_portal_call(
-                token, client_ip, lambda db, ctx: portal_service.load_portal_view(db, ctx, refresh="always"),
+                token, client, lambda db, ctx: portal_service.load_portal_view(db, ctx, refresh="always"),
                 work=Work.STRIPE_READ,
             )
         except BillStackError:
@@ -175,7 +177,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
         async with self:
             generation, token = self._live_generation, self._token()
             customer_id, version, expires_at = self._live_customer_id, self._live_version, self._live_expires_at
-            client_ip = self.router.session.client_ip or None
+            client = self._client()
         while customer_id and time.time() < expires_at:
             changed = await live.watch.wait_for_change(customer_id, version, min(LIVE_RECHECK_S, expires_at - time.time()))
             async with self:
@@ -190,7 +192,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
             limit = min(max(shown, 10), portal_service.INVOICE_PAGE_MAX)  # keep "Show more" pages shown
             try:
                 view, new_version = await run_portal_call(
-                    token, client_ip, functools.partial(portal_service.mirror_view, invoice_limit=limit),
+                    token, client, functools.partial(portal_service.mirror_view, invoice_limit=limit),
                     work=Work.MIRROR,
                 )
             except BillStackError as exc:
@@ -208,7 +210,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
                 self._live_version = version = new_version
         if customer_id:  # the link's time is up: the page turns into the expired page by itself
             try:
-                await run_portal_call(token, client_ip, dead_ends.token_still_valid, work=Work.MIRROR)
+                await run_portal_call(token, client, dead_ends.token_still_valid, work=Work.MIRROR)
             except BillStackError as exc:
                 await self._link_ended(exc, generation, token, fallback_kind="expired")
 
@@ -342,9 +344,16 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
     def _token(self) -> str:
         return routes.token_from_path(self.router.url.path)
 
+    def _client(self) -> PortalClient:
+        """Who is on this page: the websocket's address, user agent and link-binding cookie."""
+        headers = self.router.headers
+        return PortalClient.of(
+            self.router.session.client_ip, headers.user_agent, binding.secret_from_cookie_header(headers.cookie)
+        )
+
     async def _run(self, action: Callable[[Any, sessions.PortalContext], T], *, work: Work) -> T:
         """Validate the token and run one service call off the event loop (services/portal_calls.py)."""
-        return await run_portal_call(self._token(), self.router.session.client_ip or None, action, work=work)
+        return await run_portal_call(self._token(), self._client(), action, work=work)
 
     def _apply_view(self, view: PortalView) -> None:
         locale = normalise_locale(view.locale)

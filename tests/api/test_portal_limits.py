@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from billstack.client_info import NO_CLIENT
 from billstack.config import reset_settings
 from billstack.db import release_connection
 from billstack.errors import BillStackError
@@ -84,21 +85,21 @@ async def test_a_project_at_its_limit_is_told_busy_at_once_and_other_projects_ar
     limits(stripe_concurrency_per_project=2)
     other = build_world(emulator_url)
     held = [
-        asyncio.create_task(run_portal_call(world.alice.token, None, gate.hold, work=Work.STRIPE_READ)),
-        asyncio.create_task(run_portal_call(world.bob.token, None, gate.hold, work=Work.ACTION)),
+        asyncio.create_task(run_portal_call(world.alice.token, NO_CLIENT, gate.hold, work=Work.STRIPE_READ)),
+        asyncio.create_task(run_portal_call(world.bob.token, NO_CLIENT, gate.hold, work=Work.ACTION)),
     ]
     await gate.until_held_by(2)
 
-    busy = await _refused(run_portal_call(world.bob.token, None, _customer_id, work=Work.STRIPE_READ))
+    busy = await _refused(run_portal_call(world.bob.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ))
     assert (busy.status, busy.code, busy.type) == (503, "portal_busy", "api_error")
     assert int(busy.headers["Retry-After"]) >= 1
     # Another project's calls, and this project's mirror reads (which never wait on Stripe), go on.
-    assert await run_portal_call(other.alice.token, None, _customer_id, work=Work.STRIPE_READ) == other.alice.customer_id
-    assert await run_portal_call(world.bob.token, None, _customer_id, work=Work.MIRROR) == world.bob.customer_id
+    assert await run_portal_call(other.alice.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ) == other.alice.customer_id
+    assert await run_portal_call(world.bob.token, NO_CLIENT, _customer_id, work=Work.MIRROR) == world.bob.customer_id
 
     gate.open()
     assert await asyncio.gather(*held) == [world.alice.customer_id, world.bob.customer_id]
-    assert await run_portal_call(world.bob.token, None, _customer_id, work=Work.STRIPE_READ) == world.bob.customer_id
+    assert await run_portal_call(world.bob.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ) == world.bob.customer_id
 
 
 async def test_all_projects_together_are_held_to_the_threads_and_the_queue(
@@ -107,32 +108,32 @@ async def test_all_projects_together_are_held_to_the_threads_and_the_queue(
     limits(stripe_threads=1, stripe_queue=1)
     other, third = build_world(emulator_url), build_world(emulator_url)
     held = [
-        asyncio.create_task(run_portal_call(person.token, None, gate.hold, work=Work.STRIPE_READ))
+        asyncio.create_task(run_portal_call(person.token, NO_CLIENT, gate.hold, work=Work.STRIPE_READ))
         for person in (world.alice, other.alice)
     ]
     await gate.until_held_by(2)
 
-    busy = await _refused(run_portal_call(third.alice.token, None, _customer_id, work=Work.STRIPE_READ))
+    busy = await _refused(run_portal_call(third.alice.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ))
     assert (busy.status, busy.code) == (503, "portal_busy")
 
     gate.open()
     await asyncio.gather(*held)
-    assert await run_portal_call(third.alice.token, None, _customer_id, work=Work.STRIPE_READ) == third.alice.customer_id
+    assert await run_portal_call(third.alice.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ) == third.alice.customer_id
 
 
 async def test_one_portal_session_gets_a_couple_of_actions_at_once_not_its_projects_every_slot(
     world: World, gate: Gate
 ) -> None:
     held = [
-        asyncio.create_task(run_portal_call(world.alice.token, None, gate.hold, work=Work.ACTION)) for _ in range(2)
+        asyncio.create_task(run_portal_call(world.alice.token, NO_CLIENT, gate.hold, work=Work.ACTION)) for _ in range(2)
     ]
     await gate.until_held_by(2)
 
-    limited = await _refused(run_portal_call(world.alice.token, None, _customer_id, work=Work.ACTION))
+    limited = await _refused(run_portal_call(world.alice.token, NO_CLIENT, _customer_id, work=Work.ACTION))
     assert (limited.status, limited.code) == (429, "rate_limited")
     # Reads of the same session, and another session's actions, still go through.
-    assert await run_portal_call(world.alice.token, None, _customer_id, work=Work.STRIPE_READ) == world.alice.customer_id
-    assert await run_portal_call(world.bob.token, None, _customer_id, work=Work.ACTION) == world.bob.customer_id
+    assert await run_portal_call(world.alice.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ) == world.alice.customer_id
+    assert await run_portal_call(world.bob.token, NO_CLIENT, _customer_id, work=Work.ACTION) == world.bob.customer_id
 
     gate.open()
     await asyncio.gather(*held)
@@ -143,21 +144,21 @@ async def test_actions_are_rate_limited_per_portal_session(world: World, limits)
     limits(rate_limit_portal_actions_per_minute=2)
     ratelimit.portal_actions.reset()
     for _ in range(2):
-        assert await run_portal_call(world.alice.token, None, _customer_id, work=Work.ACTION) == world.alice.customer_id
+        assert await run_portal_call(world.alice.token, NO_CLIENT, _customer_id, work=Work.ACTION) == world.alice.customer_id
 
-    limited = await _refused(run_portal_call(world.alice.token, None, _customer_id, work=Work.ACTION))
+    limited = await _refused(run_portal_call(world.alice.token, NO_CLIENT, _customer_id, work=Work.ACTION))
     assert (limited.status, limited.code) == (429, "rate_limited")
     assert 1 <= int(limited.headers["Retry-After"]) <= 30
     # Reads are not actions; another session has its own budget.
-    assert await run_portal_call(world.alice.token, None, _customer_id, work=Work.STRIPE_READ) == world.alice.customer_id
-    assert await run_portal_call(world.bob.token, None, _customer_id, work=Work.ACTION) == world.bob.customer_id
+    assert await run_portal_call(world.alice.token, NO_CLIENT, _customer_id, work=Work.STRIPE_READ) == world.alice.customer_id
+    assert await run_portal_call(world.bob.token, NO_CLIENT, _customer_id, work=Work.ACTION) == world.bob.customer_id
 
 
 async def test_over_http_a_busy_project_answers_503_in_the_error_shape_with_retry_after(
     client: httpx.AsyncClient, world: World, gate: Gate, limits
 ) -> None:
     limits(stripe_concurrency_per_project=1)
-    held = asyncio.create_task(run_portal_call(world.bob.token, None, gate.hold, work=Work.STRIPE_READ))
+    held = asyncio.create_task(run_portal_call(world.bob.token, NO_CLIENT, gate.hold, work=Work.STRIPE_READ))
     await gate.until_held_by(1)
     sub_id = world.alice.seeded["subscriptions"][0]
 

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from sqlmodel import Session, select
 
 from api_routes.errors import install_error_handling
+from billstack.client_info import PortalClient
 from billstack.config import reset_settings
 from billstack.db import engine_for, session_scope
 from billstack.errors import BillStackError
@@ -224,18 +225,18 @@ def test_failed_validations_are_rate_limited_per_ip(tenant: Tenant, monkeypatch)
     reset_settings()
     good = mint(tenant).token
     for _ in range(3):
-        rejected("garbage", "token_invalid", tenant, client_ip="198.51.100.1")
+        rejected("garbage", "token_invalid", tenant, client=PortalClient(ip="198.51.100.1"))
     with pytest.raises(BillStackError) as caught:  # budget used up: a failure is now a 429
-        validate("garbage", client_ip="198.51.100.1")
+        validate("garbage", client=PortalClient(ip="198.51.100.1"))
     assert caught.value.status == 429 and 1 <= int(caught.value.headers["Retry-After"]) <= 20
     with pytest.raises(BillStackError) as caught:  # a forgery too, however it fails
-        validate(good[:-2] + ("AA" if not good.endswith("AA") else "BB"), client_ip="198.51.100.1")
+        validate(good[:-2] + ("AA" if not good.endswith("AA") else "BB"), client=PortalClient(ip="198.51.100.1"))
     assert caught.value.status == 429
     # A valid link still opens from that address: an office behind NAT shares one IP.
-    assert validate(good, client_ip="198.51.100.1").customer.id == tenant.customer_id
-    assert validate(good, client_ip="198.51.100.2").customer.id == tenant.customer_id
+    assert validate(good, client=PortalClient(ip="198.51.100.1")).customer.id == tenant.customer_id
+    assert validate(good, client=PortalClient(ip="198.51.100.2")).customer.id == tenant.customer_id
     for _ in range(5):  # successes do not count
-        validate(good, client_ip="198.51.100.3")
+        validate(good, client=PortalClient(ip="198.51.100.3"))
     assert validate(good).customer.id == tenant.customer_id  # no client IP (internal caller): not limited
 
 
@@ -251,7 +252,7 @@ async def probe(db_url: str):
     @app.get("/api/probe/{token}")
     def show(token: str, request: Request) -> dict:
         with session_scope() as db:
-            ctx = validate_portal_token(db, token, client_ip=request.client.host)
+            ctx = validate_portal_token(db, token, client=PortalClient(ip=request.client.host))
         return {"email": ctx.customer.email}
 
     transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 1234))

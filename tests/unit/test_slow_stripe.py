@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from billstack.client_info import NO_CLIENT
 from billstack import stripe_gateway
 from billstack.config import reset_settings
 from billstack.db import get_engine, session_scope
@@ -45,7 +46,7 @@ def connections_during_stripe_calls(monkeypatch: pytest.MonkeyPatch) -> list[int
 
 def _as(token: str, action: Callable[[Any, Any], T], work: Work) -> T:
     """As a request runs it: the one entry point, its own pool thread, validation included."""
-    return asyncio.run(run_portal_call(token, None, action, work=work))
+    return asyncio.run(run_portal_call(token, NO_CLIENT, action, work=work))
 
 
 def _mirrored(customer_id: str, sub_id: str) -> Subscription:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from billstack import log_context
+from billstack.client_info import NO_CLIENT, PortalClient
 from billstack.clock import utcnow
 from billstack.errors import rate_limited
 from billstack.models import Customer, PortalSession, Project
@@ -42,6 +43,8 @@ class PortalContext:
     session: PortalSession
     project: Project
     customer: Customer
+    # Who asked (address, user agent, link-binding cookie): the audit trail records it.
+    client: PortalClient = NO_CLIENT
 
     @property
     def session_id(self) -> str:
@@ -69,21 +72,22 @@ def validate_portal_token(
     token: str,
     *,
     now: datetime | None = None,
-    client_ip: str | None = None,
+    client: PortalClient = NO_CLIENT,
     project_id: str | None = None,
 ) -> PortalContext:
     """Returns the session, project and customer a token grants, or raises.
 
     Raises `PortalTokenError` (401: token_invalid / token_expired / token_revoked), or
-    429 `rate_limited` for a failure from a `client_ip` that has used up its budget of
+    429 `rate_limited` for a failure from a `client.ip` that has used up its budget of
     failed validations (a valid token from that address still validates).
     `project_id`, when a route knows which project it serves, must match the token's.
     """
     # A valid token always gets through: many customers can share one address (an
     # office behind NAT), and one visitor's failures must not lock the others out.
+    client_ip = client.ip
     blocked_for = ratelimit.token_failures.blocked(client_ip) if client_ip else 0
     try:
-        ctx = _validate(db, token, now or utcnow(), project_id)
+        ctx = _validate(db, token, now or utcnow(), project_id, client)
     except PortalTokenError as exc:
         log.info("portal token rejected (%s) from %s", exc.code, client_ip or "-")
         if client_ip:
@@ -95,7 +99,9 @@ def validate_portal_token(
     return ctx
 
 
-def _validate(db: Session, token: str, now: datetime, expected_project_id: str | None) -> PortalContext:
+def _validate(
+    db: Session, token: str, now: datetime, expected_project_id: str | None, client: PortalClient
+) -> PortalContext:
     claims = decode_token(token)
     if claims is None:
         raise _token_invalid()
@@ -132,7 +138,7 @@ def _validate(db: Session, token: str, now: datetime, expected_project_id: str |
             TOKEN_EXPIRED, "This portal link has expired.",
             return_url=session.return_url, project_id=session.project_id, locale=session.locale,
         )
-    return PortalContext(session=session, project=project, customer=customer)
+    return PortalContext(session=session, project=project, customer=customer, client=client)
 
 
 def _token_invalid() -> PortalTokenError:
