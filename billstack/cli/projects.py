@@ -13,6 +13,7 @@ from billstack.cli.shapes import project_json
 from billstack.cli.work import unit_of_work
 from billstack.errors import BillStackError
 from billstack.services import plan_catalog, tenants
+from billstack.services.setting_checks import LINK_BINDINGS
 from billstack.services.views import CUSTOMER_UPDATE_FIELDS
 
 FEATURES = (
@@ -48,6 +49,11 @@ def project_options(fn: Callable) -> Callable:
         "allowed_return_origins",
         multiple=True,
         help="Origin a session's returnUrl may use, e.g. https://app.example.com (repeatable; replaces the list).",
+    )(fn)
+    fn = click.option(
+        "--link-binding", type=click.Choice(LINK_BINDINGS), default=None,
+        help="browser (the default): a portal link works only in the first browser that opens it "
+             "(reloads too); none: in any browser until it expires.",
     )(fn)
     fn = click.option(
         "--customer-update-fields", "customer_update_fields", default=None, metavar="FIELDS",
@@ -180,6 +186,7 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("Default return URL", data["defaultReturnUrl"]),
             ("Allowed return origins", " ".join(data["allowedReturnOrigins"])),
             ("Frame ancestors", data["frameAncestors"]),
+            ("Link binding", data["linkBinding"]),
             ("Features", features),
             ("Customer update", f"on ({details})" if update["enabled"] else "off (customers cannot edit billing details)"),
             *_plan_change_lines(data["subscriptionUpdate"]),

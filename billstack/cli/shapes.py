@@ -35,6 +35,7 @@ def project_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, An
         "defaultReturnUrl": project.default_return_url,
         "allowedReturnOrigins": allowed_return_origins(project),
         "frameAncestors": project.frame_ancestors,
+        "linkBinding": project.link_binding,
         "features": {
             "cancel": project.feature_cancel,
             "resume": project.feature_resume,

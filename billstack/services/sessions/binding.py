@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
 
+from billstack.services.setting_checks import LINK_BINDING_BROWSER  # noqa: F401 - used by the binding code
+
 COOKIE_NAME = "billstack_link"
 # A secret is token_urlsafe(32): 43 characters. Anything far longer is not ours.
 _SECRET_MAX = 128
