@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api_routes import customers, portal, portal_sessions, stripe_compat, webhooks
+from api_routes import audit, customers, portal, portal_sessions, stripe_compat, webhooks
 from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
 from api_routes.limits import BODY_METHODS, JsonBodyLimits, body_limit
 from api_routes.portal_sessions import CreatePortalSessionRequest
@@ -51,8 +51,8 @@ _ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
 
 
 # Every router of the API, in the order its operations are documented.
-ROUTERS: tuple[APIRouter, ...] = (portal_sessions.router, customers.router, portal.router, webhooks.router,
-                                  stripe_compat.router)
+ROUTERS: tuple[APIRouter, ...] = (portal_sessions.router, customers.router, audit.router, portal.router,
+                                  webhooks.router, stripe_compat.router)
 # Bodies that hot routes parse themselves (see portal_sessions): documented here.
 DOCUMENTED_BODIES = (CreatePortalSessionRequest,)
 
