@@ -17,7 +17,8 @@ token + one unit of work" lives:
    anyio's (which the quick database work uses: session creation on PostgreSQL, the sync
    routes, mirror reads). A project whose Stripe answers slowly fills its own slots in
    this pool and no one else's.
-3. In that thread the token is validated and the action runs in one session, whose
+3. In that thread the token is validated and the action runs in one session (an action
+   that fails is audited in a unit of work of its own: `audit.failures_recorded`), whose
    connection the services give back before each Stripe call (`db.release_connection`):
    waiting on Stripe holds no database connection either. Stripe requests time out
    after BILLSTACK_STRIPE_TIMEOUT_S (stripe_gateway), which bounds how long a slot is held.
@@ -43,7 +44,7 @@ from billstack.client_info import PortalClient
 from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError, busy, rate_limited
-from billstack.services import ratelimit, sessions
+from billstack.services import audit, ratelimit, sessions
 
 T = TypeVar("T")
 Action = Callable[[Session, sessions.PortalContext], T]
@@ -83,7 +84,8 @@ async def run_portal_call(token: str, client: PortalClient, action: Action[T], *
 
 
 def _validated_call(token: str, client: PortalClient, action: Action[T]) -> T:
-    with session_scope() as db:
+    # An action that fails is audited too, after its unit of work rolled back (services/audit.py).
+    with audit.failures_recorded(), session_scope() as db:
         ctx = sessions.validate_portal_token(db, token, client=client)
         return action(db, ctx)
 

@@ -77,6 +77,8 @@ def update_customer_details(
     let customers edit; 400 naming the field (`email`, `address.country` …) for a bad value."""
     project, customer = ctx.project, ctx.customer
     sent = [f.name for f in fields(update) if getattr(update, f.name) is not None]
+    audit.attempt(ctx, "customer.details_updated", stripe_object_id=customer.stripe_customer_id,
+                  detail={"fields": sent})
     if not sent:
         raise invalid("Send at least one of name, email, phone or address.", code="parameter_missing")
     for name in sent:
@@ -89,8 +91,8 @@ def update_customer_details(
     except BillStackError as exc:
         raise _field_error(exc) from exc
     apply_customer(db, customer, updated)
-    audit.record(db, "customer.details_updated", project_id=project.id, customer_id=customer.id,
-                 session_id=ctx.session.id, detail={"fields": sent})
+    audit.record_portal(db, ctx, "customer.details_updated", stripe_object_id=customer.stripe_customer_id,
+                        detail={"fields": sent})
     return customer_details_view(db, customer)
 
 
@@ -99,6 +101,9 @@ def add_tax_id(
 ) -> TaxIdView:
     """Stripe checks the value's format (400 `tax_id_invalid`, param `value`). 403 when tax ids are off."""
     project, customer = ctx.project, ctx.customer
+    # No txi_… before Stripe made it: a failure names the customer.
+    audit.attempt(ctx, "customer.tax_id_added", stripe_object_id=customer.stripe_customer_id,
+                  detail={"type": tax_type if tax_type in TAX_ID_TYPES else None})
     _require_editable(ctx, "tax_id")
     if tax_type not in TAX_ID_TYPES:
         raise invalid(f"type must be one of {', '.join(TAX_ID_TYPES)}.", param="type")
@@ -116,14 +121,14 @@ def add_tax_id(
                           "including its country prefix.", param="value", code="tax_id_invalid") from exc
         raise
     apply_tax_id(db, project, customer, created)
-    audit.record(db, "customer.tax_id_added", project_id=project.id, customer_id=customer.id,
-                 session_id=ctx.session.id, detail={"tax_id": created["id"], "type": tax_type})
+    audit.record_portal(db, ctx, "customer.tax_id_added", stripe_object_id=created["id"], detail={"type": tax_type})
     return tax_id_view(own_tax_id(db, customer, created["id"]))
 
 
 def remove_tax_id(db: Session, ctx: PortalContext, tax_id: str) -> None:
     """404 for a tax id that is not the customer's. 403 when tax ids are off."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "customer.tax_id_removed", stripe_object_id=tax_id)
     _require_editable(ctx, "tax_id")
     ensure_synced(db, ctx)
     own_tax_id(db, customer, tax_id)
@@ -134,8 +139,7 @@ def remove_tax_id(db: Session, ctx: PortalContext, tax_id: str) -> None:
         if exc.status != 404:  # already gone from Stripe: what was asked is done
             raise
     forget(db, project, customer, TaxId, tax_id)
-    audit.record(db, "customer.tax_id_removed", project_id=project.id, customer_id=customer.id,
-                 session_id=ctx.session.id, detail={"tax_id": tax_id})
+    audit.record_portal(db, ctx, "customer.tax_id_removed", stripe_object_id=tax_id)
 
 
 # --- checks ------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ def set_cancel_at_period_end(
     free text; both are sent to Stripe on cancel only.
     """
     project, customer = ctx.project, ctx.customer
+    action = "subscription.cancel_scheduled" if cancel else "subscription.resumed"
+    audit.attempt(ctx, action, stripe_object_id=subscription_id)
     if cancel and not project.feature_cancel:
         raise feature_off("Cancelling subscriptions")
     if not cancel and not project.feature_resume:
@@ -57,14 +59,7 @@ def set_cancel_at_period_end(
         project, row.stripe_id, cancel, key=key, feedback=reason, comment=comment
     )
     apply_subscription(db, project, customer, updated)
-    audit.record(
-        db,
-        "subscription.cancel_scheduled" if cancel else "subscription.resumed",
-        project_id=project.id,
-        customer_id=customer.id,
-        session_id=ctx.session.id,
-        detail={"subscription": row.stripe_id, **({"reason": reason} if reason else {})},
-    )
+    audit.record_portal(db, ctx, action, stripe_object_id=row.stripe_id, detail={"reason": reason} if reason else None)
     return own_subscription_view(db, customer, subscription_id)
 
 

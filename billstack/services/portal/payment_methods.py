@@ -65,6 +65,7 @@ def create_payment_method_checkout(
     db: Session, ctx: PortalContext, *, success_url: str, cancel_url: str
 ) -> CheckoutRedirect:
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "payment_method.checkout_started", stripe_object_id=customer.stripe_customer_id)
     if not project.feature_payment_method_update:
         raise feature_off("Updating the payment method")
     if CHECKOUT_SESSION_PLACEHOLDER not in success_url:
@@ -83,14 +84,7 @@ def create_payment_method_checkout(
         locale=checkout_locale(ctx.session.locale),
         branding=checkout_branding(project),
     )
-    audit.record(
-        db,
-        "payment_method.checkout_started",
-        project_id=project.id,
-        customer_id=customer.id,
-        session_id=ctx.session.id,
-        detail={"checkout_session": session["id"]},
-    )
+    audit.record_portal(db, ctx, "payment_method.checkout_started", stripe_object_id=session["id"])
     return CheckoutRedirect(id=session["id"], url=session["url"])
 
 
@@ -147,6 +141,8 @@ def complete_payment_method_update(
     keys derived from the Checkout Session, and subscriptions already on the card are
     left alone."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "payment_method.added", stripe_object_id=checkout_session_id,
+                  detail={"checkout_session": checkout_session_id})
     if not project.feature_payment_method_update:
         raise feature_off("Updating the payment method")
     release_connection(db)
@@ -172,15 +168,9 @@ def complete_payment_method_update(
                 project, row.stripe_id, payment_method_id, key=key
             )
             apply_subscription(db, project, customer, updated)
-    if previous_default != payment_method_id:
-        audit.record(
-            db,
-            "payment_method.default_changed",
-            project_id=project.id,
-            customer_id=customer.id,
-            session_id=ctx.session.id,
-            detail={"payment_method": payment_method_id, "checkout_session": checkout_session_id},
-        )
+    if previous_default != payment_method_id:  # not again on a reload of the return URL
+        audit.record_portal(db, ctx, "payment_method.added", stripe_object_id=payment_method_id,
+                            detail={"checkout_session": checkout_session_id, "previous": previous_default})
     return payment_method_view_by_id(db, customer, payment_method_id)
 
 
@@ -223,6 +213,7 @@ def set_default_payment_method(
     subscription that names a default card of its own (one without keeps following the
     customer's). 404 for a card that is not theirs; 403 when card updates are off."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "payment_method.default_changed", stripe_object_id=payment_method_id)
     if not project.feature_payment_method_update:
         raise feature_off("Updating the payment method")
     ensure_synced(db, ctx)
@@ -243,11 +234,8 @@ def set_default_payment_method(
             key=action_key(ctx, "sub-default-pm", f"{subscription_id}-{payment_method_id}", idempotency_key),
         )
         apply_subscription(db, project, customer, updated)
-    audit.record(
-        db, "payment_method.default_changed", project_id=project.id, customer_id=customer.id,
-        session_id=ctx.session.id,
-        detail={"payment_method": payment_method_id, "previous": previous_default, "subscriptions": own_default},
-    )
+    audit.record_portal(db, ctx, "payment_method.default_changed", stripe_object_id=payment_method_id,
+                        detail={"previous": previous_default, "subscriptions": own_default})
     return payment_method_view_by_id(db, customer, payment_method_id)
 
 
@@ -259,6 +247,7 @@ def remove_payment_method(
     any subscription is live, or a live subscription's own default. 404 for a card that is
     not theirs; 403 when removing cards is off."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "payment_method.removed", stripe_object_id=payment_method_id)
     if not project.feature_payment_method_remove:
         raise feature_off("Removing a payment method")
     ensure_synced(db, ctx)
@@ -268,10 +257,7 @@ def remove_payment_method(
     release_connection(db)
     stripe_gateway.detach_payment_method(project, payment_method_id, key=key)
     forget(db, project, customer, PaymentMethod, payment_method_id)
-    audit.record(
-        db, "payment_method.removed", project_id=project.id, customer_id=customer.id,
-        session_id=ctx.session.id, detail={"payment_method": payment_method_id},
-    )
+    audit.record_portal(db, ctx, "payment_method.removed", stripe_object_id=payment_method_id)
 
 
 def _refuse_if_in_use(db: Session, customer: Customer, payment_method_id: str) -> None:

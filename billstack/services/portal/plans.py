@@ -122,6 +122,8 @@ def change_plan(
     charge equal it; a declined charge is a 402 with nothing changed) or, when a
     `schedule_at_period_end` condition holds, at the period end (the view's `scheduledChange`)."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "subscription.plan_changed", stripe_object_id=subscription_id,
+                  detail={"price": price_id, "quantity": quantity})
     try:
         change = _checked_change(db, ctx, subscription_id, price_id, quantity)
     except BillStackError as exc:
@@ -135,9 +137,11 @@ def change_plan(
     ):
         return own_subscription_view(db, customer, subscription_id)  # already waiting for the period end
     key = action_key(ctx, "sub-plan", row.stripe_id, idempotency_key)
+    detail = {"price": change.plan.price_id, "quantity": change.quantity}
+    action = "subscription.plan_change_scheduled" if change.applies_at == "period_end" else "subscription.plan_changed"
+    audit.attempt(ctx, action, stripe_object_id=row.stripe_id, detail=detail)
     if change.applies_at == "period_end":
         updated = _schedule_at_period_end(db, project, change, key)
-        action = "subscription.plan_change_scheduled"
     else:
         _check_proration_date(row, proration_date)
         item_id, schedule_id = _item_id(row), row.schedule_id
@@ -154,12 +158,8 @@ def change_plan(
             stripe_gateway.release_subscription_schedule(
                 project, schedule_id, key=stripe_gateway.idempotency_key(key, "release"))
             updated = stripe_gateway.retrieve_subscription(project, row.stripe_id)
-        action = "subscription.plan_changed"
     apply_subscription(db, project, customer, updated)
-    audit.record(
-        db, action, project_id=project.id, customer_id=customer.id, session_id=ctx.session.id,
-        detail={"subscription": row.stripe_id, "price": change.plan.price_id, "quantity": change.quantity},
-    )
+    audit.record_portal(db, ctx, action, stripe_object_id=row.stripe_id, detail=detail)
     return own_subscription_view(db, customer, subscription_id)
 
 
@@ -168,6 +168,7 @@ def keep_current_plan(
 ) -> SubscriptionView:
     """Drop a change waiting for the period end (releases the subscription schedule)."""
     project, customer = ctx.project, ctx.customer
+    audit.attempt(ctx, "subscription.scheduled_change_dropped", stripe_object_id=subscription_id)
     row = _changeable_subscription(db, ctx, subscription_id)
     if row.schedule_id is None or row.scheduled_price_id is None:
         if idempotency_key is not None:  # a client's retry after the change was dropped
@@ -179,10 +180,8 @@ def keep_current_plan(
     release_connection(db)
     stripe_gateway.release_subscription_schedule(project, schedule_id, key=key)
     apply_subscription(db, project, customer, stripe_gateway.retrieve_subscription(project, stripe_id))
-    audit.record(
-        db, "subscription.scheduled_change_dropped", project_id=project.id, customer_id=customer.id,
-        session_id=ctx.session.id, detail={"subscription": stripe_id, "schedule": schedule_id},
-    )
+    audit.record_portal(db, ctx, "subscription.scheduled_change_dropped", stripe_object_id=stripe_id,
+                        detail={"schedule": schedule_id})
     return own_subscription_view(db, customer, subscription_id)
 
 
