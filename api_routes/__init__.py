@@ -6,8 +6,9 @@ route falls through to Reflex — except under /api/, where an unknown URL is a 
 (a new router module is added there); that catch-all is added last.
 
 Middleware (outermost first), all pure ASGI so Reflex's websocket passes untouched:
-SecurityHeaders (every response), UnexpectedErrors (/api/… → JSON 500),
-JsonBodyLimits (413/415 on the JSON API).
+SecurityHeaders (every response), LinkBinding (the first load of /portal/<token> binds
+the link to its browser; stands aside when FastPaths' own did it), UnexpectedErrors
+(/api/… → JSON 500), JsonBodyLimits (413/415 on the JSON API).
 
 `billstack serve` puts api_routes.fast_paths.FastPaths in front of the whole app: it
 answers `POST …/portal` (session creation, the hot path) without entering these stacks,
@@ -22,11 +23,13 @@ from fastapi import APIRouter, FastAPI
 
 from api_routes import audit, customers, portal, portal_sessions, stripe_compat, webhooks
 from api_routes.errors import UnexpectedErrors, add_api_fallback, install_error_handling
+from api_routes.link_binding import LinkBinding
 from api_routes.limits import BODY_METHODS, JsonBodyLimits, body_limit
 from api_routes.portal_sessions import CreatePortalSessionRequest
 from api_routes.schemas import ErrorResponse
 from api_routes.security import SecurityHeaders
 from billstack import routes
+from billstack.config import get_settings
 
 API_TITLE = "BillStack Portal API"
 API_VERSION = "1.0.0"
@@ -121,5 +124,6 @@ def create_api() -> FastAPI:
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(JsonBodyLimits)
     app.add_middleware(UnexpectedErrors)
+    app.add_middleware(LinkBinding, public_url_is_https=get_settings().resolved_public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders)
     return app

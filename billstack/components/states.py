@@ -11,12 +11,13 @@ from billstack.state.portal import PortalState as S
 
 
 def invalid_link() -> rx.Component:
-    """Expired, revoked or invalid: in the project's brand, with its way back and support
+    """Expired, revoked, used (bound to another browser) or invalid: in the project's brand, with its way back and support
     contact, when the link names a project we can trust; a neutral page when nothing is known."""
     title = rx.match(
         S.invalid_kind,
         ("expired", label("invalid.expired_title")),
         ("revoked", label("invalid.revoked_title")),
+        ("used", label("invalid.used_title")),
         ("rate_limited", label("invalid.rate_limited_title")),
         label("invalid.invalid_title"),
     )
@@ -24,6 +25,7 @@ def invalid_link() -> rx.Component:
         S.invalid_kind,
         ("expired", label("invalid.expired_body")),
         ("revoked", label("invalid.revoked_body")),
+        ("used", label("invalid.used_body")),
         ("rate_limited", label("invalid.rate_limited_body")),
         label("invalid.invalid_body"),
     )

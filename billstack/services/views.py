@@ -262,12 +262,12 @@ class CheckoutRedirect(View):
     url: str = Field(description="Stripe Checkout (setup mode): send the customer's browser here.")
 
 
-DeadEndKind = Literal["expired", "revoked", "invalid"]
+DeadEndKind = Literal["expired", "revoked", "used", "invalid"]
 
 
 class DeadEndView(View):
     """What a portal link that no longer opens shows: never any customer data. For a link of
-    ours (valid signature) that expired or was revoked, the project's branding and the way
+    ours (valid signature) that expired, was revoked or was used in another browser, the project's branding and the way
     back; for anything else (`invalid`), nothing project-specific (a neutral page)."""
 
     kind: DeadEndKind

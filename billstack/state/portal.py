@@ -37,6 +37,7 @@ from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Brand
 from billstack.state import dead_ends
 from billstack.state.arguments import well_formed_subscription_id
 from billstack.state.billing_details import BillingDetailsMixin
+from billstack.state.client_commands import ClientCommandMixin
 from billstack.state.plans import PlanChangeMixin
 from billstack.state.wallet import WalletMixin
 
@@ -58,10 +59,10 @@ LIVE_RECHECK_S = 15.0
 LIVE_BUSY_RETRY_S = 0.5
 
 
-class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
+class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
-    invalid_kind: str = "invalid"  # expired | revoked | invalid | rate_limited
+    invalid_kind: str = "invalid"  # expired | revoked | used | invalid | rate_limited
     locale: str = DEFAULT_LOCALE
     labels: dict[str, str] = catalogue(DEFAULT_LOCALE)
 
@@ -128,7 +129,10 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
         except Exception as exc:  # noqa: BLE001 - the page must leave "loading" whatever failed
             self._show_failure(exc)
             if self.page_status == "invalid":  # a link that does not open: brand it if it names its project
-                known = None if self.invalid_kind == "rate_limited" else await dead_ends.dead_end_of(self._token())
+                token, client = self._token(), self._client()
+                if self.invalid_kind == "used":  # bound to another browser: audited once per page load
+                    await dead_ends.record_refused_use(token, client)
+                known = None if self.invalid_kind == "rate_limited" else await dead_ends.dead_end_of(token, client)
                 self._show_dead_end(known or dead_ends.NEUTRAL, self.invalid_kind)
             return
         self._apply_view(view)
@@ -144,7 +148,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
             self._set_notice(t(self.locale, "pm.canceled_notice"), "gray")
         if query.get("setup"):
             # Drop ?setup=… so a reload doesn't repeat the confirmation.
-            yield rx.call_script("window.history.replaceState(null, '', window.location.pathname)")
+            self._drop_query()
         flow_event = self._open_flow(view.flow)
         if flow_event is not None:
             yield flow_event
@@ -197,7 +201,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
                 )
             except BillStackError as exc:
                 # Revoked (its revocation woke this page) or expired meanwhile: say so now.
-                await self._link_ended(exc, generation, token, fallback_kind=_invalid_kind(exc))
+                await self._link_ended(exc, generation, token, client, fallback_kind=_invalid_kind(exc))
                 return
             async with self:
                 if not self._live_is_current(generation, token):
@@ -212,13 +216,15 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
             try:
                 await run_portal_call(token, client, dead_ends.token_still_valid, work=Work.MIRROR)
             except BillStackError as exc:
-                await self._link_ended(exc, generation, token, fallback_kind="expired")
+                await self._link_ended(exc, generation, token, client, fallback_kind="expired")
 
-    async def _link_ended(self, exc: BillStackError, generation: int, token: str, *, fallback_kind: str) -> None:
+    async def _link_ended(
+        self, exc: BillStackError, generation: int, token: str, client: PortalClient, *, fallback_kind: str
+    ) -> None:
         """An open page whose link stopped validating shows the expired/revoked page, without a click."""
         if exc.status not in (401, 429):  # busy or down: the link may be fine; the next action tells
             return
-        known = await dead_ends.dead_end_of(token)
+        known = await dead_ends.dead_end_of(token, client)
         async with self:
             if self._live_is_current(generation, token):
                 self._show_dead_end(known, known.kind if known is not None else fallback_kind)
@@ -478,7 +484,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, rx.State):
 def _invalid_kind(exc: BillStackError) -> str:
     if exc.status == 429:
         return "rate_limited"
-    for kind in ("expired", "revoked"):
+    for kind in ("expired", "revoked", "used"):
         if kind in (exc.code or ""):
             return kind
     return "invalid"

@@ -1,6 +1,7 @@
 """The page a portal link shows when it no longer opens the portal (issue 13, item 7).
 
-A link of ours (its signature verifies) that expired or was revoked still names its
+A link of ours (its signature verifies) that expired, was revoked or is bound to another
+browser (issue 18: `used`) still names its
 session, so the page can wear the project's brand, offer the way back (the session's
 return URL, else the project's default) and speak the session's language. Anything else
 — a bad signature, garbage, a session that does not exist — gets a neutral page: its
@@ -11,34 +12,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from billstack.client_info import PortalClient
 from billstack.db import session_scope
 from billstack.i18n import DEFAULT_LOCALE
 from billstack.models import Project
 from billstack.services.portal.reads import branding_of
-from billstack.services.sessions import TOKEN_EXPIRED, TOKEN_REVOKED, PortalTokenError, validate_portal_token
+from billstack.services.setting_checks import safe_link
+from billstack.services.sessions import (
+    TOKEN_EXPIRED,
+    TOKEN_REVOKED,
+    TOKEN_USED,
+    PortalTokenError,
+    validate_portal_token,
+)
 from billstack.services.views import DeadEndView
 
+_KINDS = {TOKEN_EXPIRED: "expired", TOKEN_REVOKED: "revoked", TOKEN_USED: "used"}
 NEUTRAL = DeadEndView(kind="invalid", branding=None, return_url=None, locale=DEFAULT_LOCALE)
 
 
-def dead_end_view(token: str, *, now: datetime | None = None) -> DeadEndView:
+def dead_end_view(token: str, *, browser_secret: str | None = None, now: datetime | None = None) -> DeadEndView:
     """What the dead-end page for `token` shows. For a token that no longer opens the portal
     (call it after validation failed with 401); a token that still validates is not a dead
     end: ValueError. Counts no failed validation against any address (the caller's
-    validation did)."""
+    validation did). `browser_secret` is the caller's link-binding cookie: without it a link
+    bound to a browser reads as `used`, even in that browser."""
     with session_scope() as db:
         try:
-            validate_portal_token(db, token, now=now)
+            validate_portal_token(db, token, now=now, client=PortalClient(browser_secret=browser_secret))
         except PortalTokenError as exc:
-            if exc.code not in (TOKEN_EXPIRED, TOKEN_REVOKED) or exc.project_id is None:
+            kind = _KINDS.get(exc.code or "")
+            if kind is None or exc.project_id is None:
                 return NEUTRAL
             project = db.get(Project, exc.project_id)
             if project is None:
                 return NEUTRAL
             return DeadEndView(
-                kind="expired" if exc.code == TOKEN_EXPIRED else "revoked",
+                kind=kind,
                 branding=branding_of(project),
-                return_url=exc.return_url or project.default_return_url,
+                return_url=safe_link(exc.return_url or project.default_return_url),
                 locale=exc.locale or DEFAULT_LOCALE,
             )
     raise ValueError("this portal token still opens the portal: it is not a dead end")

@@ -10,6 +10,7 @@
     storage.py       the raw SQL of the creation fast path
     api_keys.py      authenticating a project API key; its last use
     revocation.py    revoking a session
+    binding.py       link binding: the first browser's cookie, `token_used` for any other
 
 The names other modules use are re-exported here: import them from
 `billstack.services.sessions`. The frame-ancestors header is api_routes/security.py's.
@@ -56,6 +57,7 @@ from billstack.services.sessions.tokens import (
     TOKEN_EXPIRED,
     TOKEN_INVALID,
     TOKEN_REVOKED,
+    TOKEN_USED,
     PortalTokenError,
     decode_token,
     encode_token,
@@ -84,6 +86,7 @@ __all__ = [
     "TOKEN_EXPIRED",
     "TOKEN_INVALID",
     "TOKEN_REVOKED",
+    "TOKEN_USED",
     "TTL_DEFAULT_MS",
     "TTL_MAX_MS",
     "TTL_MIN_MS",

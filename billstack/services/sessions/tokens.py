@@ -30,12 +30,15 @@ _TOKEN_MAX_LENGTH = 2048
 TOKEN_INVALID = "token_invalid"
 TOKEN_EXPIRED = "token_expired"
 TOKEN_REVOKED = "token_revoked"
+# A genuine, live token whose session is bound to another browser (services/sessions/binding.py).
+TOKEN_USED = "token_used"
 
 
 class PortalTokenError(BillStackError):
-    """A portal token did not validate. `code` is token_invalid, token_expired or token_revoked.
+    """A portal token did not validate. `code` is token_invalid, token_expired, token_revoked
+    or token_used.
 
-    For tokens that carry our valid signature but are expired or revoked, `return_url`
+    For tokens that carry our valid signature but are expired, revoked or used, `return_url`
     and `project_id` say where "Return to the app" should go and whose branding to show,
     `locale` in which language (the session's).
     They are None for invalid tokens, whose contents cannot be trusted.

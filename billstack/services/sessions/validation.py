@@ -4,8 +4,10 @@ Signature (current key, then BILLSTACK_SECRET_KEY_PREVIOUS), claims, then the se
 row — exists, token digest matches in constant time, not revoked, not expired, its
 customer still exists, is not removed, has had no sessions revoked since this one was
 made (removal revokes them for good), and still belongs to the project the token
-names. Failures raise `PortalTokenError` (HTTP 401) with one of three codes and a
-generic message; nothing about the customer is ever in it.
+names; last, for a project with link_binding `browser`, that a session bound to a
+browser is used with that browser's cookie (services/sessions/binding.py). Failures raise
+`PortalTokenError` (HTTP 401) with one of four codes and a generic message; nothing about
+the customer is ever in it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from billstack.errors import rate_limited
 from billstack.models import Customer, PortalSession, Project
 from billstack.secrets_box import digests_match
 from billstack.services import ratelimit
+from billstack.services.sessions.binding import check_bound
 from billstack.services.sessions.tokens import (
     TOKEN_EXPIRED,
     TOKEN_INVALID,
     TOKEN_REVOKED,
+    TOKEN_USED,
     PortalTokenError,
     decode_token,
 )
@@ -77,7 +81,7 @@ def validate_portal_token(
 ) -> PortalContext:
     """Returns the session, project and customer a token grants, or raises.
 
-    Raises `PortalTokenError` (401: token_invalid / token_expired / token_revoked), or
+    Raises `PortalTokenError` (401: token_invalid / token_expired / token_revoked / token_used), or
     429 `rate_limited` for a failure from a `client.ip` that has used up its budget of
     failed validations (a valid token from that address still validates).
     `project_id`, when a route knows which project it serves, must match the token's.
@@ -90,7 +94,10 @@ def validate_portal_token(
         ctx = _validate(db, token, now or utcnow(), project_id, client)
     except PortalTokenError as exc:
         log.info("portal token rejected (%s) from %s", exc.code, client_ip or "-")
-        if client_ip:
+        # token_used is no guess (the token is genuine and the cookie's secret is 256 random
+        # bits): counting it would turn a household's second browser, reloading the "already
+        # used" page behind the same address, into "too many attempts" for its other links.
+        if client_ip and exc.code != TOKEN_USED:
             ratelimit.token_failures.hit(client_ip)
         if blocked_for:
             raise rate_limited(blocked_for) from None
@@ -138,6 +145,7 @@ def _validate(
             TOKEN_EXPIRED, "This portal link has expired.",
             return_url=session.return_url, project_id=session.project_id, locale=session.locale,
         )
+    check_bound(session, project, client)
     return PortalContext(session=session, project=project, customer=customer, client=client)
 
 

@@ -1,0 +1,97 @@
+"""Pure ASGI middleware: the first load of /portal/<token> binds the link to that browser.
+
+A `GET /portal/<token>` whose token validates, of a project with link_binding `browser`,
+whose session is not bound yet, binds it (services/sessions/binding.py: one conditional
+UPDATE, so of two racing browsers exactly one wins) and gets the cookie on its response:
+
+    Set-Cookie: billstack_link=<secret>; Max-Age=…; Path=/; HttpOnly; SameSite=Strict
+    (over https: __Host-billstack_link=…; …; Secure)
+
+Nothing is ever refused here: the page's HTML holds no customer data, and the rightful
+browser's second click on an emailed link is a cross-site navigation, which carries no
+SameSite=Strict cookie — its websocket does. So the decision is validation's
+(`token_used`), on every event and API call.
+
+What binds: a top-level navigation. A request that says it is something else —
+`Sec-Fetch-Dest` other than `document` (an iframe, whose cross-site websocket would not
+carry the cookie either), or a prefetch (`Sec-Purpose`/`Purpose: prefetch`) — passes
+without binding. Clients that send no Sec-Fetch-Dest (scripts, older browsers) bind.
+The database work runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billstack import routes
+from billstack.client_info import PortalClient
+from billstack.services.sessions import binding
+
+_BINDING_DESTINATIONS = (None, b"document")
+# Set in the scope by the instance that looked at the request; an inner one then passes it on
+# (`billstack serve` runs one in front of everything, create_api() has its own for other hosts).
+SEEN = "billstack.link_binding"
+
+
+class LinkBinding:
+    def __init__(self, app: ASGIApp, *, public_url_is_https: bool = False) -> None:
+        self.app = app
+        self.public_url_is_https = public_url_is_https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _page_token(scope)
+        if token is not None:
+            if scope.get(SEEN):
+                token = None
+            scope[SEEN] = True
+        if token is None or not binding.may_bind(token):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        if headers.get(b"sec-fetch-dest") not in _BINDING_DESTINATIONS or _is_prefetch(headers):
+            await self.app(scope, receive, send)
+            return
+        client = PortalClient.of(
+            (scope.get("client") or (None,))[0],
+            _text(headers.get(b"user-agent")),
+            binding.secret_from_cookie_header(_text(headers.get(b"cookie"))),
+        )
+        secret = await anyio.to_thread.run_sync(binding.bind_on_first_load, token, client)
+        if secret is None:
+            await self.app(scope, receive, send)
+            return
+        secure = self.public_url_is_https or scope.get("scheme") == "https"
+        cookie = binding.set_cookie_value(secret, secure=secure).encode("latin-1")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def _page_token(scope: Scope) -> str | None:
+    """The token of a `GET /portal/<token>` (the page itself, one path segment), else None."""
+    if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(routes.PORTAL_PREFIX):
+        return None
+    rest = scope["path"][len(routes.PORTAL_PREFIX):].rstrip("/")
+    if not rest or "/" in rest:
+        return None
+    return rest
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in scope.get("headers", ()):
+        found.setdefault(name, value)
+    return found
+
+
+def _is_prefetch(headers: dict[bytes, bytes]) -> bool:
+    return any(b"prefetch" in (headers.get(name) or b"").lower() for name in (b"sec-purpose", b"purpose"))
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
