@@ -136,8 +136,8 @@ def check_return_url(return_url: str | None, project: Project | ProjectFacts) ->
     message = "returnUrl must be an absolute http(s) URL such as https://app.example.com/account."
     if not isinstance(return_url, str) or len(return_url) > 2000 or any(c.isspace() or ord(c) < 32 for c in return_url):
         raise invalid(message, param="returnUrl")
-    parts = urlsplit(return_url)
     try:
+        parts = urlsplit(return_url)  # raises for a malformed IPv6 host (`https://[::1/`)
         parts.port  # noqa: B018 - raises for a port that is no number or out of range
     except ValueError:
         raise invalid(message, param="returnUrl") from None
