@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billstack.i18n import card_brand_label, country_name, format_card_expiry, format_day, format_interval, format_money, t
+from billstack.services.setting_checks import safe_colour, safe_link
 from billstack.services.views import (
     DEFAULT_ACCENT_COLOR,
     LIVE_STATUSES,
@@ -162,8 +163,8 @@ def invoice_row(invoice: InvoiceView, locale: str) -> InvoiceRow:
         amount=format_money(invoice.total, invoice.currency, locale),
         status_label=t(locale, f"status.{invoice.status}"),
         status_color=STATUS_COLORS.get(invoice.status, "gray"),
-        pdf_url=invoice.invoice_pdf or "",
-        pay_url=(invoice.hosted_invoice_url or "") if invoice.status == "open" else "",
+        pdf_url=safe_link(invoice.invoice_pdf) or "",
+        pay_url=(safe_link(invoice.hosted_invoice_url) or "") if invoice.status == "open" else "",
         download_label=t(locale, "inv.download_label", number=number),
         pay_label=t(locale, "inv.pay_label", number=number),
     )
@@ -367,13 +368,11 @@ def _mix_until_readable(rgb: tuple[int, int, int], toward: tuple[int, int, int],
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int] | None:
-    value = hex_colour.lstrip("#")
-    if len(value) != 6:
+    """The colour of `#rrggbb`, else None (never a guess: `int()` would take `+f`, ` f`)."""
+    if safe_colour(hex_colour) != hex_colour:
         return None
-    try:
-        return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
-    except ValueError:
-        return None
+    value = hex_colour[1:]
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
 def _luminance(rgb: tuple[int, ...]) -> float:

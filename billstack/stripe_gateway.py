@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 import stripe
 
-from billstack.config import get_settings
+from billstack.config import get_settings, origin_of
 from billstack.errors import BillStackError, StripeUnavailable
 from billstack.models import Project
 from billstack.secrets_box import unseal
@@ -54,6 +54,15 @@ def client_for(project: Project) -> stripe.StripeClient:
     settings = get_settings()
     api_base = project.stripe_api_base or settings.stripe_api_base
     return _client(unseal(project.stripe_secret_key_sealed), api_base, settings.stripe_timeout_s)
+
+
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+
+
+def checkout_origin(project: Project) -> str:
+    """Where the project's Checkout pages are (the page CSP's `form-action`): Stripe's, or its API base's (the emulator)."""
+    api_base = project.stripe_api_base or get_settings().stripe_api_base
+    return origin_of(api_base) if api_base and origin_of(api_base) != origin_of(stripe.DEFAULT_API_BASE) else STRIPE_CHECKOUT_ORIGIN
 
 
 CHECK_TIMEOUT_S = 5.0

@@ -6,6 +6,7 @@ import reflex as rx
 
 from billstack.components.banner import amount_due_banner
 from billstack.components.billing_details import billing_details_section
+from billstack.components.client_commands import client_commands
 from billstack.components.elements import document_lang
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
@@ -58,6 +59,7 @@ def portal_body() -> rx.Component:
 def page() -> rx.Component:
     return rx.box(
         document_lang(lang=S.locale),
+        client_commands(command=S.client_command),
         rx.match(
             S.page_status,
             ("ready", portal_body()),

@@ -16,6 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from billstack.config import origin_of
 from billstack.errors import BillStackError, api_param, invalid
+from billstack.models import DEFAULT_ACCENT_COLOR
 
 # --- URLs, origins and email addresses ---------------------------------------------------
 
@@ -178,9 +179,46 @@ def check_frame_ancestors(value: str) -> str:
     return " ".join(sources)
 
 
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
 def check_colour(value: str) -> None:
-    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+    if not _COLOUR.fullmatch(value):
         raise invalid("accentColor must look like #4f46e5.", param="accentColor")
+
+
+# --- the same rules on the way out -------------------------------------------------------
+# What reaches a customer's page (or the portal API's view) passes these again: a value
+# stored before the checks above existed, written into the database by hand, or sent by
+# Stripe must still be inert. They never raise: an unsafe value is dropped (a URL becomes
+# None, so no link is drawn) or replaced (a colour becomes the default accent).
+
+
+def safe_link(url: str | None) -> str | None:
+    """`url` when it is an absolute http(s) URL on a plain host (no `javascript:`, `data:`,
+    no control characters, spaces or `<>"\\`, no user name), else None."""
+    if not isinstance(url, str) or not url or _url_problem(url, _HTTP_SCHEMES) is not None:
+        return None
+    return url
+
+
+def safe_logo_url(url: str | None) -> str | None:
+    """`url` when it is an https URL on a plain host (what the page's img-src allows), else None."""
+    if not isinstance(url, str) or not url or _url_problem(url, ("https",)) is not None:
+        return None
+    return url
+
+
+def safe_colour(value: str | None) -> str:
+    """`value` when it is `#rrggbb`, else the default accent: nothing else may reach a style."""
+    return value if isinstance(value, str) and _COLOUR.fullmatch(value) else DEFAULT_ACCENT_COLOR
+
+
+def safe_email(value: str | None) -> str | None:
+    """A plain address (what `check_email` accepts) or None: it becomes a `mailto:` link."""
+    if not isinstance(value, str) or len(value) > _EMAIL_MAX or not _EMAIL.fullmatch(value):
+        return None
+    return value
 
 
 # Project.link_binding: `browser` binds a portal link to the first browser that opens it

@@ -35,16 +35,6 @@ _PARAM_TO_FIELD = {
 }
 
 
-def focus_when_shown(element_id: str) -> Any:
-    """Focus an element that the state change just sent brings back or enables: it renders a
-    frame or so after the event arrives, when `rx.set_focus` would find nothing to focus."""
-    return rx.call_script(
-        "(function focus(frames) { const el = document.getElementById(%r);"
-        " if (el && !el.disabled) { el.focus(); }"
-        " else if (frames > 0) { requestAnimationFrame(() => focus(frames - 1)); } })(60)" % element_id
-    )
-
-
 @dataclass
 class CountryChoice:
     code: str = ""
@@ -109,7 +99,8 @@ class BillingDetailsMixin(rx.State, mixin=True):
         if self.pending:
             return None
         self.details_form_open, self.field_errors = False, {}
-        return focus_when_shown(EDIT_BUTTON_ID)  # back where the customer was
+        self._focus_when_shown(EDIT_BUTTON_ID)  # back where the customer was (state/client_commands.py)
+        return None
 
     @rx.event
     def set_form_country(self, code: str) -> None:
@@ -135,7 +126,7 @@ class BillingDetailsMixin(rx.State, mixin=True):
         finally:
             self.pending = ""
         if not self.details_form_open:  # saved: back where the customer was
-            yield focus_when_shown(EDIT_BUTTON_ID)
+            self._focus_when_shown(EDIT_BUTTON_ID)
 
     # --- tax ids -----------------------------------------------------------------------
 
@@ -152,7 +143,8 @@ class BillingDetailsMixin(rx.State, mixin=True):
         if self.pending:
             return None
         self.tax_form_open, self.tax_error = False, ""
-        return focus_when_shown(ADD_TAX_ID_BUTTON_ID)
+        self._focus_when_shown(ADD_TAX_ID_BUTTON_ID)
+        return None
 
     @rx.event
     def set_tax_type(self, value: str) -> None:
@@ -185,7 +177,7 @@ class BillingDetailsMixin(rx.State, mixin=True):
         finally:
             self.pending = ""
         if not self.tax_form_open:  # added: back to the button that opened the form
-            yield focus_when_shown(ADD_TAX_ID_BUTTON_ID)
+            self._focus_when_shown(ADD_TAX_ID_BUTTON_ID)
 
     @rx.event
     def open_tax_remove(self, tax_id: str) -> None:

@@ -448,7 +448,7 @@ async def test_session_api_responses_carry_security_headers(client, tenant) -> N
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(client, tenant, db_url, monkeypatch) -> None:

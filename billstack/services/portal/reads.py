@@ -29,6 +29,7 @@ from billstack.services.portal.rows import (
     plan_names,
     subscription_view,
 )
+from billstack.services.setting_checks import safe_colour, safe_email, safe_link, safe_logo_url
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import sync_customer
 from billstack.services.views import (
@@ -80,7 +81,7 @@ def load_portal_view(
         invoices=invoices,
         payment_methods=_payment_method_views(db, customer),
         amount_due=_amount_due(db, customer),
-        return_url=ctx.session.return_url or project.default_return_url,
+        return_url=safe_link(ctx.session.return_url or project.default_return_url),
         locale=ctx.session.locale,
         expires_at=ctx.session.expires_at,
         flow=ctx.flow,
@@ -129,14 +130,16 @@ def mirror_is_old(ctx: PortalContext, *, now: datetime | None = None) -> bool:
 
 
 def branding_of(project: Project) -> Branding:
+    """The project's brand, each value checked again on the way out (setting_checks.safe_*):
+    one stored before the checks, or by hand, is dropped or replaced, never rendered."""
     return Branding(
         display_name=project.display_name or project.name,
-        logo_url=project.logo_url,
-        accent_color=project.accent_color,
-        support_email=project.support_email,
-        support_url=project.support_url,
-        terms_url=project.terms_url,
-        privacy_url=project.privacy_url,
+        logo_url=safe_logo_url(project.logo_url),
+        accent_color=safe_colour(project.accent_color),
+        support_email=safe_email(project.support_email),
+        support_url=safe_link(project.support_url),
+        terms_url=safe_link(project.terms_url),
+        privacy_url=safe_link(project.privacy_url),
     )
 
 

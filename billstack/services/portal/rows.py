@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from billstack.errors import BillStackError, forbidden, invalid, not_found
 from billstack.models import Customer, Invoice, PaymentMethod, PlanPrice, Project, Subscription, TaxId
 from billstack.services.sessions import PortalContext
+from billstack.services.setting_checks import safe_link
 from billstack.services.sync import sync_customer
 from billstack.services.views import (
     CUSTOMER_UPDATE_FIELDS,
@@ -195,8 +196,9 @@ def invoice_view(row: Invoice) -> InvoiceView:
         total=row.total,
         amount_due=row.amount_due,
         currency=row.currency,
-        invoice_pdf=row.invoice_pdf,
-        hosted_invoice_url=row.hosted_invoice_url,
+        # Stripe's links, checked on the way out like a tenant's: only http(s) becomes a link.
+        invoice_pdf=safe_link(row.invoice_pdf),
+        hosted_invoice_url=safe_link(row.hosted_invoice_url),
         description=row.description,
         due_date=row.due_date,
     )
