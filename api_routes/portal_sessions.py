@@ -179,13 +179,15 @@ async def create_portal_session(
     # runs under `billstack serve`; this route documents the operation and serves it
     # wherever the API is mounted without that front (same code: create_session_json).
     payload = await create_session_json(
-        teamId, projectId, request.headers.get("authorization"), await request.body(), client_ip(request)
+        teamId, projectId, request.headers.get("authorization"), await request.body(), client_ip(request),
+        request.headers.get("user-agent"),
     )
     return Response(payload, media_type="application/json")
 
 
 async def create_session_json(
-    team_id: str, project_id: str, authorization: str | None, body: bytes, client_ip: str | None
+    team_id: str, project_id: str, authorization: str | None, body: bytes, client_ip: str | None,
+    user_agent: str | None = None,
 ) -> bytes:
     """The whole operation on raw inputs: header and body parsed here (pydantic validates
     the body in one call; the model is still what OpenAPI documents), one service call,
@@ -206,6 +208,7 @@ async def create_session_json(
         locale=request.locale,
         flow=request.flow.model_dump(by_alias=True, exclude_none=True) if request.flow is not None else None,
         client_ip=client_ip,
+        user_agent=user_agent,
     ))
     return PortalSessionCreated(
         session_id=created.session_id,
@@ -224,8 +227,10 @@ async def create_session_json(
     "Idempotent — revoking again answers 200 with the original `revokedAt`.",
     operation_id="revokePortalSession",
 )
-def revoke_portal_session(sessionId: str, project: ProjectAuth) -> PortalSessionRevoked:  # noqa: N803
+def revoke_portal_session(sessionId: str, project: ProjectAuth, request: Request) -> PortalSessionRevoked:  # noqa: N803
+    user_agent = request.headers.get("user-agent")
     session = project.run(lambda db, key_id: sessions.revoke_portal_session(
-        db, sessionId, project_id=project.project_id, api_key_id=key_id, actor="api", client_ip=project.client_ip
+        db, sessionId, project_id=project.project_id, api_key_id=key_id, actor="api", client_ip=project.client_ip,
+        user_agent=user_agent,
     ))
     return PortalSessionRevoked(id=session.id, revoked_at=to_iso_z(session.revoked_at))  # type: ignore[arg-type]

@@ -76,6 +76,7 @@ async def create_billing_portal_session(request: Request) -> Response:
         flow = _flow(params.get("flow_data"))
         created = await sessions.create_async(sessions.SessionRequest(
             team_id=None, project_id=None, api_key=api_key, client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
             return_url=_text(params, "return_url"), locale=_text(params, "locale"), flow=flow,
             **_customer(params),
         ))

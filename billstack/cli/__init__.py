@@ -14,6 +14,7 @@ Raise `BillStackError` for bad input: the group turns it into `error: …` and e
 
 from billstack.cli import (  # noqa: F401 - importing a command module registers its commands
     apikeys,
+    audit,
     build,
     customers,
     database,

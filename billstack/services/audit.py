@@ -266,14 +266,14 @@ def parse_moment(text: str, param: str, *, now: datetime | None = None) -> datet
     """`2026-03-30`, `2026-03-30T12:00:00Z` (no offset: UTC), or a time ago: `30m`, `24h`, `7d`, `2w`."""
     value = text.strip() if isinstance(text, str) else ""
     relative = _RELATIVE.fullmatch(value)
-    if relative:
-        return (now or utcnow()) - timedelta(**{_UNITS[relative[2]]: int(relative[1])})
     try:
+        if relative:
+            return (now or utcnow()) - timedelta(**{_UNITS[relative[2]]: int(relative[1])})
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise invalid(f"{param} must be an ISO 8601 date or time (2026-03-30, 2026-03-30T12:00:00Z) "
                       "or a time ago such as 30m, 24h, 7d or 2w.", param=param) from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def list_events(

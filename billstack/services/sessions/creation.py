@@ -41,6 +41,7 @@ def create_portal_session(
     locale: str | None = None,
     flow: dict[str, Any] | None = None,
     client_ip: str | None = None,
+    user_agent: str | None = None,
     now: datetime | None = None,
     wait: bool = True,
 ) -> CreatedSession:
@@ -55,7 +56,8 @@ def create_portal_session(
     """
     request = SessionRequest(
         team_id=team_id, project_id=project_id, api_key=api_key, customer_id=customer_id, ttl_ms=ttl_ms,
-        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, now=now,
+        return_url=return_url, locale=locale, flow=flow, client_ip=client_ip, user_agent=user_agent,
+        now=now,
     )
     if db.new or db.dirty or db.deleted:
         db.flush()  # the raw statements below must see the caller's pending work

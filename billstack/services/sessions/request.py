@@ -70,6 +70,7 @@ class SessionRequest:
     locale: str | None = None
     flow: dict[str, Any] | None = None
     client_ip: str | None = None
+    user_agent: str | None = None  # the caller's, for the audit row
     now: datetime | None = None
     # Set by creation.py only, when it runs a creation again after Stripe confirmed that
     # the deep link's subscription (not yet mirrored) is the customer's (flow_owner.py).

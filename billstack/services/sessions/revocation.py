@@ -24,6 +24,7 @@ def revoke_portal_session(
     api_key_id: str | None = None,
     actor: str = "api",
     client_ip: str | None = None,
+    user_agent: str | None = None,
     now: datetime | None = None,
 ) -> PortalSession:
     """Revokes a session at once (idempotent: revoking again changes nothing).
@@ -52,6 +53,7 @@ def revoke_portal_session(
                 session_id=session.id,
                 api_key_id=api_key_id,
                 client_ip=client_ip,
+                user_agent=user_agent,
                 detail={"actor": actor},
                 now=now,
             )

@@ -124,7 +124,8 @@ def create_with(cursor: Any, sa_dialect: Any, request: SessionRequest) -> Create
     detail = {"ttlMs": ttl, "expiresAt": to_iso_z(expires_at), "locale": locale,
               "flow": request.flow["type"] if flow_json and request.flow else None}
     audit_row = audit.row(AUDIT_CREATED, project_id=facts.id, customer_id=customer_id, session_id=session_id,
-                          api_key_id=key_id, client_ip=request.client_ip, detail=detail, now=now)
+                          api_key_id=key_id, client_ip=request.client_ip, user_agent=request.user_agent,
+                          detail=detail, now=now)
     audit_row["created_at"] = created_stamp  # bound for the driver, like the session's
     touch = key_id is not None and last_used_due(key_id)
     session_params = {**row, "created_at": created_stamp, "expires_at": stamp(expires_at)}

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from billstack.services import audit
 from billstack.services.webhooks.events import precise_now
 from billstack.services.webhooks.processing import process_due_events, prune_processed
 
@@ -60,6 +61,7 @@ class WebhookWorker:
                 process_due_events()
                 if precise_now() >= next_prune:
                     prune_processed()
+                    audit.prune_expired()  # the audit trail's retention rides on the same hourly pass
                     next_prune = precise_now() + self.prune_every
             except Exception:  # e.g. the database is briefly away: try again on the next pass
                 log.exception("webhook worker: processing pass failed")
