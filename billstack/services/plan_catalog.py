@@ -96,9 +96,11 @@ def check_quantity_range(project: Project, *, min_given: bool) -> None:
 
 def _quantity(value: object, param: str) -> int:
     text = str(value).strip()
-    if isinstance(value, bool) or not (text.isascii() and text.isdecimal()) or not 1 <= int(text) <= QUANTITY_LIMIT:
+    digits = text.lstrip("0")  # int() refuses a string of more than 4300 digits (a ValueError): length first
+    if isinstance(value, bool) or not (text.isascii() and text.isdecimal()) \
+            or len(digits) > len(str(QUANTITY_LIMIT)) or not 1 <= int(digits or "0") <= QUANTITY_LIMIT:
         raise invalid(f"{param} must be a whole number from 1 to {QUANTITY_LIMIT}, got {text[:64]!r}.", param=param)
-    return int(text)
+    return int(digits)
 
 
 def set_plan_prices(db: Session, project: Project, price_ids: list[str]) -> list[PlanPrice]:
