@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,8 +47,10 @@ def format_money(amount_minor: int | None, currency: str, locale: str) -> str:
         return ""
     code = currency.upper()
     digits = get_currency_precision(code)
-    amount = Decimal(amount_minor).scaleb(-digits)
-    return format_currency(amount, code, locale=_BABEL_LOCALE[normalise_locale(locale)])
+    with localcontext() as context:  # exact at any size: the default 28 digits would round or refuse larger sums
+        context.prec = max(context.prec, len(str(abs(amount_minor))) + digits + 2)
+        amount = Decimal(amount_minor).scaleb(-digits)
+        return format_currency(amount, code, locale=_BABEL_LOCALE[normalise_locale(locale)])
 
 
 def format_day(moment: datetime | None, locale: str) -> str:
