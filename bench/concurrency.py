@@ -36,7 +36,7 @@ from bench.common import (
 )
 from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
-from bench.reflex_client import Build, PortalClient
+from bench.reflex_client import Build, PortalClient, binding_cookie
 from bench.servers import Server, billstack_server, emulator
 from billstack import routes
 from devtools.redis_server import unreachable_reason
@@ -153,7 +153,8 @@ async def load(server: Server, build: Build, http: httpx.AsyncClient, visit: Vis
     response = await http.get(server.url + page_path)
     response.raise_for_status()
     parts = urlsplit(server.url)
-    visit.client = PortalClient("127.0.0.1", parts.port or 80, page_path, build)
+    cookie = binding_cookie(response.headers.get_list("set-cookie"), http.cookies)
+    visit.client = PortalClient("127.0.0.1", parts.port or 80, page_path, build, cookie=cookie)
     await visit.client.connect()
     await visit.client.wait_until(
         lambda state: state.get("page_status") == "ready" and _row(state, visit.subscription) is not None,

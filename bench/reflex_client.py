@@ -20,10 +20,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from http.cookies import SimpleCookie
 from typing import Any
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, Request, TextMessage
+
+from billstack.services.sessions import binding
 
 ROOT_STATE = "reflex___state____state"
 # socket.io-client takes the URL's path as the namespace: the page opens ws://…/_event.
@@ -52,6 +55,22 @@ class Build:
         return cls(schema.group(1), json.loads(hashes.group(1)), portal.group(1), version)
 
 
+def binding_cookie(set_cookies: list[str], jar: Any = None) -> str:
+    """The Cookie header a browser sends after a page load: the link-binding cookie that load
+    set (`set_cookies`: its Set-Cookie values), else the one it already held (`jar`, e.g. an
+    httpx client's cookies). "" when there is none."""
+    names = (binding.SECURE_COOKIE_NAME, binding.COOKIE_NAME)
+    for header in set_cookies:
+        morsel = next((m for name, m in SimpleCookie(header).items() if name in names), None)
+        if morsel is not None:
+            return f"{morsel.key}={morsel.value}"
+    for name in names:
+        value = jar.get(name) if jar is not None else None
+        if value:
+            return f"{name}={value}"
+    return ""
+
+
 @dataclass
 class PortalClient:
     """One browser tab's worth of portal: its own socket, token and state."""
@@ -61,6 +80,9 @@ class PortalClient:
     page_path: str  # /portal/<portal token>
     build: Build
     tab_token: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The link-binding cookie a browser would send with the websocket (`binding_cookie`): a
+    # link opened with a page load is bound to it (issue 18); "" for a link never opened.
+    cookie: str = ""
     state: dict[str, Any] = field(default_factory=dict)  # PortalState vars, suffix stripped
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
@@ -79,9 +101,9 @@ class PortalClient:
         self._ws = WSConnection(ConnectionType.CLIENT)
         self._opened = asyncio.get_running_loop().create_future()
         target = f"/_event/?token={self.tab_token}&EIO=4&transport=websocket"
-        self._send(
-            Request(host=f"localhost:{self.port}", target=target, subprotocols=[self.build.reflex_version])
-        )
+        headers = [(b"cookie", self.cookie.encode("latin-1"))] if self.cookie else []
+        self._send(Request(host=f"localhost:{self.port}", target=target, subprotocols=[self.build.reflex_version],
+                           extra_headers=headers))
         self._pump = asyncio.create_task(self._receive_loop())
         await self._opened  # the Engine.IO open packet arrived
         auth = {

@@ -71,6 +71,12 @@ def stripe_client(live: LiveServer, tenant: Tenant) -> stripe.StripeClient:
     return stripe.StripeClient(tenant.stripe_key, base_addresses={"api": live.emulator_url}, max_network_retries=0)
 
 
+def browser_cookies(page: Page) -> dict[str, str]:
+    """Headers that send the page's cookies: the portal link it opened is bound to its browser
+    (issue 18), so the portal API accepts that token only with them."""
+    return {"Cookie": "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies(page.url))}
+
+
 def open_portal(page: Page, url: str) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name="Subscriptions")).to_be_visible(timeout=30_000)

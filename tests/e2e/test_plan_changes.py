@@ -25,7 +25,7 @@ from billstack.db import session_scope
 from billstack.services import webhooks
 from devtools.emulator import advance_time
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, enable_plan_changes, new_portal_session, open_portal, stripe_client
+from tests.e2e.seeding import Tenant, browser_cookies, enable_plan_changes, new_portal_session, open_portal, stripe_client
 from tests.e2e.test_portal import assert_no_serious_axe_violations
 
 PHONE = {"width": 375, "height": 812}
@@ -43,9 +43,11 @@ def team_subscription(tenant: Tenant) -> str:
     return tenant.seeded["subscriptions"][0]  # the seed's first: Team plan, $49 a month
 
 
-def preview_api(live: LiveServer, token: str, sub_id: str, price_id: str, **body: Any) -> dict:
+def preview_api(live: LiveServer, page: Page, token: str, sub_id: str, price_id: str, **body: Any) -> dict:
+    """The API's preview for the link `page` opened (bound to its browser: its cookies go along)."""
     response = httpx.post(
-        f"{live.url}/api/portal/{token}/subscriptions/{sub_id}/preview", json={"priceId": price_id, **body}, timeout=30
+        f"{live.url}/api/portal/{token}/subscriptions/{sub_id}/preview", json={"priceId": price_id, **body}, timeout=30,
+        headers=browser_cookies(page),
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -90,10 +92,10 @@ def test_upgrade_through_the_picker_bills_exactly_the_preview_and_survives_reloa
     expect(dialog.get_by_role("button", name="Continue")).to_be_disabled()  # the current plan, same quantity
     plan_radio(dialog, "Business").click()
 
-    before = preview_api(live_db, session["token"], sub_id, plans["business"])
+    before = preview_api(live_db, page, session["token"], sub_id, plans["business"])
     dialog.get_by_role("button", name="Continue").click()
     expect(dialog.get_by_role("heading", name="Confirm your new plan")).to_be_visible()
-    after = preview_api(live_db, session["token"], sub_id, plans["business"])
+    after = preview_api(live_db, page, session["token"], sub_id, plans["business"])
 
     # What the page shows is Stripe's preview (taken between the two API previews: per-second
     # prorations may have moved by a cent in between, never more).

@@ -16,7 +16,7 @@ from billstack.clock import utcnow
 from billstack.db import session_scope
 from billstack.services import sessions, tenants
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, stripe_client, open_portal
+from tests.e2e.seeding import Tenant, browser_cookies, new_portal_session, stripe_client, open_portal
 
 AXE_JS = Path(__file__).resolve().parents[2] / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -213,7 +213,8 @@ def test_feature_toggles_hide_the_ui_and_the_api_refuses(page: Page, live_db: Li
     expect(page.get_by_role("heading", name="Invoices")).to_have_count(0)
 
     sub_id = page.locator("[data-subscription-id]").first.get_attribute("data-subscription-id")
-    refused = httpx.patch(f"{live_db.url}/api/portal/{session['token']}/subscriptions/{sub_id}", json={"cancelAtPeriodEnd": True})
+    refused = httpx.patch(f"{live_db.url}/api/portal/{session['token']}/subscriptions/{sub_id}",
+                          json={"cancelAtPeriodEnd": True}, headers=browser_cookies(page))
     assert refused.status_code == 403
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from bench.reflex_client import Build, PortalClient
+from bench.reflex_client import Build, PortalClient, binding_cookie
 from billstack.config import reset_settings
 from billstack.db import engine_for
 from devtools.emulator import clear_faults, inject_faults
@@ -234,7 +234,8 @@ async def _page_load(scene: Scene, http: httpx.AsyncClient) -> int:
     page = await http.get(f"/portal/{scene.b_token}")
     if page.status_code != 200:
         return page.status_code
-    tab = _tab(scene, scene.b_token)
+    # The first load bound the link to this client (issue 18): its tab sends the cookie, as a browser's would.
+    tab = _tab(scene, scene.b_token, binding_cookie(page.headers.get_list("set-cookie"), http.cookies))
     try:
         await tab.connect()
         await tab.wait_until(lambda s: s.get("page_status") == "ready" and bool(s.get("subscriptions")), B_TIMEOUT_S)
@@ -243,9 +244,9 @@ async def _page_load(scene: Scene, http: httpx.AsyncClient) -> int:
     return 200
 
 
-def _tab(scene: Scene, token: str) -> PortalClient:
+def _tab(scene: Scene, token: str, cookie: str = "") -> PortalClient:
     port = int(scene.server.url.rsplit(":", 1)[1])
-    return PortalClient("127.0.0.1", port, f"/portal/{token}", scene.build)
+    return PortalClient("127.0.0.1", port, f"/portal/{token}", scene.build, cookie=cookie)
 
 
 async def _cancel(scene: Scene, http: httpx.AsyncClient) -> tuple[int | str, dict]:
