@@ -37,7 +37,7 @@ class Recorder:
     frames: list[str] = field(default_factory=list)
 
     def attach(self, page: Page) -> None:
-        page.on("response", self.responses.append)
+        page.on("response", lambda response: self.responses.append(response))
         page.on("websocket", self._socket)
 
     def _socket(self, socket: WebSocket) -> None:
@@ -118,12 +118,13 @@ def test_a_link_works_only_in_the_browser_that_opened_it(browser: Browser, live_
             assert b.context.cookies(url) == []  # no cookie, hence no token, handed to B
             b.reload()  # the second load too
             expect_used_page(b)
+            received, b_cookies = b_saw.received(), b_saw.set_cookies()
 
-        received = b_saw.received()
+        assert USED_TITLE in received  # the recording holds what B was sent (its page's words)
         for secret in customer_secrets(tenant):
             assert secret not in dom, secret
             assert secret not in received, secret
-        assert b_saw.set_cookies() == []
+        assert b_cookies == []
 
         # A still works after B's attempts: an action, then a reload.
         card = a.locator(f'[data-subscription-id="{sub_id}"]')
