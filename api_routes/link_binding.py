@@ -16,10 +16,13 @@ What binds: a top-level navigation. A request that says it is something else —
 `Sec-Fetch-Dest` other than `document` (an iframe, whose cross-site websocket would not
 carry the cookie either), or a prefetch (`Sec-Purpose`/`Purpose: prefetch`) — passes
 without binding. Clients that send no Sec-Fetch-Dest (scripts, older browsers) bind.
-The database work runs off the event loop.
+The database work runs off the event loop; if it fails (a busy database), the page is
+served unbound and its next load binds it.
 """
 
 from __future__ import annotations
+
+import logging
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +31,7 @@ from billstack import routes
 from billstack.client_info import PortalClient
 from billstack.services.sessions import binding
 
+log = logging.getLogger("billstack.sessions")
 _BINDING_DESTINATIONS = (None, b"document")
 # Set in the scope by the instance that looked at the request; an inner one then passes it on
 # (`billstack serve` runs one in front of everything, create_api() has its own for other hosts).
@@ -57,7 +61,11 @@ class LinkBinding:
             _text(headers.get(b"user-agent")),
             binding.secret_from_cookie_header(_text(headers.get(b"cookie"))),
         )
-        secret = await anyio.to_thread.run_sync(binding.bind_on_first_load, token, client)
+        try:
+            secret = await anyio.to_thread.run_sync(binding.bind_on_first_load, token, client)
+        except Exception:  # noqa: BLE001 - the page is served whatever: its next load binds the link
+            log.warning("link binding failed; the page is served unbound", exc_info=True)
+            secret = None
         if secret is None:
             await self.app(scope, receive, send)
             return

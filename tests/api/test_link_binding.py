@@ -297,3 +297,18 @@ def test_the_cookie_header_reader() -> None:
     assert read(f"{binding.COOKIE_NAME}=plain; {binding.SECURE_COOKIE_NAME}={secret}") == secret
     assert read(None) is None and read("") is None and read("other=1") is None
     assert read(f"{binding.COOKIE_NAME}={'x' * 500}") is None
+
+
+@pytest.mark.asyncio
+async def test_a_failed_binding_still_serves_the_page_and_the_next_load_binds(site, tenant: Tenant, monkeypatch) -> None:
+    token = new_token(tenant)
+    real = binding.bind_on_first_load
+
+    def busy(*args, **kwargs):
+        raise sessions.DatabaseBusy()
+
+    monkeypatch.setattr(binding, "bind_on_first_load", busy)
+    assert set_cookies(await open_page(site, token)) == []
+    monkeypatch.setattr(binding, "bind_on_first_load", real)
+    assert set_cookies(await open_page(site, token))
+    assert session_row(token).bound_secret_hash is not None
