@@ -2,12 +2,12 @@
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-unit test-e2e demo build serve emulator bench bench-smoke clean
+.PHONY: setup test test-unit test-e2e fuzz demo build serve emulator bench bench-smoke clean
 
 setup:  ## venv + pinned packages (requirements-dev.txt), bun, Chromium + nginx (tests only), migrations
 	@bash scripts/setup.sh
 
-test: setup  ## the whole suite: unit/API/emulator (SQLite + PostgreSQL), bench-smoke, then the browser tests
+test: setup  ## the whole suite: unit/API/emulator/fuzz (SQLite + PostgreSQL), bench-smoke, then the browser tests
 	$(PYTEST) tests --ignore=tests/e2e
 	$(PY) -m bench.run --smoke
 	$(PYTEST) tests/e2e -p no:asyncio
@@ -17,6 +17,9 @@ test-unit: setup
 
 test-e2e: setup
 	$(PYTEST) tests/e2e -p no:asyncio
+
+fuzz: setup  ## the fuzz suites (tests/fuzz: hypothesis + schemathesis) with many more examples, randomized (minutes)
+	BILLSTACK_FUZZ=1 $(PYTEST) tests/fuzz -p no:cacheprovider --timeout=3600
 
 demo: setup  ## emulator + seeded demo tenant + server; prints the portal URL, API key and a curl
 	$(PY) -m billstack demo
