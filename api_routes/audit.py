@@ -32,7 +32,7 @@ class ListAuditEventsQuery(RequestBody):
     action: str | None = Field(default=None, max_length=audit.ACTION_MAX,
                                description="Only this action, e.g. `subscription.cancel_scheduled`.")
     limit: int = Field(default=audit.LIST_LIMIT_DEFAULT, ge=1, le=audit.LIST_LIMIT_MAX, description="Page size, 1 to 100.")
-    starting_after: int | None = Field(default=None, ge=1, le=2**63 - 1,
+    starting_after: int | None = Field(default=None, ge=1, le=audit.ID_MAX,
                                        description="The last `id` of the previous page.")
 
 

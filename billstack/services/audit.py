@@ -76,6 +76,8 @@ LIST_LIMIT_DEFAULT = 25
 LIST_LIMIT_MAX = 100
 PRUNE_BATCH = 1000
 ACTION_MAX = 64
+ID_TEXT_MAX = 40  # BillStack ids (pc_…): the customer_id column's size
+ID_MAX = 2**31 - 1  # the id column is a 32-bit INTEGER on PostgreSQL
 log = logging.getLogger("billstack.audit")
 # Ids that have their own column; any other keyword of `record_action` goes to `detail`.
 _ID_COLUMNS = ("customer_id", "session_id", "api_key_id")
@@ -291,8 +293,13 @@ def list_events(
     `since` inclusive, `until` exclusive; `starting_after`: the last id of the page before."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
         raise invalid(f"limit must be between 1 and {LIST_LIMIT_MAX}.", param="limit")
-    if action is not None and not 0 < len(action) <= ACTION_MAX:
-        raise invalid(f"action must be 1 to {ACTION_MAX} characters.", param="action")
+    if action is not None and not (0 < len(action) <= ACTION_MAX and action.isprintable()):
+        raise invalid(f"action must be 1 to {ACTION_MAX} printable characters.", param="action")
+    if customer_id is not None and not (0 < len(customer_id) <= ID_TEXT_MAX and customer_id.isprintable()):
+        raise invalid("customerId must be a customer id (pc_…).", param="customerId")
+    if starting_after is not None and (isinstance(starting_after, bool) or not isinstance(starting_after, int)
+                                       or not 1 <= starting_after <= ID_MAX):
+        raise invalid(f"startingAfter must be an event id, 1 to {ID_MAX}.", param="startingAfter")
     if since is not None and until is not None and until <= since:
         raise invalid("until must be later than since.", param="until")
     if db.get(Project, project_id) is None:

@@ -110,6 +110,7 @@ async def test_auth_as_the_customers_api(client, tenant: Tenant, sibling_tenant:
 @pytest.mark.parametrize(("params", "param"), [
     ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "ten"}, "limit"),
     ({"startingAfter": "abc"}, "startingAfter"), ({"startingAfter": 0}, "startingAfter"),
+    ({"startingAfter": 2**31}, "startingAfter"),  # past PostgreSQL's INTEGER (found by schemathesis)
     ({"since": "last week"}, "since"), ({"until": "2026-02-30"}, "until"),
     ({"since": "2026-03-02", "until": "2026-03-01"}, "until"),
     ({"action": "x" * 65}, "action"), ({"bogus": "1"}, "bogus"),
@@ -155,3 +156,9 @@ async def test_the_stripe_compatible_endpoint_records_the_user_agent(client, ten
     with Session(engine_for(db_url)) as db:
         [event] = db.exec(select(AuditEvent).where(AuditEvent.action == "portal_session.created"))
         assert event.user_agent == "Stripe/v1 PythonBindings/16.0.0"
+
+
+@pytest.mark.parametrize(("params", "param"), [({"customerId": "pc_\x00x"}, "customerId"),
+                                                ({"action": "subscription.\x00"}, "action")])
+async def test_text_no_database_can_hold_is_a_400(client, tenant: Tenant, params: dict, param: str) -> None:
+    assert_error(await _get(client, tenant, **params), 400, param=param)  # PostgreSQL refuses NUL: never a 500
