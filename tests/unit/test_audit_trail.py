@@ -328,3 +328,23 @@ def test_cli_prune_says_how_many(world: World, monkeypatch: pytest.MonkeyPatch) 
     assert run_json("audit", "prune") == {"deleted": 3, "retentionDays": 1}
     again = run("audit", "prune")
     assert again.exit_code == 0 and "Deleted 0 audit events older than 1 days." in again.stdout
+
+
+def test_the_webhook_workers_hourly_pass_prunes_the_audit_trail(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billstack.services.webhooks import worker_thread
+
+    monkeypatch.setenv("BILLSTACK_AUDIT_RETENTION_DAYS", "1")
+    reset_settings()
+    _seed_events(world, 2, start=datetime(2020, 1, 1, tzinfo=UTC))
+    worker = worker_thread.WebhookWorker(poll_interval=60)
+    prune_processed = worker_thread.prune_processed
+
+    def one_pass_only() -> int:  # the pass's first prune ends the loop once the pass is over
+        worker._stopping.set()
+        worker._wake.set()
+        return prune_processed()
+
+    monkeypatch.setattr(worker_thread, "prune_processed", one_pass_only)
+    worker._run()  # in this thread: one pass, then it stops
+
+    assert [e for e in _events(world) if e.created_at.year == 2020] == []
