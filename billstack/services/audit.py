@@ -69,8 +69,6 @@ PORTAL_ACTIONS = (
     "customer.tax_id_added",  # txi_… (cus_… when it failed)
     "customer.tax_id_removed",  # txi_…
 )
-# What happens to portal sessions (services/sessions/): made by the API, revoked, bound to a browser.
-SESSION_ACTIONS = ("portal_session.created", "portal_session.revoked", "session.bound")
 
 LIST_LIMIT_DEFAULT = 25
 LIST_LIMIT_MAX = 100
