@@ -14,10 +14,11 @@ from sqlmodel import Session, select
 
 from api_routes.audit import AuditEventList
 from billstack import routes
-from billstack.db import engine_for
+from billstack.db import engine_for, session_scope
 from billstack.models import AuditEvent
 from billstack.services import audit
 from tests.api.conftest import Tenant, assert_error
+from tests.portal_world import World, world  # noqa: F401 - world is a fixture
 
 pytestmark = pytest.mark.asyncio
 
@@ -162,3 +163,24 @@ async def test_the_stripe_compatible_endpoint_records_the_user_agent(client, ten
                                                 ({"action": "subscription.\x00"}, "action")])
 async def test_text_no_database_can_hold_is_a_400(client, tenant: Tenant, params: dict, param: str) -> None:
     assert_error(await _get(client, tenant, **params), 400, param=param)  # PostgreSQL refuses NUL: never a 500
+
+
+# --- portal actions through the portal API ---------------------------------------------------
+
+
+async def test_portal_api_actions_are_audited_with_the_requests_user_agent(client, world: World) -> None:
+    alice, sub_id, bobs_sub = world.alice, world.alice.seeded["subscriptions"][0], world.bob.seeded["subscriptions"][0]
+    headers = {"User-Agent": "HeadlessIntegration/3.0"}
+    done = await client.patch(f"/api/portal/{alice.token}/subscriptions/{sub_id}", json={"cancelAtPeriodEnd": True},
+                              headers=headers)
+    refused = await client.patch(f"/api/portal/{alice.token}/subscriptions/{bobs_sub}",
+                                 json={"cancelAtPeriodEnd": True}, headers=headers)
+
+    assert done.status_code == 200, done.text
+    assert_error(refused, 404)
+    with session_scope() as db:
+        events, _ = audit.list_events(db, world.project_id, action="subscription.cancel_scheduled")
+    assert [(e.outcome, e.stripe_object_id, e.user_agent, e.client_ip, e.customer_id) for e in events] == [
+        ("denied", bobs_sub, "HeadlessIntegration/3.0", "203.0.113.7", alice.customer_id),
+        ("ok", sub_id, "HeadlessIntegration/3.0", "203.0.113.7", alice.customer_id),
+    ]
