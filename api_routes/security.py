@@ -46,7 +46,7 @@ from billstack.services import page_policy, sessions
 from billstack.services.page_policy import PageSources
 
 POLICY_TTL = 30.0
-NONE = "'none'"
+NONE = csp.NONE
 # What may reach the header from a project's setting (checked again on the way out, with
 # fullmatch: tenants checks it on the way in, but a value stored before that check, or by
 # hand, must not be able to add a directive (`;`) or a header line).
