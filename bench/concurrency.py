@@ -56,6 +56,9 @@ class Visit:
     load_ms: float | None = None
     action_ms: float | None = None
     client: PortalClient | None = field(default=None, repr=False)
+    # The client's link-binding cookie: its first load binds the link to it (issue 18), and
+    # like a browser it sends it with every later load and its websocket.
+    cookie: str = field(default="", repr=False)
 
 
 def run(ctx: RunContext) -> list[Figure]:
@@ -135,8 +138,9 @@ async def single_client_baseline(ctx: RunContext, server: Server, build: Build, 
     loads, actions = [], []
     async with httpx.AsyncClient(timeout=STEP_TIMEOUT_S) as http:
         for number in range(rounds + 1):
-            solo = Visit(visit.token, visit.subscription)
+            solo = Visit(visit.token, visit.subscription, cookie=visit.cookie)
             await load(server, build, http, solo)
+            visit.cookie = solo.cookie  # one browser: later loads of this link carry its cookie
             await cancel(solo)
             await resume(solo)
             await solo.client.close()
@@ -150,11 +154,11 @@ async def load(server: Server, build: Build, http: httpx.AsyncClient, visit: Vis
     """What opening the portal link does: GET the page, connect, hydrate, on_load → data."""
     started = time.perf_counter()
     page_path = routes.portal_path(visit.token)
-    response = await http.get(server.url + page_path)
+    response = await http.get(server.url + page_path, headers={"cookie": visit.cookie} if visit.cookie else {})
     response.raise_for_status()
     parts = urlsplit(server.url)
-    cookie = binding_cookie(response.headers.get_list("set-cookie"), http.cookies)
-    visit.client = PortalClient("127.0.0.1", parts.port or 80, page_path, build, cookie=cookie)
+    visit.cookie = binding_cookie(response.headers.get_list("set-cookie")) or visit.cookie
+    visit.client = PortalClient("127.0.0.1", parts.port or 80, page_path, build, cookie=visit.cookie)
     await visit.client.connect()
     await visit.client.wait_until(
         lambda state: state.get("page_status") == "ready" and _row(state, visit.subscription) is not None,
