@@ -114,8 +114,8 @@ def page_policy(sources: PageSources | None, frame_ancestors: str = NONE) -> str
 
 
 def _sources(*values: str | None) -> tuple[str, ...]:
-    """Keywords as they are; origins only when they pass _ORIGIN; no repeats."""
-    kept = (v for v in values if v and (v.startswith("'") or _origin(v)))
+    """'self', and origins that pass _ORIGIN; no repeats."""
+    kept = (v for v in values if v == SELF or _origin(v))
     return tuple(dict.fromkeys(kept))
 
 
