@@ -29,6 +29,7 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billstack import routes
+from billstack.db import refused_value
 from billstack.errors import BillStackError, invalid
 from billstack.services.sessions import FLOW_TYPES, TTL_MAX_MS, TTL_MIN_MS
 
@@ -67,6 +68,17 @@ INTERNAL_ERROR = {"error": {"type": "api_error", "code": "internal_error", "mess
 
 def internal_error_response() -> JSONResponse:
     return JSONResponse(INTERNAL_ERROR, status_code=500)
+
+
+def unexpected_error_response(exc: Exception, method: str | None, path: str) -> JSONResponse:
+    """The generic 500 (traceback to the log only); but a value the database refused — a NUL
+    in an id, a number out of range, found by tests/fuzz on PostgreSQL — is the client's 400."""
+    if refused_value(exc):
+        log.warning("refused %s %s: a value the database cannot hold (%s)", method, path, type(exc).__name__)
+        return error_response(invalid("A value in the request cannot be stored or looked up: text with a NUL "
+                                      "character, or a number or text out of range."))
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return internal_error_response()
 
 
 def validation_error(errors: Sequence[Any]) -> BillStackError:
@@ -121,8 +133,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return internal_error_response()
+    return unexpected_error_response(exc, request.method, request.url.path)
 
 
 class UnexpectedErrors:
@@ -150,10 +161,10 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            log.error("unhandled error on %s %s", scope.get("method"), scope["path"], exc_info=exc)
             if started:
+                log.error("unhandled error on %s %s", scope.get("method"), scope["path"], exc_info=exc)
                 raise
-            await internal_error_response()(scope, receive, send)
+            await unexpected_error_response(exc, scope.get("method"), scope["path"])(scope, receive, send)
 
 
 def not_found_message(method: str, path: str) -> str:

@@ -151,6 +151,22 @@ def release_connection(db: Session) -> None:
     db.commit()
 
 
+def refused_value(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) is the database refusing a value a request carried:
+    SQLSTATE class 22, "data exception" (a NUL character in text, a number out of range, text
+    too long for its column). Only PostgreSQL refuses these (SQLite stores and compares
+    anything); the API answers them with a 400 (api_routes/errors.py), not a 500."""
+    import psycopg  # the PostgreSQL driver, loaded with the first PostgreSQL engine anyway
+
+    for _ in range(8):  # the chain: SQLAlchemy's wrapper, the driver's error, what raised it
+        if exc is None:
+            return False
+        if isinstance(exc, sa.exc.DataError | psycopg.DataError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def raw_connection(engine: sa.Engine) -> sa.PoolProxiedConnection:
     """A pooled driver connection (the session API's fast path), or 503 `database_busy`."""
     with _pool_timeout_is_busy():

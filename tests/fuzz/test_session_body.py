@@ -65,10 +65,12 @@ content_types = st.just("application/json") | st.sampled_from([
 
 
 @pytest.fixture
-def both(db_url: str) -> Iterator[tuple[Tenant, TestClient, TestClient]]:
-    """A tenant, and the API behind the fast path and without it."""
+def both(db_url: str, emulator_url: str) -> Iterator[tuple[Tenant, TestClient, TestClient]]:
+    """A tenant (its Stripe: the emulator, where an unknown `cus_…` is looked up), and the API
+    behind the fast path and without it."""
     with Session(engine_for(db_url), expire_on_commit=False) as db:
-        tenant = make_tenant(db, label="a", default_return_url="https://a.example.com/account")
+        tenant = make_tenant(db, label="a", default_return_url="https://a.example.com/account",
+                             stripe_api_base=emulator_url)
     fast, framework = FastPaths(create_api()), create_api()
     with TestClient(fast, raise_server_exceptions=False) as fast_client, \
             TestClient(framework, raise_server_exceptions=False) as framework_client:
