@@ -51,6 +51,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from billstack.config import get_settings, origin_of
+from billstack.server import web_dir  # the build folder the served frontend comes from
 from billstack.services.page_policy import PageSources
 
 NONE = "'none'"
@@ -86,8 +87,6 @@ def build_script_hashes(client_dir: Path) -> tuple[str, ...]:
 
 
 def served_client_dir() -> Path:
-    from billstack.server import web_dir  # the build folder the served frontend comes from
-
     return web_dir() / "build" / "client"
 
 

@@ -12,10 +12,11 @@ browser's second click on an emailed link is a cross-site navigation, which carr
 SameSite=Strict cookie — its websocket does. So the decision is validation's
 (`token_used`), on every event and API call.
 
-What binds: a top-level navigation. A request that says it is something else —
-`Sec-Fetch-Dest` other than `document` (an iframe, whose cross-site websocket would not
-carry the cookie either), or a prefetch (`Sec-Purpose`/`Purpose: prefetch`) — passes
-without binding. Clients that send no Sec-Fetch-Dest (scripts, older browsers) bind.
+What binds: a browser's top-level navigation, `Sec-Fetch-Dest: document` (fetch metadata,
+sent by every current browser), not a prefetch (`Sec-Purpose`/`Purpose: prefetch`). Frames
+(whose cross-site websocket would not carry the cookie either) and clients that send no
+fetch metadata — scripts, curl, the link scanners of mail gateways that fetch a link before
+the customer clicks it — pass without binding, so they cannot use up a link.
 The database work runs off the event loop; if it fails (a busy database), the page is
 served unbound and its next load binds it.
 """
@@ -29,10 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billstack import routes
 from billstack.client_info import PortalClient
-from billstack.services.sessions import binding
+from billstack.services.sessions import binding, first_load
 
 log = logging.getLogger("billstack.sessions")
-_BINDING_DESTINATIONS = (None, b"document")
+_BINDING_DESTINATION = binding.BINDING_FETCH_DEST.encode("latin-1")
 # Set in the scope by the instance that looked at the request; an inner one then passes it on
 # (`billstack serve` runs one in front of everything, create_api() has its own for other hosts).
 SEEN = "billstack.link_binding"
@@ -49,11 +50,11 @@ class LinkBinding:
             if scope.get(SEEN):
                 token = None
             scope[SEEN] = True
-        if token is None or not binding.may_bind(token):
+        if token is None or not first_load.may_bind(token):
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        if headers.get(b"sec-fetch-dest") not in _BINDING_DESTINATIONS or _is_prefetch(headers):
+        if headers.get(b"sec-fetch-dest") != _BINDING_DESTINATION or _is_prefetch(headers):
             await self.app(scope, receive, send)
             return
         client = PortalClient.of(
@@ -62,7 +63,7 @@ class LinkBinding:
             binding.secret_from_cookie_header(_text(headers.get(b"cookie"))),
         )
         try:
-            secret = await anyio.to_thread.run_sync(binding.bind_on_first_load, token, client)
+            secret = await anyio.to_thread.run_sync(first_load.bind_on_first_load, token, client)
         except Exception:  # noqa: BLE001 - the page is served whatever: its next load binds the link
             log.warning("link binding failed; the page is served unbound", exc_info=True)
             secret = None

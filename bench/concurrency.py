@@ -36,7 +36,7 @@ from bench.common import (
 )
 from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
-from bench.reflex_client import Build, PortalClient, binding_cookie
+from bench.reflex_client import BROWSER_NAVIGATION, Build, PortalClient, binding_cookie
 from bench.servers import Server, billstack_server, emulator
 from billstack import routes
 from devtools.redis_server import unreachable_reason
@@ -154,7 +154,8 @@ async def load(server: Server, build: Build, http: httpx.AsyncClient, visit: Vis
     """What opening the portal link does: GET the page, connect, hydrate, on_load → data."""
     started = time.perf_counter()
     page_path = routes.portal_path(visit.token)
-    response = await http.get(server.url + page_path, headers={"cookie": visit.cookie} if visit.cookie else {})
+    headers = BROWSER_NAVIGATION | ({"cookie": visit.cookie} if visit.cookie else {})
+    response = await http.get(server.url + page_path, headers=headers)
     response.raise_for_status()
     parts = urlsplit(server.url)
     visit.cookie = binding_cookie(response.headers.get_list("set-cookie")) or visit.cookie

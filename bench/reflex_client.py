@@ -55,6 +55,11 @@ class Build:
         return cls(schema.group(1), json.loads(hashes.group(1)), portal.group(1), version)
 
 
+# The fetch metadata a browser sends when it navigates to a page: what makes a page load bind
+# its link (services/sessions/binding.py); a load without it (a script, a scanner) never does.
+BROWSER_NAVIGATION = {"sec-fetch-dest": binding.BINDING_FETCH_DEST, "sec-fetch-mode": "navigate"}
+
+
 def binding_cookie(set_cookies: list[str], jar: Any = None) -> str:
     """The Cookie header a browser sends after a page load: the link-binding cookie that load
     set (`set_cookies`: its Set-Cookie values), else the one it already held (`jar`, e.g. an

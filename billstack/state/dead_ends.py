@@ -10,7 +10,7 @@ from typing import Any
 from billstack.client_info import PortalClient
 from billstack.services import portal as portal_service
 from billstack.services import sessions
-from billstack.services.sessions import binding
+from billstack.services.sessions import first_load
 from billstack.services.portal.dead_ends import NEUTRAL  # noqa: F401 - the page's fallback, one definition
 from billstack.services.views import DeadEndView
 
@@ -36,6 +36,6 @@ async def dead_end_of(token: str, client: PortalClient) -> DeadEndView | None:
 async def record_refused_use(token: str, client: PortalClient) -> None:
     """Audit a page load refused because the link is bound to another browser (once per load)."""
     try:
-        await asyncio.to_thread(binding.record_refused_use, token, client)
+        await asyncio.to_thread(first_load.record_refused_use, token, client)
     except Exception:  # noqa: BLE001 - the used page shows whether or not its audit row was written
         log.warning("dead-end page: auditing a refused link failed", exc_info=True)

@@ -33,6 +33,7 @@ from billstack.services import live, sessions
 from billstack.services.sessions import binding
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
+from billstack.services.setting_checks import safe_link
 from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
 from billstack.state.arguments import well_formed_subscription_id
@@ -461,7 +462,7 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientComma
             self._reset_customer_data()
             self.page_status = "invalid"
             self.invalid_kind = _invalid_kind(exc)
-            self.return_url = getattr(exc, "return_url", None) or ""
+            self.return_url = safe_link(getattr(exc, "return_url", None)) or ""
             return
         if exc.status == 401:  # expired while the page was open
             self._reset_customer_data()

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse
 
 from api_routes import create_api
 from api_routes.fast_paths import FastPaths
+from bench.reflex_client import BROWSER_NAVIGATION
 from billstack.client_info import PortalClient
 from billstack.clock import utcnow
 from billstack.config import reset_settings
@@ -28,7 +29,7 @@ from billstack.db import engine_for, session_scope
 from billstack.models import AuditEvent, PortalSession
 from billstack.secrets_box import digest
 from billstack.services import ratelimit, sessions
-from billstack.services.sessions import binding
+from billstack.services.sessions import binding, first_load
 from tests.api.conftest import Tenant, assert_error, make_tenant
 
 UA = "Mozilla/5.0 (test) Chromium"
@@ -75,8 +76,9 @@ def set_cookies(response: httpx.Response) -> list[str]:
 
 
 async def open_page(site: httpx.AsyncClient, token: str, **headers: str) -> httpx.Response:
-    """A page load; the client keeps no cookie (each request says what it carries)."""
-    response = await site.get(f"/portal/{token}", headers=headers)
+    """A browser's page load (its fetch metadata, unless `headers` say otherwise); the client
+    keeps no cookie (each request says what it carries)."""
+    response = await site.get(f"/portal/{token}", headers=BROWSER_NAVIGATION | headers)
     site.cookies.clear()
     assert response.status_code == 200
     return response
@@ -136,7 +138,7 @@ async def test_the_api_wants_the_cookie_of_a_bound_link(site, tenant: Tenant) ->
     without = await site.get(invoices)
     error = assert_error(without, 401, "token_used")
     assert "another browser" in error["message"]
-    wrong = await site.get(invoices, headers={"cookie": f"{binding.COOKIE_NAME}={binding.new_secret()}"})
+    wrong = await site.get(invoices, headers={"cookie": f"{binding.COOKIE_NAME}={first_load.new_secret()}"})
     assert_error(wrong, 401, "token_used")
 
 
@@ -191,7 +193,7 @@ async def test_a_project_without_binding_lets_anyone_in(site, none_tenant: Tenan
 
     assert set_cookies(response) == []
     assert session_row(token).bound_secret_hash is None
-    for cookie in ("", f"{binding.COOKIE_NAME}={binding.new_secret()}"):
+    for cookie in ("", f"{binding.COOKIE_NAME}={first_load.new_secret()}"):
         ok = await site.get(f"/api/portal/{token}/invoices", headers={"cookie": cookie} if cookie else {})
         assert ok.status_code == 200, ok.text
     assert audit_rows(binding.AUDIT_BOUND) == []
@@ -215,8 +217,11 @@ async def test_expired_revoked_and_forged_tokens_never_bind(site, tenant: Tenant
 
 
 @pytest.mark.asyncio
-async def test_only_navigations_bind_not_frames_or_prefetches(site, tenant: Tenant) -> None:
+async def test_only_navigations_bind_not_frames_prefetches_or_scanners(site, tenant: Tenant) -> None:
     token = new_token(tenant)
+    # A mail gateway's link scanner (or curl): no fetch metadata — it must not use up the link.
+    scanned = await site.get(f"/portal/{token}", headers={"user-agent": "LinkScanner/1.0"})
+    assert scanned.status_code == 200 and set_cookies(scanned) == []
     assert set_cookies(await open_page(site, token, **{"sec-fetch-dest": "iframe"})) == []
     assert set_cookies(await open_page(site, token, **{"sec-fetch-dest": "document", "sec-purpose": "prefetch"})) == []
     assert session_row(token).bound_secret_hash is None
@@ -242,7 +247,7 @@ def test_racing_binds_have_exactly_one_winner(db_url: str, tenant: Tenant) -> No
     def race(n: int) -> None:
         try:
             start.wait()
-            secret = binding.bind_on_first_load(token, PortalClient.of(f"198.51.100.{n}", UA, None))
+            secret = first_load.bind_on_first_load(token, PortalClient.of(f"198.51.100.{n}", UA, None))
             if secret is not None:
                 won.append(secret)
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -262,13 +267,13 @@ def test_racing_binds_have_exactly_one_winner(db_url: str, tenant: Tenant) -> No
 
 def test_validation_refuses_a_bound_session_without_its_cookie(db: Session, tenant: Tenant) -> None:
     token = new_token(tenant, return_url="https://a.example.com/back", locale="de")
-    secret = binding.bind_on_first_load(token)
+    secret = first_load.bind_on_first_load(token)
     assert secret is not None
     db.expire_all()
 
     ctx = sessions.validate_portal_token(db, token, client=PortalClient(browser_secret=secret))
     assert ctx.client.browser_secret == secret
-    for client in (PortalClient(), PortalClient(browser_secret=binding.new_secret())):
+    for client in (PortalClient(), PortalClient(browser_secret=first_load.new_secret())):
         with pytest.raises(sessions.PortalTokenError) as refused:
             sessions.validate_portal_token(db, token, client=client)
         assert refused.value.code == sessions.TOKEN_USED and refused.value.status == 401
@@ -278,12 +283,12 @@ def test_validation_refuses_a_bound_session_without_its_cookie(db: Session, tena
 
 def test_a_refused_use_is_audited_as_denied(db_url: str, tenant: Tenant) -> None:
     token = new_token(tenant)
-    binding.bind_on_first_load(token)
+    first_load.bind_on_first_load(token)
     unbound = new_token(tenant)
 
-    binding.record_refused_use(token, PortalClient.of("192.0.2.9", UA, None))
-    binding.record_refused_use(unbound, PortalClient.of("192.0.2.9", UA, None))  # not bound: nothing to audit
-    binding.record_refused_use("garbage", PortalClient.of("192.0.2.9", UA, None))
+    first_load.record_refused_use(token, PortalClient.of("192.0.2.9", UA, None))
+    first_load.record_refused_use(unbound, PortalClient.of("192.0.2.9", UA, None))  # not bound: nothing to audit
+    first_load.record_refused_use("garbage", PortalClient.of("192.0.2.9", UA, None))
 
     [event] = audit_rows(binding.AUDIT_LINK_REUSED)
     assert (event.session_id, event.client_ip, event.user_agent, event.outcome) == (
@@ -291,7 +296,7 @@ def test_a_refused_use_is_audited_as_denied(db_url: str, tenant: Tenant) -> None
 
 
 def test_the_cookie_header_reader() -> None:
-    secret = binding.new_secret()
+    secret = first_load.new_secret()
     read = binding.secret_from_cookie_header
     assert read(f"a=1; {binding.COOKIE_NAME}={secret}; b=2") == secret
     assert read(f"{binding.COOKIE_NAME}=plain; {binding.SECURE_COOKIE_NAME}={secret}") == secret
@@ -302,13 +307,13 @@ def test_the_cookie_header_reader() -> None:
 @pytest.mark.asyncio
 async def test_a_failed_binding_still_serves_the_page_and_the_next_load_binds(site, tenant: Tenant, monkeypatch) -> None:
     token = new_token(tenant)
-    real = binding.bind_on_first_load
+    real = first_load.bind_on_first_load
 
     def busy(*args, **kwargs):
         raise sessions.DatabaseBusy()
 
-    monkeypatch.setattr(binding, "bind_on_first_load", busy)
+    monkeypatch.setattr(first_load, "bind_on_first_load", busy)
     assert set_cookies(await open_page(site, token)) == []
-    monkeypatch.setattr(binding, "bind_on_first_load", real)
+    monkeypatch.setattr(first_load, "bind_on_first_load", real)
     assert set_cookies(await open_page(site, token))
     assert session_row(token).bound_secret_hash is not None

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from bench.reflex_client import Build, PortalClient, binding_cookie
+from bench.reflex_client import BROWSER_NAVIGATION, Build, PortalClient, binding_cookie
 from billstack.config import reset_settings
 from billstack.db import engine_for
 from devtools.emulator import clear_faults, inject_faults
@@ -231,7 +231,7 @@ async def _timed(run: Run, kind: str, deadline: float, request: Callable[[], Awa
 
 async def _page_load(scene: Scene, http: httpx.AsyncClient) -> int:
     """What opening the portal link does: GET the page, connect, hydrate, on_load → data."""
-    page = await http.get(f"/portal/{scene.b_token}")
+    page = await http.get(f"/portal/{scene.b_token}", headers=BROWSER_NAVIGATION)
     if page.status_code != 200:
         return page.status_code
     # The first load bound the link to this client (issue 18): its tab sends the cookie, as a browser's would.
