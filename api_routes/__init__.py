@@ -124,6 +124,6 @@ def create_api() -> FastAPI:
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(JsonBodyLimits)
     app.add_middleware(UnexpectedErrors)
-    app.add_middleware(LinkBinding, public_url_is_https=get_settings().resolved_public_url.startswith("https://"))
+    app.add_middleware(LinkBinding, public_url_is_https=get_settings().public_url_is_https)
     app.add_middleware(SecurityHeaders)
     return app

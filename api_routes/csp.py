@@ -141,6 +141,6 @@ def strict_transport_security() -> bytes | None:
     """`max-age=31536000` (a year) when customers reach BillStack over https, else None.
     No includeSubDomains: the header would bind every subdomain of the host BillStack runs
     on to https, which is the operator's call (their proxy can add it), not the app's."""
-    if urlsplit(get_settings().resolved_public_url).scheme == "https":
+    if get_settings().public_url_is_https:
         return b"max-age=31536000"
     return None

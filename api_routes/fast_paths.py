@@ -33,6 +33,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api_routes.asgi_headers import header
 from api_routes.errors import JsonNotFound, UnexpectedErrors, error_response
 from api_routes.health import OpsEndpoints, is_ops_request
 from api_routes.link_binding import LinkBinding
@@ -61,8 +62,7 @@ SESSION_CREATE_PATH = path_pattern(routes.PORTAL_SESSIONS_PATH)
 class FastPaths:
     def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        https = settings.resolved_public_url.startswith("https://")
-        self.app = SecurityHeaders(LinkBinding(JsonNotFound(app), public_url_is_https=https))
+        self.app = SecurityHeaders(LinkBinding(JsonNotFound(app), public_url_is_https=settings.public_url_is_https))
         self.session_create = SecurityHeaders(UnexpectedErrors(serve_session_create))
         self.metrics = Metrics(self._route) if settings.metrics else None
         self.ops = SecurityHeaders(OpsEndpoints(self.metrics))
@@ -97,8 +97,8 @@ async def serve_session_create(scope: Scope, receive: Receive, send: Send) -> No
     params = scope["path_params"]
     try:
         payload = await create_session_json(
-            params["teamId"], params["projectId"], _header(scope, b"authorization"), body,
-            (scope.get("client") or (None,))[0], _header(scope, b"user-agent"),
+            params["teamId"], params["projectId"], header(scope, b"authorization"), body,
+            (scope.get("client") or (None,))[0], header(scope, b"user-agent"),
         )
     except BillStackError as error:
         await error_response(error)(scope, receive, send)
@@ -107,10 +107,3 @@ async def serve_session_create(scope: Scope, receive: Receive, send: Send) -> No
                 "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": payload})
 
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first header called `name` (lower case), as Starlette's `request.headers.get` reads it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None

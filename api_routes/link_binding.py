@@ -28,12 +28,12 @@ import logging
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_routes.asgi_headers import header
 from billstack import routes
 from billstack.client_info import PortalClient
 from billstack.services.sessions import binding, first_load
 
 log = logging.getLogger("billstack.sessions")
-_BINDING_DESTINATION = binding.BINDING_FETCH_DEST.encode("latin-1")
 # Set in the scope by the instance that looked at the request; an inner one then passes it on
 # (`billstack serve` runs one in front of everything, create_api() has its own for other hosts).
 SEEN = "billstack.link_binding"
@@ -53,14 +53,13 @@ class LinkBinding:
         if token is None or not first_load.may_bind(token):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        if headers.get(b"sec-fetch-dest") != _BINDING_DESTINATION or _is_prefetch(headers):
+        if header(scope, b"sec-fetch-dest") != binding.BINDING_FETCH_DEST or _is_prefetch(scope):
             await self.app(scope, receive, send)
             return
         client = PortalClient.of(
             (scope.get("client") or (None,))[0],
-            _text(headers.get(b"user-agent")),
-            binding.secret_from_cookie_header(_text(headers.get(b"cookie"))),
+            header(scope, b"user-agent"),
+            binding.secret_from_cookie_header(header(scope, b"cookie")),
         )
         try:
             secret = await anyio.to_thread.run_sync(first_load.bind_on_first_load, token, client)
@@ -91,16 +90,5 @@ def _page_token(scope: Scope) -> str | None:
     return rest
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = {}
-    for name, value in scope.get("headers", ()):
-        found.setdefault(name, value)
-    return found
-
-
-def _is_prefetch(headers: dict[bytes, bytes]) -> bool:
-    return any(b"prefetch" in (headers.get(name) or b"").lower() for name in (b"sec-purpose", b"purpose"))
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode("latin-1") if value is not None else None
+def _is_prefetch(scope: Scope) -> bool:
+    return any("prefetch" in (header(scope, name) or "").lower() for name in (b"sec-purpose", b"purpose"))

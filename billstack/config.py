@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def public_url_is_https(self) -> bool:
+        """Customers reach BillStack over https: HSTS, and the Secure `__Host-` link cookie."""
+        return self.resolved_public_url.lower().startswith("https://")
+
     def allowed_origins(self) -> list[str]:
         """The origins a browser may call the API and open the websocket from (rxconfig.py
         hands them to Reflex): the public URL's own, then BILLSTACK_CORS_ORIGINS."""
