@@ -197,14 +197,16 @@ def check_colour(value: str) -> None:
 def safe_link(url: str | None) -> str | None:
     """`url` when it is an absolute http(s) URL on a plain host (no `javascript:`, `data:`,
     no control characters, spaces or `<>"\\`, no user name), else None."""
-    if not isinstance(url, str) or not url or _url_problem(url, _HTTP_SCHEMES) is not None:
-        return None
-    return url
+    return _safe_url(url, _HTTP_SCHEMES)
 
 
 def safe_logo_url(url: str | None) -> str | None:
     """`url` when it is an https URL on a plain host (what the page's img-src allows), else None."""
-    if not isinstance(url, str) or not url or _url_problem(url, ("https",)) is not None:
+    return _safe_url(url, ("https",))
+
+
+def _safe_url(url: str | None, schemes: tuple[str, ...]) -> str | None:
+    if not isinstance(url, str) or not url or _url_problem(url, schemes) is not None:
         return None
     return url
 

@@ -211,13 +211,6 @@ def allowed_return_origins(project: Project) -> list[str]:
     return [origin for origin in project.allowed_return_origins.split() if origin]
 
 
-def frame_ancestors_setting(db: Session, project_id: str) -> str | None:
-    """The project's `frame_ancestors` as stored (None for an unknown project); the header
-    built from it is api_routes/security.py's."""
-    project = db.get(Project, project_id)
-    return project.frame_ancestors if project is not None else None
-
-
 def _apply_options(project: Project, options: dict[str, object]) -> None:
     for field, value in options.items():
         if value is None:

@@ -19,7 +19,8 @@ from billstack.cli import main as cli
 from billstack.db import engine_for, session_scope
 from billstack.models import AuditEvent, PortalSession
 from billstack.services import sessions
-from billstack.services.tenants import frame_ancestors_setting, update_project
+from billstack.services.page_policy import page_sources
+from billstack.services.tenants import update_project
 from tests.api.conftest import Tenant, assert_error, make_tenant
 
 pytestmark = pytest.mark.asyncio
@@ -192,12 +193,12 @@ async def test_unsafe_stored_policy_falls_back_to_none(tenant: Tenant, db_url: s
         db.add(project)
         db.commit()
     with session_scope() as db:
-        assert frame_ancestors_policy(frame_ancestors_setting(db, tenant.project_id)) == "'none'"
-        assert frame_ancestors_setting(db, "proj_missing") is None
-        assert frame_ancestors_policy(frame_ancestors_setting(db, "proj_missing")) == "'none'"
+        assert frame_ancestors_policy(page_sources(db, tenant.project_id).frame_ancestors) == "'none'"
+        assert page_sources(db, "proj_missing") is None
+        assert frame_ancestors_policy(None) == "'none'"  # what security.py gives an unknown project
     with Session(engine_for(db_url), expire_on_commit=False) as db:
         ok = make_tenant(db, label="h", frame_ancestors="https://*.example.com")
     with session_scope() as db:
-        assert frame_ancestors_policy(frame_ancestors_setting(db, ok.project_id)) == "https://*.example.com"
+        assert frame_ancestors_policy(page_sources(db, ok.project_id).frame_ancestors) == "https://*.example.com"
     assert frame_ancestors_policy("  'self' https://a.example  ") == "'self' https://a.example"
     assert frame_ancestors_policy("https://a.example\r\nSet-Cookie: x") == "'none'"
