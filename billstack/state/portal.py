@@ -34,10 +34,10 @@ from billstack.services.sessions import binding
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work, run_portal_call
 from billstack.services.setting_checks import safe_link
-from billstack.services.views import CANCEL_REASONS, DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
+from billstack.services.views import DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
-from billstack.state.arguments import well_formed_subscription_id
 from billstack.state.billing_details import BillingDetailsMixin
+from billstack.state.cancel import CancelMixin
 from billstack.state.client_commands import ClientCommandMixin
 from billstack.state.plans import PlanChangeMixin
 from billstack.state.wallet import WalletMixin
@@ -60,7 +60,7 @@ LIVE_RECHECK_S = 15.0
 LIVE_BUSY_RETRY_S = 0.5
 
 
-class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State):
+class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
     invalid_kind: str = "invalid"  # expired | revoked | used | invalid | rate_limited
@@ -104,11 +104,6 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientComma
     _live_generation: int = 0
     _live_expires_at: float = 0.0
 
-    cancel_dialog_open: bool = False
-    cancel_sub_id: str = ""
-    cancel_product: str = ""
-    cancel_end: str = ""
-    cancel_reason: str = ""
     pm_dialog_open: bool = False
 
     # --- loading -------------------------------------------------------------------
@@ -251,60 +246,6 @@ class PortalState(PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientComma
             )
             self.invoices = self.invoices + [billing_rows.invoice_line(i, self.locale) for i in page.invoices]
             self.invoices_has_more = page.has_more
-        except Exception as exc:  # noqa: BLE001 - see _show_failure
-            self._show_failure(exc)
-        finally:
-            self.pending = ""
-
-    # --- cancel / resume -----------------------------------------------------------
-
-    @rx.event
-    def open_cancel(self, sub_id: str) -> None:
-        if not well_formed_subscription_id(sub_id, "open_cancel"):
-            return
-        row = next((s for s in self.subscriptions if s.id == sub_id), None)
-        if row is None or not row.can_cancel:
-            return
-        self.cancel_sub_id, self.cancel_product, self.cancel_end = row.id, row.product, row.period_end
-        self.cancel_reason = ""
-        self.cancel_dialog_open = True
-
-    @rx.event
-    def set_cancel_dialog_open(self, value: bool) -> None:
-        if not self.pending and isinstance(value, bool):
-            self.cancel_dialog_open = value
-
-    @rx.event
-    def set_cancel_reason(self, value: str) -> None:
-        self.cancel_reason = value if isinstance(value, str) and value in CANCEL_REASONS else ""
-
-    @rx.event
-    async def confirm_cancel(self) -> AsyncIterator[Any]:
-        async for update in self._set_cancel(self.cancel_sub_id, True, self.cancel_reason or None):
-            yield update
-        if not self.pending and self.notice_tone != "red":
-            self.cancel_dialog_open = False
-
-    @rx.event
-    async def resume(self, sub_id: str) -> AsyncIterator[Any]:
-        async for update in self._set_cancel(sub_id, False, None):
-            yield update
-
-    async def _set_cancel(self, sub_id: str, cancel: bool, reason: str | None) -> AsyncIterator[Any]:
-        action = "cancel" if cancel else "resume"
-        if self.pending or not well_formed_subscription_id(sub_id, action):
-            return
-        self.pending = f"{action}:{sub_id}"
-        self.notice = ""
-        yield
-        try:
-            updated = await self._run(
-                lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason),
-                work=Work.ACTION,
-            )
-            row = self._replace_subscription_row(updated)
-            key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
-            self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
         except Exception as exc:  # noqa: BLE001 - see _show_failure
             self._show_failure(exc)
         finally:
