@@ -49,14 +49,17 @@ CLIENT_CPU = 1
 
 @dataclass
 class Target:
-    """`on` is "value" or "ratio"; the figure meets it when `<on> <op> limit`."""
+    """`on` is "value", "ratio" or "over_baseline" (value − baseline, for "baseline + N");
+    the figure meets it when `<on> <op> limit`."""
 
     on: str
     op: str  # "<=" or ">="
     limit: float
 
-    def met(self, value: float | None, ratio: float | None) -> bool | None:
-        subject = value if self.on == "value" else ratio
+    def met(self, value: float | None, ratio: float | None, baseline: float | None = None) -> bool | None:
+        subject = {"value": value, "ratio": ratio}.get(self.on)
+        if self.on == "over_baseline" and value is not None and baseline is not None:
+            subject = value - baseline
         if subject is None or (isinstance(subject, float) and math.isnan(subject)):
             return None
         return subject <= self.limit if self.op == "<=" else subject >= self.limit
@@ -64,6 +67,8 @@ class Target:
     def describe(self, unit: str) -> str:
         if self.on == "ratio":
             return f"ratio {self.op} {self.limit:g}"
+        if self.on == "over_baseline":
+            return f"{self.op} baseline + {self.limit:g} {unit}"
         return f"{self.op} {self.limit:g} {unit}"
 
 
@@ -87,7 +92,7 @@ class Figure:
 
     @property
     def meets_targets(self) -> bool | None:
-        verdicts = [t.met(self.value, self.ratio) for t in self.targets]
+        verdicts = [t.met(self.value, self.ratio, self.baseline) for t in self.targets]
         if not verdicts or any(v is None for v in verdicts):
             return None
         return all(verdicts)

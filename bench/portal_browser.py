@@ -177,7 +177,7 @@ def ttd_figures(portal: list[Load], static: list[Load]) -> list[Figure]:
             "ms",
             median(s_visible),
             baseline_name,
-            [Target("value", "<=", 400), Target("ratio", "<=", 3)],
+            [Target("value", "<=", 250), Target("ratio", "<=", 3)],
             details,
         ),
         Figure(
@@ -260,6 +260,8 @@ def action_latency(
             "ms",
             median(rest),
             "PATCH …/subscriptions/{id} over the portal REST API",
+            # Issue 19: the page shows a change about as fast as the REST API makes it.
+            [Target("over_baseline", "<=", 40)] if latency_ms == 0 else [],
             details=details,
         )
     ]
