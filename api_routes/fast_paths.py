@@ -18,8 +18,9 @@ the fast route runs inside the same `SecurityHeaders` and `UnexpectedErrors` (ge
 middlewares as the framework's. tests/api runs every API test through this front, and
 test_fast_path.py holds its answers equal to the framework's.
 
-The page `GET /portal/<token>` passes LinkBinding (api_routes/link_binding.py) on its way
-to Reflex's static frontend: its first load binds the link to the browser (a cookie).
+The page `GET /portal/<token>` passes LinkBinding (api_routes/link_binding.py), whose
+first load binds the link to the browser (a cookie), and is answered from memory by
+PortalShell (api_routes/page_shell.py) instead of Reflex's static files.
 
 Around all of it, outermost first: ProxyHeaders (the client's address and scheme behind a
 trusted proxy, api_routes/proxy_headers.py), RequestLog (request id, access log), Metrics
@@ -39,6 +40,7 @@ from api_routes.health import OpsEndpoints, is_ops_request
 from api_routes.link_binding import LinkBinding
 from api_routes.limits import MAX_JSON_BODY_BYTES, BodyRejected, ClientGone, read_json_body, reject
 from api_routes.metrics import ROUTE_TEMPLATE, Metrics
+from api_routes.page_shell import PortalShell
 from api_routes.portal_sessions import create_session_json
 from api_routes.proxy_headers import ProxyHeaders
 from api_routes.request_log import RequestLog
@@ -62,7 +64,9 @@ SESSION_CREATE_PATH = path_pattern(routes.PORTAL_SESSIONS_PATH)
 class FastPaths:
     def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        self.app = SecurityHeaders(LinkBinding(JsonNotFound(app), public_url_is_https=settings.public_url_is_https))
+        self.app = SecurityHeaders(
+            LinkBinding(PortalShell(JsonNotFound(app)), public_url_is_https=settings.public_url_is_https)
+        )
         self.session_create = SecurityHeaders(UnexpectedErrors(serve_session_create))
         self.metrics = Metrics(self._route) if settings.metrics else None
         self.ops = SecurityHeaders(OpsEndpoints(self.metrics))
