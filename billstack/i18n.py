@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
@@ -41,10 +41,22 @@ def t(locale: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+# Display strings are pure functions of their inputs, and a portal shows the same few prices
+# and billing days to many customers: Babel's formatting (locale and pattern lookups per call)
+# was most of a page's row building, so each distinct (value, currency, locale) is formatted
+# once. Bounded: a few thousand short strings.
+FORMAT_CACHE_SIZE = 8192
+
+
 def format_money(amount_minor: int | None, currency: str, locale: str) -> str:
     """Minor units → `$1,234.50`, `1.234,50 €`, `¥1,500` (zero-decimal currencies right)."""
     if amount_minor is None:
         return ""
+    return _format_money(amount_minor, currency, locale)
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _format_money(amount_minor: int, currency: str, locale: str) -> str:
     code = currency.upper()
     digits = get_currency_precision(code)
     with localcontext() as context:  # exact at any size: the default 28 digits would round or refuse larger sums
@@ -57,7 +69,12 @@ def format_day(moment: datetime | None, locale: str) -> str:
     """A calendar date in the locale's long-ish form: `Mar 30, 2026` / `30.03.2026`."""
     if moment is None:
         return ""
-    return format_date(moment.date(), format="medium", locale=_BABEL_LOCALE[normalise_locale(locale)])
+    return _format_day(moment.date(), locale)
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _format_day(day: date, locale: str) -> str:
+    return format_date(day, format="medium", locale=_BABEL_LOCALE[normalise_locale(locale)])
 
 
 def format_interval(interval: str | None, count: int, locale: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 from billstack.config import origin_of
@@ -206,9 +207,15 @@ def safe_logo_url(url: str | None) -> str | None:
 
 
 def _safe_url(url: str | None, schemes: tuple[str, ...]) -> str | None:
-    if not isinstance(url, str) or not url or _url_problem(url, schemes) is not None:
+    if not isinstance(url, str) or not url or not _url_is_safe(url, schemes):
         return None
     return url
+
+
+@lru_cache(maxsize=4096)
+def _url_is_safe(url: str, schemes: tuple[str, ...]) -> bool:
+    """Cached: every portal render checks the project's links and each invoice's Stripe page."""
+    return _url_problem(url, schemes) is None
 
 
 def safe_colour(value: str | None) -> str:

@@ -58,6 +58,22 @@ def test_money_uses_the_currency_exponent_and_locale(amount: int, currency: str,
     assert i18n.format_money(amount, currency, locale) == expected
 
 
+def test_each_amount_and_day_is_formatted_by_babel_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages show the same prices and days to many customers: Babel runs once for each."""
+    calls = []
+    real_currency, real_date = i18n.format_currency, i18n.format_date
+    monkeypatch.setattr(i18n, "format_currency", lambda *a, **k: calls.append("money") or real_currency(*a, **k))
+    monkeypatch.setattr(i18n, "format_date", lambda *a, **k: calls.append("day") or real_date(*a, **k))
+    i18n._format_money.cache_clear()
+    i18n._format_day.cache_clear()
+    moment = datetime(2026, 3, 30, 12, tzinfo=timezone.utc)
+    for _ in range(3):
+        assert i18n.format_money(123450, "eur", "de") == "1.234,50\xa0€"
+        assert i18n.format_day(moment, "de") == "30.03.2026"
+    assert i18n.format_money(123450, "eur", "fr") != i18n.format_money(123450, "eur", "de")
+    assert calls == ["money", "day", "money"]
+
+
 def test_dates_follow_the_locale() -> None:
     day = datetime(2026, 3, 30, 13, 0, tzinfo=timezone.utc)
     assert i18n.format_day(day, "en") == "Mar 30, 2026"
