@@ -217,6 +217,19 @@ def test_previous_key_still_verifies_and_unknown_keys_do_not(tenant: Tenant, mon
     assert validate(new).customer.id == tenant.customer_id
 
 
+def test_a_token_is_verified_once_per_key_set_and_each_caller_gets_its_own_claims(tenant: Tenant, monkeypatch) -> None:
+    """Every event of an open page validates its token again; the signature check runs once."""
+    token = mint(tenant).token
+    verified = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: verified.append(a[0]) or real_decode(*a, **k))
+    first = sessions.decode_token(token)
+    first["cid"] = "tampered by a caller"
+    second = sessions.decode_token(token)
+    assert verified == [token] and second["cid"] == tenant.customer_id
+    assert sessions.decode_token(token[:-2] + ("AA" if token[-2:] != "AA" else "BB")) is None  # checked on its own
+
+
 # --- failed validations are rate limited per client IP -----------------------------------
 
 

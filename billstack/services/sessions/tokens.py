@@ -13,6 +13,7 @@ import json
 import secrets
 import string
 import time
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -103,7 +104,18 @@ def decode_token(token: str) -> dict[str, Any] | None:
     """
     if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_LENGTH or not token.isascii():
         return None
-    for key in get_settings().signing_keys():
+    claims = _verified_claims(token, tuple(get_settings().signing_keys()))
+    return dict(claims) if claims is not None else None
+
+
+# An open portal page sends every event with the same token, and each one is validated
+# again (services/sessions/validation.py): the signature check of a token string under a
+# given key set always gives the same claims, so it runs once per token, not per event.
+# The database checks (revoked, expired, bound) still run on every use. Bounded, so a
+# flood of made-up tokens only evicts entries.
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    for key in keys:
         try:
             claims = jwt.decode(
                 token,
