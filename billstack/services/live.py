@@ -255,26 +255,36 @@ def bump_after_commit(db: Session, customer_id: str) -> None:
 
 def publish_after_commit(db: Session, customer_id: str) -> None:
     """`publish()` the customer's mirror version as this unit of work leaves it, once it
-    commits (nothing on a rollback): for writers that bumped the version themselves."""
+    commits (nothing on a rollback): for writers that have just moved the version on by one."""
     table = Customer.__table__
     version = db.execute(sa.select(table.c.mirror_version).where(table.c.id == customer_id)).scalar_one()
     if _PENDING not in db.info:  # listeners stay with this (short-lived) session
         event.listen(db, "after_commit", _publish_pending)
         event.listen(db, "after_rollback", _drop_pending)
     db.info.setdefault(_PENDING, {})[customer_id] = version
+    db.info.setdefault(_BEFORE, {}).setdefault(customer_id, version - 1)
 
 
 _PENDING = "billstack.live.pending"
+_BEFORE = "billstack.live.before"
+
+
+def own_change(db: Session, customer_id: str) -> tuple[int, int] | None:
+    """(version before, version after) of the customer's mirror if this unit of work
+    changed it (read before the commit), else None. A page whose action made the change
+    and that showed `before` is then current at `after`: it needs no re-render for it."""
+    after = db.info.get(_PENDING, {}).get(customer_id)
+    return None if after is None else (db.info[_BEFORE][customer_id], after)
 
 
 def _publish_pending(db: Session) -> None:
-    pending, db.info[_PENDING] = db.info.get(_PENDING, {}), {}
+    pending, db.info[_PENDING], db.info[_BEFORE] = db.info.get(_PENDING, {}), {}, {}
     for customer_id, version in pending.items():
         watch.publish(customer_id, version)
 
 
 def _drop_pending(db: Session) -> None:
-    db.info[_PENDING] = {}
+    db.info[_PENDING], db.info[_BEFORE] = {}, {}
 
 
 def _resolve(future: asyncio.Future, version: int) -> None:

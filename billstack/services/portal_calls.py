@@ -44,7 +44,7 @@ from billstack.client_info import PortalClient
 from billstack.config import get_settings
 from billstack.db import session_scope
 from billstack.errors import BillStackError, busy, rate_limited
-from billstack.services import audit, ratelimit, sessions
+from billstack.services import audit, live, ratelimit, sessions
 
 T = TypeVar("T")
 Action = Callable[[Session, sessions.PortalContext], T]
@@ -81,6 +81,18 @@ async def run_portal_call(token: str, client: PortalClient, action: Action[T], *
     # caller went away), not when the caller stops waiting.
     future.add_done_callback(lambda _done: admission.release(slots))
     return await asyncio.wrap_future(future)
+
+
+def with_own_change(action: Action[T]) -> Action[tuple[T, tuple[int, int] | None]]:
+    """`action`, also answering how its unit of work moved the customer's mirror version
+    (live.own_change): a page that shows all of the action's change from its result adopts
+    the new version instead of rendering the mirror again when the change wakes it."""
+
+    def run(db: Session, ctx: sessions.PortalContext) -> tuple[T, tuple[int, int] | None]:
+        result = action(db, ctx)
+        return result, live.own_change(db, ctx.customer.id)
+
+    return run
 
 
 def _validated_call(token: str, client: PortalClient, action: Action[T]) -> T:

@@ -32,7 +32,7 @@ from billstack.i18n import DEFAULT_LOCALE, card_brand_label, catalogue, normalis
 from billstack.services import live, sessions
 from billstack.services.sessions import binding
 from billstack.services import portal as portal_service
-from billstack.services.portal_calls import Work, run_portal_call
+from billstack.services.portal_calls import Work, run_portal_call, with_own_change
 from billstack.services.setting_checks import safe_link
 from billstack.services.views import DEFAULT_ACCENT_COLOR, Branding, DeadEndView, PortalView
 from billstack.state import dead_ends
@@ -183,8 +183,9 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
             async with self:
                 if not self._live_is_current(generation, token):
                     return
-                busy, shown = bool(self.pending), len(self.invoices)
-            if changed is None:
+                # The page's own action may have moved it on to `changed` already (`_run`).
+                busy, shown, version = bool(self.pending), len(self.invoices), self._live_version
+            if changed is None or changed == version:
                 continue
             if busy:  # the action owns the rows it changes; catch up once it is done
                 await asyncio.sleep(LIVE_BUSY_RETRY_S)
@@ -299,14 +300,26 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
             self.router.session.client_ip, headers.user_agent, binding.secret_from_cookie_header(headers.cookie)
         )
 
-    async def _run(self, action: Callable[[Any, sessions.PortalContext], T], *, work: Work) -> T:
-        """Validate the token and run one service call off the event loop (services/portal_calls.py)."""
-        return await run_portal_call(self._token(), self._client(), action, work=work)
+    async def _run(
+        self, action: Callable[[Any, sessions.PortalContext], T], *, work: Work, shows_own_change: bool = False
+    ) -> T:
+        """Validate the token and run one service call off the event loop (services/portal_calls.py).
+
+        `shows_own_change`: the caller puts everything the action changes on screen from its
+        result (cancel/resume: the one subscription row), so when the page showed the mirror
+        as it was before, it is now current at the version the action left: `follow_mirror`
+        does not render the mirror again for the page's own change."""
+        if not shows_own_change:
+            return await run_portal_call(self._token(), self._client(), action, work=work)
+        result, change = await run_portal_call(self._token(), self._client(), with_own_change(action), work=work)
+        if change is not None and change[0] == self._live_version:
+            self._live_version = change[1]
+        return result
 
     def _apply_view(self, view: PortalView) -> None:
         locale = normalise_locale(view.locale)
         features = view.features
-        self.locale, self.labels = locale, catalogue(locale)
+        self._set_locale(locale)
         self._apply_branding(view.branding)
         self.return_url = view.return_url or ""
         self.customer_email = view.customer_email or ""
@@ -326,6 +339,12 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
         self.invoices_has_more = view.invoices.has_more
         self.cards = [presenters.card_row(m, locale) for m in view.payment_methods]
         self.stale = view.stale
+
+    def _set_locale(self, locale: str) -> None:
+        """The page's language; its labels (a few hundred strings) go to the page only when it
+        changes, not with every render: an assigned var is sent even if its value is the same."""
+        if locale != self.locale:
+            self.locale, self.labels = locale, catalogue(locale)
 
     def _apply_branding(self, branding: Branding | None) -> None:
         """The project's look; None (a link that names no project we can trust): neutral."""
@@ -352,8 +371,7 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
         self._apply_branding(dead_end.branding)
         self.return_url = dead_end.return_url or ""
         if dead_end.branding is not None:
-            self.locale = normalise_locale(dead_end.locale)
-            self.labels = catalogue(self.locale)
+            self._set_locale(normalise_locale(dead_end.locale))
 
     def _open_flow(self, flow: dict[str, Any] | None) -> Any:
         """Deep links from the session's `flow` open the matching dialog at once; the plan
