@@ -32,6 +32,7 @@ from bench.common import (
     median,
     percentile,
     pinned_to,
+    cpu_seconds,
     rss_bytes,
 )
 from bench.context import RunContext
@@ -108,18 +109,22 @@ async def measure(ctx: RunContext, server: Server, build: Build, tenant: Tenant,
     solo = await single_client_baseline(ctx, server, build, visits[0])
     idle = workers_rss(server)
     log(f"{len(visits)} clients load the portal at once")
+    cpu_before_loads = workers_cpu(server)
     async with httpx.AsyncClient(timeout=STEP_TIMEOUT_S, limits=httpx.Limits(max_connections=None)) as http:
         await asyncio.gather(*(load(server, build, http, visit) for visit in visits))
+    cpu_loads = workers_cpu(server) - cpu_before_loads
     connected = workers_rss(server)
     log(f"{len(visits)} clients cancel a subscription at once")
     peak = RssPeak(server)
     sampler = asyncio.create_task(peak.sample())
+    cpu_before_actions = workers_cpu(server)
     started = time.perf_counter()
     try:
         await asyncio.gather(*(cancel(visit) for visit in visits))
     finally:
         sampler.cancel()
     actions_s = time.perf_counter() - started
+    cpu_actions = workers_cpu(server) - cpu_before_actions
     after = workers_rss(server)
     await asyncio.gather(*(visit.client.close() for visit in visits if visit.client))
     return {
@@ -128,6 +133,9 @@ async def measure(ctx: RunContext, server: Server, build: Build, tenant: Tenant,
         "rss_connected": connected,
         "rss_peak": max(peak.peak, connected or 0, after or 0),
         "actions_per_s": len(visits) / actions_s,
+        # Server CPU (all workers, user + system) per portal load and per cancel, in µs.
+        "cpu_per_load_us": cpu_loads / len(visits) * 1e6,
+        "cpu_per_action_us": cpu_actions / len(visits) * 1e6,
     }
 
 
@@ -208,6 +216,11 @@ def workers_rss(server: Server) -> int | None:
     return None if None in sizes else sum(sizes)
 
 
+def workers_cpu(server: Server) -> float:
+    """CPU seconds (user + system) the server's workers have used so far."""
+    return sum(cpu_seconds(pid) or 0.0 for pid in server.worker_pids)
+
+
 class RssPeak:
     def __init__(self, server: Server) -> None:
         self.server, self.peak = server, 0
@@ -254,6 +267,22 @@ def figures_for(measured: dict, visits: list[Visit]) -> list[Figure]:
             "ms",
             percentile(solo["load_ms"], 95),
             solo_name,
+        ),
+        Figure(
+            f"{BENCH}.cpu.load",
+            BENCH,
+            "Server CPU per portal load (page, websocket, hydrate, on_load)",
+            measured["cpu_per_load_us"],
+            "µs",
+            details={"formula": "worker CPU time over the 200-client load phase / clients", "events_per_load": 2},
+        ),
+        Figure(
+            f"{BENCH}.cpu.action",
+            BENCH,
+            "Server CPU per cancel (open the dialog, confirm: two events, one Stripe write)",
+            measured["cpu_per_action_us"],
+            "µs",
+            details={"formula": "worker CPU time over the 200-client cancel phase / clients", "events_per_action": 2},
         ),
         Figure(f"{BENCH}.rss.idle", BENCH, "Worker RSS idle (warmed up)", idle, "bytes"),
         Figure(
