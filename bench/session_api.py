@@ -39,6 +39,9 @@ from billstack import routes
 
 CONCURRENCY = 16
 CUSTOMERS = 64  # requests rotate over these, so the database sees different rows
+# Throughput held against the same-run insert baseline; PostgreSQL's is issue 19's (one
+# round trip per creation); both must also keep p99 ≤ 10 ms.
+RATIO_TARGET = {"sqlite": 0.5, "postgresql": 0.6}
 
 
 def run(ctx: RunContext) -> list[Figure]:
@@ -232,7 +235,7 @@ def figures_for(dialect: str, app: dict, baseline: dict) -> list[Figure]:
             "requests/s",
             baseline["rps"],
             name,
-            [Target("ratio", ">=", 0.5)],
+            [Target("ratio", ">=", RATIO_TARGET[dialect])],
             details,
         ),
         Figure(

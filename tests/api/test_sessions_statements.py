@@ -1,18 +1,23 @@
 """The session-create fast path's statements, counted: one SELECT, then the writes as
 separate statements on SQLite (in-process, they cost nothing extra) and as one
-statement on PostgreSQL (one round trip). A refactoring must not add any."""
+statement on PostgreSQL; there, once the process has seen the key pass, the SELECT goes
+into that statement too (one round trip per creation). A refactoring must not add any."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from billstack.clock import utcnow
 from billstack.db import engine_for
-from billstack.models import ApiKey
+from billstack.models import ApiKey, AuditEvent, PortalSession
+from billstack.secrets_box import digest
 from billstack.services import sessions
-from billstack.services.sessions import creation
+from billstack.services.sessions import creation, storage
 from tests.api.conftest import Tenant, mirror_subscription
 
 
@@ -58,17 +63,53 @@ def test_one_creation_is_one_select_and_the_fewest_writes(tenant: Tenant, db_url
     seen: list[str] = []
     real = creation.raw_connection
     monkeypatch.setattr(creation, "raw_connection", lambda engine: _CountingPool(real(engine), seen))
+    monkeypatch.setattr(storage, "_passed", {})  # this process has not seen the key yet
     request = sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id, api_key=tenant.api_key,
                                       customer_id=tenant.customer_id)
     sqlite = db_url.startswith("sqlite")
-    for touches_key in (True, False):  # the key's last use is written at most once a minute
+    for first in (True, False):  # the key's last use is written at most once a minute
         seen.clear()
         sessions.create_committed(request)
         if sqlite:
-            expected = ["BEGIN", "SELECT", "INSERT", "INSERT"] + (["UPDATE"] if touches_key else [])
-        else:
-            expected = ["SELECT", "WITH"]  # autocommit: no BEGIN or COMMIT round trips
+            expected = ["BEGIN", "SELECT", "INSERT", "INSERT"] + (["UPDATE"] if first else [])
+        else:  # autocommit: no BEGIN or COMMIT round trips; a key seen to pass needs no SELECT
+            expected = ["SELECT", "WITH"] if first else ["WITH"]
         assert seen == expected
+    if not sqlite:
+        for _ in range(3):
+            seen.clear()
+            sessions.create_committed(request)
+            assert seen == ["WITH"]  # one round trip per creation
+
+
+def test_on_postgresql_a_seen_key_creates_in_one_round_trip_and_writes_it_all(
+    tenant: Tenant, db_url: str, monkeypatch
+) -> None:
+    """The one statement writes what the two did: the session, its audit row and the key's
+    last use (here due again, as a minute has passed)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's one-statement creation; SQLite keeps its separate statements")
+    seen: list[str] = []
+    real = creation.raw_connection
+    monkeypatch.setattr(creation, "raw_connection", lambda engine: _CountingPool(real(engine), seen))
+    request = sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id, api_key=tenant.api_key,
+                                      customer_id=tenant.customer_id, return_url="https://a.example.com/back",
+                                      locale="de", flow={"type": "payment_method_update"}, user_agent="probe/1")
+    sessions.create_committed(request)
+    sessions._last_used_written.clear()  # as if a minute had passed
+    seen.clear()
+    created = sessions.create_committed(dataclasses.replace(request, now=utcnow() + timedelta(minutes=2)))
+    assert seen == ["WITH"]
+    with Session(engine_for(db_url)) as db:
+        stored = db.get(PortalSession, created.session_id)
+        key = db.get(ApiKey, tenant.api_key_id)
+        events = db.exec(select(AuditEvent).where(AuditEvent.session_id == created.session_id)).all()
+    assert stored is not None and stored.token_hash == digest(created.token)
+    assert (stored.customer_id, stored.api_key_id, stored.return_url, stored.locale, stored.flow) == (
+        tenant.customer_id, tenant.api_key_id, "https://a.example.com/back", "de", '{"type": "payment_method_update"}')
+    assert [(e.action, e.api_key_id, e.user_agent) for e in events] == [
+        (sessions.AUDIT_CREATED, tenant.api_key_id, "probe/1")]
+    assert key is not None and key.last_used_at == created.created_at
 
 
 @pytest.mark.parametrize("api_key", ["object", None])
@@ -101,7 +142,10 @@ def test_a_deep_link_to_a_subscription_adds_one_select_and_nothing_else(
     seen.clear()
     sessions.create_committed(sessions.SessionRequest(**base, flow=flow))
 
-    assert seen.count("SELECT") == without_flow.count("SELECT") + 1 == 2
+    # SQLite: the key's SELECT and the owner's. PostgreSQL: the same (the owner's SELECT
+    # must come first), where without a deep link the key's went into the writes' statement.
+    assert seen.count("SELECT") == 2
+    assert without_flow.count("SELECT") == (1 if db_url.startswith("sqlite") else 0)
     assert [s for s in seen if s != "SELECT"] == [s for s in without_flow if s != "SELECT"]
     seen.clear()
     sessions.create_committed(sessions.SessionRequest(**base, flow={"type": "payment_method_update"}))

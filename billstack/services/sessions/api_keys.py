@@ -83,3 +83,9 @@ def last_used_due(key_id: str) -> bool:
             return False
         _last_used_written[key_id] = tick
         return True
+
+
+def last_used_undo(key_id: str) -> None:
+    """`last_used_due` said yes but the write did not happen: the next one may write it."""
+    with _last_used_lock:
+        _last_used_written.pop(key_id, None)

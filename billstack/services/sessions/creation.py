@@ -139,7 +139,9 @@ def _create_committed(request: SessionRequest, *, wait: bool) -> CreatedSession:
     # Over the network every statement is a round trip: the writes are one statement
     # (storage.py's "insert_all"), so in autocommit mode neither BEGIN nor COMMIT is
     # needed — the SELECT and the write are each atomic, and together no weaker than the
-    # READ COMMITTED transaction they replace. SQLite keeps its explicit transaction.
+    # READ COMMITTED transaction they replace. A key this process has seen pass needs no
+    # SELECT either (storage.insert_if_unchanged): one round trip, one atomic statement.
+    # SQLite keeps its explicit transaction.
     autocommit = engine.dialect.name == "postgresql" and not raw.autocommit
     try:
         if autocommit:
