@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 from billstack.components.elements import image_with_fallback
@@ -106,34 +109,46 @@ def spinner_while(busy: rx.Var) -> rx.Component:
     return rx.cond(busy, rx.spinner(size="1"), rx.fragment())
 
 
-def destructive_actions(keep_key: str, confirm_key: str, busy: rx.Var, on_confirm: rx.EventHandler) -> rx.Component:
+def destructive_actions(
+    keep_key: str, confirm_key: str, busy: rx.Var, on_confirm: rx.EventHandler | None = None, *, submit: bool = False
+) -> rx.Component:
     """The buttons of a confirm dialog for an action that cannot be undone: keep (closes it)
-    and the red confirm, which spins while `busy`. Red in high contrast: white on Radix
-    red-9 is only 3.9:1."""
+    and the red confirm, which spins while `busy` and runs `on_confirm` or (`submit`) submits
+    the dialog's form. Red in high contrast: white on Radix red-9 is only 3.9:1."""
+    confirm = {"type": "submit"} if submit else {"on_click": on_confirm}
     return rx.flex(
         rx.alert_dialog.cancel(
-            rx.button(label(keep_key), variant="soft", color_scheme="gray", disabled=S.pending != ""),
+            rx.button(label(keep_key), type="button", variant="soft", color_scheme="gray", disabled=S.pending != ""),
         ),
         rx.button(spinner_while(busy), label(confirm_key), color_scheme="red", high_contrast=True,
-                  disabled=S.pending != "", on_click=on_confirm),
+                  disabled=S.pending != "", **confirm),
         spacing="3",
         justify="end",
         class_name="dialog-actions",
     )
 
 
+def destructive_content(
+    title: rx.Var, *body: rx.Component, actions: rx.Component, on_submit: Callable[[Any], Any] | None = None
+) -> rx.Component:
+    """An alert dialog's content confirming an action that cannot be undone: what it does (and
+    any choices), a failure said inside it (`dialog_error`), then `actions`
+    (`destructive_actions`); with `on_submit`, a form whose choices it receives."""
+    # Spacing comes from the flex gaps (Radix space tokens), never from unitless margins.
+    inner = rx.flex(*body, dialog_error(), actions, direction="column", spacing="5")
+    return rx.alert_dialog.content(
+        rx.alert_dialog.title(title),
+        rx.form(inner, on_submit=on_submit) if on_submit is not None else inner,
+        max_width="480px",
+    )
+
+
 def destructive_dialog(
     title: rx.Var, *body: rx.Component, actions: rx.Component, open: rx.Var, on_open_change: rx.EventHandler
 ) -> rx.Component:
-    """An alert dialog confirming an action that cannot be undone: what it does (and any
-    choices), a failure said inside it (`dialog_error`), then `actions` (`destructive_actions`)."""
+    """`destructive_content` in a dialog the server opens and closes."""
     return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            # Spacing comes from the flex gaps (Radix space tokens), never from unitless margins.
-            rx.flex(*body, dialog_error(), actions, direction="column", spacing="5"),
-            max_width="480px",
-        ),
+        destructive_content(title, *body, actions=actions),
         open=open,
         on_open_change=on_open_change,
     )

@@ -9,7 +9,7 @@ import reflex as rx
 from billstack.components.layout import (
     accent_button,
     destructive_actions,
-    destructive_dialog,
+    destructive_content,
     label,
     section,
     spinner_while,
@@ -20,9 +20,9 @@ from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
 
 
-def _outline_action(sub: SubscriptionRow, text_key: str, on_click: Any, pending_key: str = "") -> rx.Component:
+def _outline_action(sub: SubscriptionRow, text_key: str, on_click: Any = None, pending_key: str = "") -> rx.Component:
     """A secondary action on a subscription card, named with its product for screen readers;
-    `pending_key` shows a spinner while that action runs."""
+    `pending_key` shows a spinner while that action runs; no `on_click`: a dialog's trigger."""
     spinner = [spinner_while(S.pending == pending_key + sub.id)] if pending_key else []
     return rx.button(
         *spinner,
@@ -30,7 +30,7 @@ def _outline_action(sub: SubscriptionRow, text_key: str, on_click: Any, pending_
         variant="outline",
         color_scheme="gray",
         disabled=S.pending != "",
-        on_click=on_click,
+        **({"on_click": on_click} if on_click is not None else {}),
         aria_label=label(text_key) + " – " + sub.product,
     )
 
@@ -40,7 +40,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
     actions = rx.hstack(
         rx.cond(sub.can_change_plan, _outline_action(sub, "subs.update_plan", S.open_plan_picker(sub.id))),
         rx.cond(sub.can_keep_plan, _outline_action(sub, "subs.keep_plan", S.keep_current_plan(sub.id), "keep:")),
-        rx.cond(sub.can_cancel, _outline_action(sub, "subs.cancel", S.open_cancel(sub.id))),
+        rx.cond(sub.can_cancel, cancel_dialog(sub)),
         rx.cond(
             sub.can_resume,
             accent_button(
@@ -94,37 +94,46 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
     )
 
 
-def cancel_dialog() -> rx.Component:
+def _submit_cancel(form: rx.Var) -> Any:
+    fields = form.to(dict)
+    return S.confirm_cancel(fields["sub_id"], fields["reason"])
+
+
+def cancel_dialog(sub: SubscriptionRow) -> rx.Component:
+    """The card's "Cancel subscription" button and its dialog, opened in the browser (no round
+    trip); the confirm sends the id and the chosen reason in one event. The dialog is in the
+    card while it can be cancelled, so a confirmed cancel (the row no longer can) closes it,
+    and a failed one leaves it open with its message."""
     reasons = rx.radio_group.root(
-        *[
-            rx.radio_group.item(
-                label(f"subs.reason.{reason}"),
-                value=reason,
-            )
-            for reason in CANCEL_REASONS
-        ],
-        # Uncontrolled: the choice shows at once, without a server round trip; the dialog's
-        # content unmounts on close, so each opening starts with nothing chosen.
-        default_value="",
-        on_change=S.set_cancel_reason,
+        *[rx.radio_group.item(label(f"subs.reason.{reason}"), value=reason) for reason in CANCEL_REASONS],
+        # Uncontrolled, submitted with the form; the content unmounts on close, so each
+        # opening starts with nothing chosen.
+        name="reason",
         aria_label=label("subs.cancel_reason"),
     )
     # A failed cancel says why inside the dialog: the modal hides the page's own notice (from
     # screen readers too) while it is open.
-    return destructive_dialog(
-        S.labels["subs.cancel_title"].to(str).replace("{product}", S.cancel_product),
-        rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", S.cancel_end)),
-        rx.flex(
-            rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
-            reasons,
-            direction="column",
-            spacing="2",
-            class_name="cancel-reasons",
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(_outline_action(sub, "subs.cancel")),
+        destructive_content(
+            S.labels["subs.cancel_title"].to(str).replace("{product}", sub.product),
+            rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", sub.period_end)),
+            rx.flex(
+                rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
+                reasons,
+                direction="column",
+                spacing="2",
+                class_name="cancel-reasons",
+            ),
+            # The form's submit handler is shared by every card (a hook outside the rows), so
+            # the row's id rides in the form rather than in the handler.
+            rx.el.input(type="hidden", name="sub_id", value=sub.id),
+            actions=destructive_actions("subs.keep", "subs.confirm_cancel", S.pending == "cancel:" + sub.id,
+                                        submit=True),
+            on_submit=_submit_cancel,
         ),
-        actions=destructive_actions("subs.keep", "subs.confirm_cancel", S.pending.to(str).startswith("cancel:"),
-                                    S.confirm_cancel),
-        open=S.cancel_dialog_open,
-        on_open_change=S.set_cancel_dialog_open,
+        # A `subscription_cancel` flow opens it at load.
+        default_open=S.cancel_dialog_open & (S.cancel_sub_id == sub.id),
     )
 
 
@@ -136,7 +145,6 @@ def subscriptions_section() -> rx.Component:
             rx.vstack(rx.foreach(S.subscriptions, subscription_card), spacing="3", width="100%"),
             rx.text(label("subs.empty"), color_scheme="gray", high_contrast=True),
         ),
-        cancel_dialog(),
         plan_dialog(),
         section_id="subscriptions",
     )

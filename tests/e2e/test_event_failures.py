@@ -68,7 +68,11 @@ def test_malformed_event_arguments_are_refused(live_db: LiveServer, tenant: Tena
         ("resume", {"sub_id": ["a"]}),
         ("resume", {"sub_id": {"id": sub_id}}),
         ("open_cancel", {"sub_id": 42}),
-        ("set_cancel_reason", {"value": ["too_expensive"]}),
+        ("confirm_cancel", {"sub_id": ["a"], "reason": None}),
+        ("confirm_cancel", {"sub_id": sub_id, "reason": ["too_expensive"]}),
+        ("confirm_cancel", {"sub_id": sub_id, "reason": "not_a_reason"}),
+        # Well formed, but none of the page's rows: refused before any service is asked.
+        ("confirm_cancel", {"sub_id": "sub_someone_elses", "reason": None}),
         ("set_pm_dialog_open", {"value": "yes"}),
     ]
     state = send_events(live_db, session["portalUrl"], malformed, sub_id=sub_id)
@@ -76,9 +80,9 @@ def test_malformed_event_arguments_are_refused(live_db: LiveServer, tenant: Tena
     assert state["pending"] == ""  # nothing was started, so nothing is stuck
     assert state["notice"] == ""
     assert state["pm_dialog_open"] is False
-    assert state["cancel_reason"] == ""
     assert state["cancel_sub_id"] == sub_id  # the well-formed event that followed still worked
     assert stripe_client(live_db, tenant).v1.subscriptions.retrieve(sub_id).cancel_at_period_end is False
     log = live_db.log_path.read_text()[len(log_before):]
     assert "Traceback" not in log
-    assert log.count("malformed subscription id") == 3, log
+    assert log.count("malformed subscription id") == 4, log
+    assert log.count("unknown cancel reason") == 2, log
