@@ -18,12 +18,16 @@ from devtools.chromium import CHROMIUM, CHROMIUM_ARGS  # the same browser and fl
 # DOM with a non-empty box (what Playwright calls visible), and keeps every resource entry.
 # For the phases in between it also notes when the page opens its websocket, sends the
 # hydrate event and receives the subscriptions (matched on Reflex's names; diagnostic only).
+# `window.__bench.visible` resolves at that moment, so the runner awaits it instead of
+# polling the page (Playwright's wait_for runs its injected script on the page's own main
+# thread every frame, which delayed the very render being timed).
 WATCH_SUBSCRIPTIONS_JS = """
 (() => {
   performance.setResourceTimingBufferSize(2000);
   const bench = (window.__bench = {
     subscriptionsVisibleAt: null, socketOpenedAt: null, hydrateSentAt: null, dataArrivedAt: null,
   });
+  bench.visible = new Promise((resolve) => { bench.resolveVisible = resolve; });
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
@@ -51,6 +55,7 @@ WATCH_SUBSCRIPTIONS_JS = """
     if (bench.subscriptionsVisibleAt === null && visible()) {
       bench.subscriptionsVisibleAt = performance.now();
       observer.disconnect();
+      bench.resolveVisible(bench.subscriptionsVisibleAt);
     }
   };
   const observer = new MutationObserver(check);
@@ -58,6 +63,11 @@ WATCH_SUBSCRIPTIONS_JS = """
   document.addEventListener('DOMContentLoaded', check);
   window.addEventListener('load', check);
 })();
+"""
+
+# Resolves once the probe above saw the card (null after `ms` milliseconds).
+AWAIT_VISIBLE_JS = """
+(ms) => Promise.race([window.__bench.visible, new Promise((resolve) => setTimeout(() => resolve(null), ms))])
 """
 
 # Read after the card is visible: the mark above, navigation timing and every resource.

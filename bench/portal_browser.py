@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.apps import STATIC_PORTAL_PREFIX
-from bench.browser import ARM_STEP_JS, COLLECT_JS, WATCH_SUBSCRIPTIONS_JS, chromium
+from bench.browser import ARM_STEP_JS, AWAIT_VISIBLE_JS, COLLECT_JS, WATCH_SUBSCRIPTIONS_JS, chromium
 from bench.common import EMULATOR_PORTS, Figure, Target, log, median, percentile
 from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
@@ -109,7 +109,8 @@ def load_once(browser, url: str) -> Load:
         page = context.new_page()
         started = time.perf_counter()
         page.goto(url, wait_until="commit")
-        page.locator("[data-subscription-id]").first.wait_for(state="visible", timeout=VISIBLE_TIMEOUT_MS)
+        # Awaited in the page, not polled: see WATCH_SUBSCRIPTIONS_JS.
+        page.evaluate(AWAIT_VISIBLE_JS, VISIBLE_TIMEOUT_MS)
         wall_ms = (time.perf_counter() - started) * 1000
         data = page.evaluate(COLLECT_JS)
     finally:
