@@ -73,6 +73,7 @@ class CancelMixin(rx.State, mixin=True):
             updated = await self._run(
                 lambda db, ctx: portal_service.set_cancel_at_period_end(db, ctx, sub_id, cancel, reason=reason),
                 work=Work.ACTION,
+                shows_own_change=True,  # the row below is all a cancel changes: no second render of the mirror
             )
             row = self._replace_subscription_row(updated)
             key = "subs.canceled_notice" if cancel else "subs.resumed_notice"
