@@ -5,11 +5,13 @@ into that statement too (one round trip per creation). A refactoring must not ad
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, select
 
 from billstack.clock import utcnow
@@ -150,3 +152,47 @@ def test_a_deep_link_to_a_subscription_adds_one_select_and_nothing_else(
     seen.clear()
     sessions.create_committed(sessions.SessionRequest(**base, flow={"type": "payment_method_update"}))
     assert seen == without_flow  # only a subscription deep link is looked up
+
+
+@pytest.mark.asyncio
+async def test_on_postgresql_a_burst_waits_for_the_kept_connections(
+    tenant: Tenant, db_url: str, monkeypatch
+) -> None:
+    """More creations at once than the pool keeps connections: the others wait for one on
+    the loop instead of opening overflow connections (each a server process, closed again
+    on return). Each creation holds its connection a while (a slow query's shape), so
+    without the wait the burst would overlap far beyond the pool."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite creations run on the loop in its group commit, not in pooled threads")
+    engine = engine_for(db_url)
+    real_create_on = creation.create_on
+
+    def slow_create_on(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(0.02)")
+        return real_create_on(raw, *args, **kwargs)
+
+    monkeypatch.setattr(creation, "create_on", slow_create_on)
+    in_use, most = 0, 0
+
+    def checked_out(*_args: Any) -> None:
+        nonlocal in_use, most
+        in_use += 1
+        most = max(most, in_use)
+
+    def checked_in(*_args: Any) -> None:
+        nonlocal in_use
+        in_use -= 1
+
+    sa_event.listen(engine, "checkout", checked_out)
+    sa_event.listen(engine, "checkin", checked_in)
+    try:
+        burst = 4 * engine.pool.size()
+        created = await asyncio.gather(*(sessions.create_async(sessions.SessionRequest(
+            team_id=tenant.team_id, project_id=tenant.project_id, api_key=tenant.api_key,
+            customer_id=tenant.customer_id)) for _ in range(burst)))
+    finally:
+        sa_event.remove(engine, "checkout", checked_out)
+        sa_event.remove(engine, "checkin", checked_in)
+    assert len({c.session_id for c in created}) == burst
+    assert 1 <= most <= engine.pool.size()
