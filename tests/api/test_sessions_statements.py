@@ -15,7 +15,9 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Session, select
 
 from billstack.clock import utcnow
+from billstack.config import reset_settings
 from billstack.db import engine_for
+from billstack.errors import BillStackError
 from billstack.models import ApiKey, AuditEvent, PortalSession
 from billstack.secrets_box import digest
 from billstack.services import sessions
@@ -196,3 +198,32 @@ async def test_on_postgresql_a_burst_waits_for_the_kept_connections(
         sa_event.remove(engine, "checkin", checked_in)
     assert len({c.session_id for c in created}) == burst
     assert 1 <= most <= engine.pool.size()
+
+
+@pytest.mark.asyncio
+async def test_on_postgresql_no_kept_connection_in_time_is_503_database_busy(
+    tenant: Tenant, db_url: str, monkeypatch
+) -> None:
+    """Waiting for a kept connection is bounded as waiting for the pool is:
+    BILLSTACK_DB_POOL_TIMEOUT_S, then 503 database_busy and nothing written."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite creations run on the loop in its group commit, not in pooled threads")
+    monkeypatch.setenv("BILLSTACK_DB_POOL_TIMEOUT_S", "0.05")
+    reset_settings()
+    limiter = creation._pooled_threads(engine_for(db_url))
+    assert limiter is not None
+    holders = [object() for _ in range(int(limiter.total_tokens))]
+    for holder in holders:  # every kept connection in use
+        limiter.acquire_on_behalf_of_nowait(holder)
+    request = sessions.SessionRequest(team_id=tenant.team_id, project_id=tenant.project_id, api_key=tenant.api_key,
+                                      customer_id=tenant.customer_id)
+    try:
+        with pytest.raises(BillStackError) as busy:
+            await sessions.create_async(request)
+    finally:
+        for holder in holders:
+            limiter.release_on_behalf_of(holder)
+    assert (busy.value.status, busy.value.code) == (503, "database_busy")
+    with Session(engine_for(db_url)) as db:
+        assert db.exec(select(PortalSession).where(PortalSession.project_id == tenant.project_id)).first() is None
+    assert (await sessions.create_async(request)).session_id  # served again once one is free

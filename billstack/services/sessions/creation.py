@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
+from billstack.config import get_settings
 from billstack.db import get_engine, raw_connection
-from billstack.errors import rate_limited
+from billstack.errors import database_busy, rate_limited
 from billstack.models import ApiKey
 from billstack.services import ratelimit
 from billstack.services.sessions import customer_keys
@@ -88,7 +89,14 @@ async def create_async(request: SessionRequest) -> CreatedSession:
     request = await _counted_in_shared_limit(request)
     engine = get_engine()
     if engine.dialect.name != "sqlite":
-        return await anyio.to_thread.run_sync(partial(create_committed, request), limiter=_pooled_threads(engine))
+        limiter = _pooled_threads(engine)
+        if limiter is None:
+            return await anyio.to_thread.run_sync(partial(create_committed, request))
+        await _kept_connection(limiter)
+        try:
+            return await anyio.to_thread.run_sync(partial(create_committed, request))
+        finally:
+            limiter.release()
     try:
         return await group_for(asyncio.get_running_loop()).submit(request)
     except DatabaseBusy:
@@ -108,13 +116,29 @@ def _pooled_threads(engine: Engine) -> anyio.CapacityLimiter | None:
     pool keeps connections. A burst then waits on the loop for a kept connection instead
     of opening an overflow one, which the pool closes again on return: under the bench's
     load (16 at once, a pool of 10) that was one connect per ~40 requests, each a server
-    process started and several ms on some request's latency. None: the default threads."""
+    process started and several ms on some request's latency. None: no such limit (a
+    pool that keeps none). The other work on the pool may still use its overflow."""
     global _pool_limiter
     loop = asyncio.get_running_loop()
     if _pool_limiter is None or _pool_limiter[0] is not loop or _pool_limiter[1] is not engine:
         limiter = anyio.CapacityLimiter(engine.pool.size()) if isinstance(engine.pool, QueuePool) else None
         _pool_limiter = (loop, engine, limiter)
     return _pool_limiter[2]
+
+
+async def _kept_connection(limiter: anyio.CapacityLimiter) -> None:
+    """A token of `limiter`, waited for on the loop at most as long as a request waits for
+    a pooled connection (`BILLSTACK_DB_POOL_TIMEOUT_S`): then 503 `database_busy`, as
+    from the pool itself."""
+    try:
+        limiter.acquire_nowait()
+        return
+    except anyio.WouldBlock:
+        pass
+    with anyio.move_on_after(get_settings().db_pool_timeout_s):
+        await limiter.acquire()
+        return
+    raise database_busy()
 
 
 async def _counted_in_shared_limit(request: SessionRequest) -> SessionRequest:
