@@ -1,5 +1,5 @@
-"""Two small elements Reflex 0.10 does not ship: an image that reports a failed load, and
-the document's language kept in step with the page's.
+"""Small elements Reflex 0.10 does not ship: an image that reports a failed load, the
+document's language kept in step with the page's, and a flag for rendering in two steps.
 
 Reflex writes `<html lang>` once, at build time (`rx.App(html_lang=…)`), and the document
 root may hold no state, so the page sets it from the browser when its locale changes.
@@ -12,6 +12,7 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import EventHandler, no_args_event_spec
 from reflex_base.utils.imports import ImportDict, ImportVar
+from reflex_base.vars.base import VarData
 
 
 class ImageWithFallback(rx.el.Img):
@@ -39,6 +40,26 @@ class DocumentLang(rx.Fragment):
                 _var_data=lang._get_all_var_data(),
             )
         ]
+
+
+def after_first_paint() -> rx.Var[bool]:
+    """False in the render that mounts the component using it, true from the frame after that
+    render was painted. `rx.cond(after_first_paint(), rest)` shows what is above first, then
+    renders `rest` (at most once per component: the hook's names are fixed)."""
+    return rx.Var(
+        "afterFirstPaint",
+        _var_type=bool,
+        _var_data=VarData(
+            imports={"react": [ImportVar(tag="useState"), ImportVar(tag="useEffect")]},
+            hooks=[
+                "const [afterFirstPaint, setAfterFirstPaint] = useState(false);",
+                # requestAnimationFrame runs before that frame's paint; the timeout after it.
+                "useEffect(() => { let timer; const frame = requestAnimationFrame(() => "
+                "{ timer = setTimeout(() => setAfterFirstPaint(true), 0); }); "
+                "return () => { cancelAnimationFrame(frame); clearTimeout(timer); }; }, []);",
+            ],
+        ),
+    )
 
 
 image_with_fallback = ImageWithFallback.create

@@ -7,7 +7,7 @@ import reflex as rx
 from billstack.components.banner import amount_due_banner
 from billstack.components.billing_details import billing_details_section
 from billstack.components.client_commands import client_commands
-from billstack.components.elements import document_lang
+from billstack.components.elements import after_first_paint, document_lang
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
 from billstack.components.payment_methods import payment_methods_section
@@ -43,9 +43,12 @@ def portal_body() -> rx.Component:
                 stale_notice(),
                 amount_due_banner(),
                 subscriptions_section(),
-                payment_methods_section(),
-                billing_details_section(),
-                invoices_section(),
+                # The sections below render in the next frame: the subscriptions (what most
+                # visits come for) are painted without waiting for the whole page's render.
+                rx.cond(
+                    after_first_paint(),
+                    rx.fragment(payment_methods_section(), billing_details_section(), invoices_section()),
+                ),
                 spacing="6",
                 width="100%",
             ),
