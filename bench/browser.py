@@ -25,9 +25,10 @@ WATCH_SUBSCRIPTIONS_JS = """
 (() => {
   performance.setResourceTimingBufferSize(2000);
   const bench = (window.__bench = {
-    subscriptionsVisibleAt: null, socketOpenedAt: null, hydrateSentAt: null, dataArrivedAt: null,
+    subscriptionsVisibleAt: null, pageCompleteAt: null, socketOpenedAt: null, hydrateSentAt: null, dataArrivedAt: null,
   });
   bench.visible = new Promise((resolve) => { bench.resolveVisible = resolve; });
+  bench.complete = new Promise((resolve) => { bench.resolveComplete = resolve; });
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
@@ -51,12 +52,19 @@ WATCH_SUBSCRIPTIONS_JS = """
     const box = card.getBoundingClientRect();
     return box.width > 0 && box.height > 0 && getComputedStyle(card).visibility !== 'hidden';
   };
+  // The whole page: its last section's heading is in the DOM (the portal renders the
+  // sections below the subscriptions a frame later).
+  const complete = () => document.getElementById('invoices-heading') !== null;
   const check = () => {
     if (bench.subscriptionsVisibleAt === null && visible()) {
       bench.subscriptionsVisibleAt = performance.now();
-      observer.disconnect();
       bench.resolveVisible(bench.subscriptionsVisibleAt);
     }
+    if (bench.pageCompleteAt === null && complete()) {
+      bench.pageCompleteAt = performance.now();
+      bench.resolveComplete(bench.pageCompleteAt);
+    }
+    if (bench.subscriptionsVisibleAt !== null && bench.pageCompleteAt !== null) observer.disconnect();
   };
   const observer = new MutationObserver(check);
   observer.observe(document, { childList: true, subtree: true, attributes: true });
@@ -65,10 +73,25 @@ WATCH_SUBSCRIPTIONS_JS = """
 })();
 """
 
-# Resolves once the probe above saw the card (null after `ms` milliseconds).
+# After a step: its click, the event the page sent, the first delta back (the action's
+# "pending") and the delta that carried `marker`, and when the DOM showed it; ms after the click.
+STEP_PHASES_JS = """
+([eventName, marker]) => {
+  const clicked = window.__benchClickedAt, log = window.__benchSocket || [];
+  const sent = log.find((m) => m.dir === 'out' && m.text.includes(eventName));
+  const after = (m) => sent && m.dir === 'in' && m.at >= sent.at;
+  const first = log.find(after), result = log.find((m) => after(m) && m.text.includes(marker));
+  const rel = (m) => (m ? m.at - clicked : null);
+  return { sent: rel(sent), first_delta: rel(first), result_delta: rel(result), shown: window.__benchDoneAt - clicked };
+}
+"""
+
+# Resolve once the probe above saw the card / the whole page (null after `ms` milliseconds).
+# (page.evaluate, not wait_for_function: the portal's CSP refuses the eval that polling uses.)
 AWAIT_VISIBLE_JS = """
 (ms) => Promise.race([window.__bench.visible, new Promise((resolve) => setTimeout(() => resolve(null), ms))])
 """
+AWAIT_COMPLETE_JS = AWAIT_VISIBLE_JS.replace("__bench.visible", "__bench.complete")
 
 # Read after the card is visible: the mark above, navigation timing and every resource.
 COLLECT_JS = """
@@ -78,6 +101,7 @@ COLLECT_JS = """
                          encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize });
   return {
     visibleAt: window.__bench.subscriptionsVisibleAt,
+    completeAt: window.__bench.pageCompleteAt,
     socketOpenedAt: window.__bench.socketOpenedAt,
     hydrateSentAt: window.__bench.hydrateSentAt,
     dataArrivedAt: window.__bench.dataArrivedAt,
@@ -86,6 +110,27 @@ COLLECT_JS = """
     resources: performance.getEntriesByType('resource').map(pick),
   };
 }
+"""
+
+# For the action benchmark, installed before any page script: when the page sent an event and
+# received each delta (performance.now()), to split a step's time into client and server parts.
+WATCH_SOCKET_JS = """
+(() => {
+  const log = (window.__benchSocket = []);
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        if (typeof event.data === 'string') log.push({ at: performance.now(), dir: 'in', text: event.data });
+      });
+    }
+    send(data) {
+      if (typeof data === 'string') log.push({ at: performance.now(), dir: 'out', text: data });
+      return super.send(data);
+    }
+  };
+})();
 """
 
 # Arms a watch for one step of an action: resolves with (time the predicate first held)
@@ -99,10 +144,14 @@ ARM_STEP_JS = """
     cancels: () => !!card() && card().textContent.includes('Cancels on'),
   }[kind];
   let clickedAt = null;
-  document.addEventListener('click', (e) => { clickedAt = e.timeStamp; }, { capture: true, once: true });
+  document.addEventListener('click', (e) => { clickedAt = e.timeStamp; window.__benchClickedAt = clickedAt; },
+                            { capture: true, once: true });
+  if (window.__benchSocket) window.__benchSocket.length = 0;
   window.__benchStep = new Promise((resolve) => {
     const finish = (value) => { observer.disconnect(); clearTimeout(timer); resolve(value); };
-    const check = () => { if (clickedAt !== null && done()) finish(performance.now() - clickedAt); };
+    const check = () => {
+      if (clickedAt !== null && done()) { window.__benchDoneAt = performance.now(); finish(window.__benchDoneAt - clickedAt); }
+    };
     const observer = new MutationObserver(check);
     observer.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
     const timer = setTimeout(() => finish(null), 30000);

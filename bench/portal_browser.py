@@ -24,7 +24,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.apps import STATIC_PORTAL_PREFIX
-from bench.browser import ARM_STEP_JS, AWAIT_VISIBLE_JS, COLLECT_JS, WATCH_SUBSCRIPTIONS_JS, chromium
+from bench.browser import (
+    ARM_STEP_JS,
+    AWAIT_COMPLETE_JS,
+    AWAIT_VISIBLE_JS,
+    COLLECT_JS,
+    STEP_PHASES_JS,
+    WATCH_SOCKET_JS,
+    WATCH_SUBSCRIPTIONS_JS,
+    chromium,
+)
 from bench.common import EMULATOR_PORTS, Figure, Target, log, median, percentile
 from bench.context import RunContext
 from bench.fixtures import Tenant, emulator_tenant, mint_session, use_database
@@ -45,6 +54,7 @@ class Load:
     socket_opened_ms: float | None = None  # the page created its websocket (portal only)
     hydrate_sent_ms: float | None = None  # …sent the hydrate/on_load event (once React mounted)
     data_arrived_ms: float | None = None  # the delta with the subscriptions arrived (portal only)
+    complete_ms: float | None = None  # the page's last section (invoices) is in the DOM (portal only)
 
 
 def run(ctx: RunContext) -> list[Figure]:
@@ -95,14 +105,15 @@ def time_to_data(
             ("portal", routes.portal_url(server.url, token), portal),
             ("static", f"{server.url}{STATIC_PORTAL_PREFIX}{baseline_token}", static),
         ]
-        for _, url, into in pair if index % 2 == 0 else reversed(pair):
-            result = load_once(browser, url)
+        for name, url, into in pair if index % 2 == 0 else reversed(pair):
+            result = load_once(browser, url, complete=name == "portal")
             if index >= warmup:
                 into.append(result)
     return ttd_figures(portal, static)
 
 
-def load_once(browser, url: str) -> Load:
+def load_once(browser, url: str, *, complete: bool = False) -> Load:
+    """`complete`: also wait for (and note) the page's last section."""
     context = browser.new_context()  # fresh: empty cache, no cookies, no storage
     try:
         context.add_init_script(WATCH_SUBSCRIPTIONS_JS)
@@ -112,6 +123,8 @@ def load_once(browser, url: str) -> Load:
         # Awaited in the page, not polled: see WATCH_SUBSCRIPTIONS_JS.
         page.evaluate(AWAIT_VISIBLE_JS, VISIBLE_TIMEOUT_MS)
         wall_ms = (time.perf_counter() - started) * 1000
+        if complete:  # after the figure's moment: only for the phases
+            page.evaluate(AWAIT_COMPLETE_JS, VISIBLE_TIMEOUT_MS)
         data = page.evaluate(COLLECT_JS)
     finally:
         context.close()
@@ -125,6 +138,7 @@ def load_once(browser, url: str) -> Load:
         socket_opened_ms=data["socketOpenedAt"],
         hydrate_sent_ms=data["hydrateSentAt"],
         data_arrived_ms=data["dataArrivedAt"],
+        complete_ms=data["completeAt"],
     )
 
 
@@ -163,6 +177,7 @@ def ttd_figures(portal: list[Load], static: list[Load]) -> list[Figure]:
             "hydrate_sent": _median_of([x.hydrate_sent_ms for x in portal]),
             "subscriptions_arrived": _median_of([x.data_arrived_ms for x in portal]),
             "subscriptions_visible": median(p_visible),
+            "whole_page_rendered": _median_of([x.complete_ms for x in portal]),
         },
         "portal_bytes": portal[-1].bytes,
         "static_bytes": static[-1].bytes,
@@ -232,6 +247,7 @@ def action_latency(
     portal_url = routes.portal_url(server.url, token)
     context = browser.new_context()
     try:
+        context.add_init_script(WATCH_SOCKET_JS)
         page = context.new_page()
         steps = [cancel_in_page(page, portal_url, http, server, token) for _ in range(warmup + actions)][
             warmup:
@@ -247,6 +263,13 @@ def action_latency(
         "open_dialog_median_ms": median([s["open_ms"] for s in steps]),
         "confirm_median_ms": median([s["confirm_ms"] for s in steps]),
         "total_p95_ms": percentile(totals, 95),
+        # Where the confirm's time goes (medians, ms after its click): the page sends the event,
+        # the first delta comes back (the action's "pending"), then the delta with the changed
+        # row, then the DOM shows "Cancels on".
+        "confirm_phases_median_ms": {
+            key: _median_of([s["confirm_phases"][key] for s in steps])
+            for key in ("sent", "first_delta", "result_delta", "shown")
+        },
         "rest_p95_ms": percentile(rest, 95),
         "totals_ms": totals,
         "how": "in-page: click event timestamp → DOM shows the dialog / 'Cancels on' (MutationObserver); "
@@ -283,6 +306,7 @@ def cancel_in_page(page, portal_url: str, http: httpx.Client, server: Server, to
     page.evaluate(ARM_STEP_JS, ["cancels", sub_id])
     page.get_by_role("alertdialog").get_by_role("button", name="Cancel at period end").click()
     confirm_ms = page.evaluate("window.__benchStep")
+    phases = page.evaluate(STEP_PHASES_JS, ["confirm_cancel", "subscriptions_rx_state_"])
     if open_ms is None or confirm_ms is None:
         raise RuntimeError("the cancel did not show up in the page within 30 s")
     expect(
@@ -290,7 +314,8 @@ def cancel_in_page(page, portal_url: str, http: httpx.Client, server: Server, to
     ).to_be_visible()
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies(portal_url))
     set_cancel(http, server, token, sub_id, False, cookie)
-    return {"subscription": sub_id, "open_ms": open_ms, "confirm_ms": confirm_ms, "cookie": cookie}
+    return {"subscription": sub_id, "open_ms": open_ms, "confirm_ms": confirm_ms, "confirm_phases": phases,
+            "cookie": cookie}
 
 
 def cancel_over_rest(http: httpx.Client, server: Server, token: str, sub_id: str, cookie: str) -> float:
