@@ -27,7 +27,7 @@ from billstack.services import tenants, views
 from billstack.services.portal import cancel as cancel_service
 from billstack.services.portal import rows as portal_rows
 from billstack.services.sessions import resolve_locale
-from billstack.state import portal as portal_state
+from billstack.state import cancel as cancel_state
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCT = ("billstack", "api_routes")
@@ -95,7 +95,7 @@ def test_url_paths_are_written_only_in_routes():
 def test_the_cancel_reasons_offered_are_the_ones_accepted():
     """The UI's radio list, the state's check, the API's schema and the service's check are one list."""
     assert subscription_components.CANCEL_REASONS is views.CANCEL_REASONS
-    assert portal_state.CANCEL_REASONS is views.CANCEL_REASONS
+    assert cancel_state.CANCEL_REASONS is views.CANCEL_REASONS
     assert cancel_service.CANCEL_REASONS is views.CANCEL_REASONS
     assert portal_service.CANCEL_REASONS is views.CANCEL_REASONS
     reason_type = UpdateSubscriptionRequest.model_fields["reason"].annotation
