@@ -138,7 +138,7 @@ def destructive_content(
     inner = rx.flex(*body, dialog_error(), actions, direction="column", spacing="5")
     return rx.alert_dialog.content(
         rx.alert_dialog.title(title),
-        rx.form(inner, on_submit=on_submit) if on_submit is not None else inner,
+        rx.el.form(inner, on_submit=on_submit, reset_on_submit=False) if on_submit is not None else inner,
         max_width="480px",
     )
 
