@@ -88,6 +88,7 @@ class BillingDetailsMixin(rx.State, mixin=True):
         if self.pending or not self.can_edit_details:
             return None
         self.form_country, self.field_errors, self.notice = self.details_country, {}, ""
+        self._load_choices()
         self.details_form_open = True
         # Keyboard and screen reader users land in the form they opened.
         first = next(f for f, on in (("name", self.edit_name), ("email", self.edit_email),
@@ -135,6 +136,7 @@ class BillingDetailsMixin(rx.State, mixin=True):
         if self.pending or not self.edit_tax_ids:
             return None
         self.tax_type, self.tax_error, self.notice = TAX_ID_TYPES[0], "", ""
+        self._load_choices()
         self.tax_form_open = True
         return rx.set_focus("taxid-value")
 
@@ -222,13 +224,17 @@ class BillingDetailsMixin(rx.State, mixin=True):
         self.edit_name, self.edit_email = "name" in allowed, "email" in allowed
         self.edit_phone, self.edit_address = "phone" in allowed, "address" in allowed
         self.edit_tax_ids = "tax_id" in allowed
-        if self._choices_locale != self.locale:  # ~250 countries: sent to the page once, not on every update
-            self._choices_locale = self.locale
-            self.countries = [CountryChoice(code=code, name=name) for code, name in countries(self.locale)]
-            self.tax_types = [TaxTypeChoice(value=v, label=t(self.locale, f"taxid.type.{v}")) for v in TAX_ID_TYPES]
         self.has_details = details is not None
         if details is not None:
             self._show_details(details)
+
+    def _load_choices(self) -> None:
+        """The country and tax-id type lists (~10 KB), sent when a form that offers them opens:
+        not with the page's load, where most customers never open one, nor on every update."""
+        if self._choices_locale != self.locale:
+            self._choices_locale = self.locale
+            self.countries = [CountryChoice(code=code, name=name) for code, name in countries(self.locale)]
+            self.tax_types = [TaxTypeChoice(value=v, label=t(self.locale, f"taxid.type.{v}")) for v in TAX_ID_TYPES]
 
     def _show_details(self, details: CustomerDetails) -> None:
         self.details_name, self.details_email = details.name or "", details.email or ""

@@ -111,9 +111,10 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
     @rx.event
     async def load(self) -> AsyncIterator[Any]:
         """on_load: validate the token, then (only then) load the customer's data."""
-        self._reset_customer_data()
-        self.page_status = "loading"
-        yield
+        if self.page_status != "loading":  # a reload of a page that showed something: clear it first
+            self._reset_customer_data()
+            self.page_status = "loading"
+            yield
         query = dict(self.router.url.query_parameters)
         try:
             if query.get("setup") == "success" and query.get("session_id"):
