@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel
 from billstack.config import reset_settings
 from billstack.db import engine_for
 from billstack.migrate import upgrade
-from billstack.services import webhooks
+from billstack.services.webhooks import worker_thread
 from devtools.database import PG_ADMIN_URL, throwaway_database, unreachable_reason
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
@@ -41,7 +41,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield data_dir
     # A webhook a test delivered woke the process's worker thread; stop it here, or it keeps
     # polling with the next test's settings (and creates an empty database in its data dir).
-    webhooks.worker.stop()
+    worker_thread.worker.stop()  # the process's own instance, whatever a test put in its place
     reset_settings()
 
 
