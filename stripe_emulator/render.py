@@ -39,6 +39,10 @@ EXPANDABLE = frozenset(
         "invoice_item",
         "price",
         "schedule",
+        "coupon",
+        "promotion_code",
+        "discount",
+        "discounts",
     }
 )
 MAX_EXPAND_DEPTH = 4
@@ -87,7 +91,13 @@ def _expand(ctx: RenderCtx, node: Any, parts: list[str], path: str) -> None:
     if not isinstance(node, dict) or key not in node:
         raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
     value = node[key]
-    if isinstance(value, str):
+    if isinstance(value, list) and key in EXPANDABLE and all(isinstance(v, str) for v in value):
+        # A list of ids (`discounts`): each one expands.
+        targets = [ctx.account.objects.get(v) for v in value]
+        if any(t is None for t in targets):
+            raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
+        node[key] = value = [render(ctx, t) for t in targets if t is not None]
+    elif isinstance(value, str):
         target = ctx.account.objects.get(value)
         if key not in EXPANDABLE or target is None:
             raise StripeError(f"This property cannot be expanded ({key}).", param="expand")

@@ -47,6 +47,7 @@ def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str,
             continue
         while sub["status"] in _RENEWING:
             end = current_period(ctx, sub)[1]
+            resume_due(ctx, sub, min(end, now))
             cancel_at = sub["cancel_at"]
             if cancel_at is not None and cancel_at <= min(end, now):
                 cancel_now(ctx, sub, at=cancel_at)
@@ -58,6 +59,16 @@ def run_due(ctx: Ctx, subs: Iterable[dict[str, Any]] | None = None) -> dict[str,
             renew(ctx, sub, end)
             summary["renewed"] += 1
     return summary
+
+
+def resume_due(ctx: Ctx, sub: dict[str, Any], upto: int) -> None:
+    """Collection resumes once the clock reaches `pause_collection.resumes_at` (before a renewal
+    at or after it, so that renewal is charged)."""
+    pause = sub["pause_collection"]
+    if pause is None or pause.get("resumes_at") is None or pause["resumes_at"] > upto:
+        return
+    sub["pause_collection"] = None
+    ctx.emit("customer.subscription.updated", sub, {"pause_collection": pause})
 
 
 def renew(ctx: Ctx, sub: dict[str, Any], at: int) -> dict[str, Any]:

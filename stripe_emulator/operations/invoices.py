@@ -12,6 +12,7 @@ from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id, random_text
 from stripe_emulator.operations.customers import customer_tax_ids
+from stripe_emulator.operations.discounts import apply_to_invoice
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.render import RenderCtx, copy_json
 
@@ -116,8 +117,10 @@ def build_invoice(
     auto_advance: bool | None = None,
     default_payment_method: str | None = None,
     inv_id: str | None = None,
+    coupons: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """A draft invoice, not stored (an invoice preview is one that never is)."""
+    """A draft invoice, not stored (an invoice preview is one that never is); `coupons` are
+    the (discount id, coupon) pairs it is discounted by."""
     now = at if at is not None else ctx.now()
     inv_id = inv_id or new_id("in")
     for line in lines:
@@ -220,21 +223,15 @@ def build_invoice(
         "_lines": lines,
         "_days_until_due": days_until_due,
         "_token": "test_" + random_text(48),
+        "_coupons": coupons or [],
     }
+    apply_to_invoice(inv)
     return inv
 
 
 def recompute(inv: dict[str, Any]) -> None:
-    """Totals from the lines (after adding or removing one on a draft)."""
-    total = sum(line["amount"] for line in inv["_lines"])
-    inv.update(
-        subtotal=total,
-        subtotal_excluding_tax=total,
-        total=total,
-        total_excluding_tax=total,
-        amount_due=total,
-        amount_remaining=total - inv["amount_paid"],
-    )
+    """Totals from the lines and discounts (after adding or removing a line on a draft)."""
+    apply_to_invoice(inv)
 
 
 def invoice_tax_ids(ctx: RenderCtx, cus_id: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import invalid
 from stripe_emulator.ids import new_id
+from stripe_emulator.operations.discounts import after_invoiced, invoice_coupons
 from stripe_emulator.money import format_amount
 from stripe_emulator.operations.invoices import (
     attempt_payment,
@@ -23,7 +24,7 @@ from stripe_emulator.operations.invoices import (
     new_line,
     store_invoice,
 )
-from stripe_emulator.wire import take_str
+from stripe_emulator.wire import take_int, take_str
 
 
 def items_of(ctx: Ctx, sub: dict[str, Any]) -> list[dict[str, Any]]:
@@ -277,6 +278,7 @@ def period_invoice(
         period=invoice_period,
         at=at,
         inv_id=inv_id,
+        coupons=invoice_coupons(ctx, sub, at),
     )
 
 
@@ -296,15 +298,40 @@ def issue_invoice(
     attempt: bool = True,
 ) -> dict[str, Any]:
     """Store a `period_invoice` draft (marking its pending items invoiced), finalize it and, when
-    collected automatically, charge it."""
+    collected automatically, charge it. While collection is paused, no charge: the invoice is
+    voided, marked uncollectible or left draft, as `pause_collection.behavior` says."""
     store_invoice(ctx, ctx.account.require("customer", sub["customer"]), inv)
     for ii in pending:
         ii["invoice"] = inv["id"]
     sub["latest_invoice"] = inv["id"]
+    after_invoiced(ctx, sub, inv, at)
+    pause = sub["pause_collection"]
+    if pause is not None:
+        _hold(ctx, inv, pause["behavior"], at)
+        return inv
     finalize(ctx, inv, at=at)
     if inv["status"] == "open" and sub["collection_method"] == "charge_automatically" and attempt:
         attempt_payment(ctx, inv, at=at)
     return inv
+
+
+def _hold(ctx: Ctx, inv: dict[str, Any], behavior: str, at: int) -> None:
+    """A paused subscription's invoice: never charged."""
+    inv["auto_advance"] = False
+    if behavior == "keep_as_draft":
+        return
+    finalize(ctx, inv, at=at)
+    if inv["status"] != "open":  # a $0 invoice is paid at finalization
+        return
+    inv["next_payment_attempt"] = None
+    if behavior == "void":
+        inv.update(status="void", amount_remaining=0)
+        inv["status_transitions"] = {**inv["status_transitions"], "voided_at": at}
+        ctx.emit("invoice.voided", inv)
+    else:
+        inv["status"] = "uncollectible"
+        inv["status_transitions"] = {**inv["status_transitions"], "marked_uncollectible_at": at}
+        ctx.emit("invoice.marked_uncollectible", inv)
 
 
 def bill_period(
@@ -362,3 +389,26 @@ def cancel_schedule(ctx: Ctx, schedule: dict[str, Any], at: int) -> None:
     """A subscription schedule ends with its subscription (or is canceled, which cancels that)."""
     schedule.update(status="canceled", canceled_at=at, current_phase=None)
     ctx.emit("subscription_schedule.canceled", schedule)
+
+
+PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
+
+
+def take_pause_collection(params: dict[str, Any], now: int) -> dict[str, Any] | None:
+    """`pause_collection[behavior]` (+ `[resumes_at]`, in the future); `pause_collection=""` resumes."""
+    raw = params["pause_collection"]
+    if raw == "":
+        return None
+    if not isinstance(raw, dict):
+        raise invalid("pause_collection", "Invalid object: pause_collection must be a hash")
+    behavior = take_str(
+        raw, "behavior", param="pause_collection[behavior]", required=True, choices=PAUSE_BEHAVIORS
+    )
+    resumes_at = take_int(raw, "resumes_at", param="pause_collection[resumes_at]")
+    if resumes_at is not None and resumes_at <= now:
+        raise invalid(
+            "pause_collection[resumes_at]",
+            "Invalid timestamp: must be an integer Unix timestamp in the future.",
+            code="parameter_invalid_integer",
+        )
+    return {"behavior": behavior, "resumes_at": resumes_at}

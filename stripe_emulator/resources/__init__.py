@@ -2,6 +2,7 @@
 
 from stripe_emulator.resources import (  # noqa: F401
     checkout,
+    coupons,
     customers,
     events,
     invoice_items,

@@ -15,7 +15,9 @@ from stripe_emulator.context import Ctx, changed
 from stripe_emulator.errors import StripeError, invalid, missing
 from stripe_emulator.listing import paginate
 from stripe_emulator.operations.billing import run_due
+from stripe_emulator.operations.cancellation import credit_unused_time, invoice_now
 from stripe_emulator.operations.customers import live_customer, require_attached
+from stripe_emulator.operations.discounts import redeem, resolve_discounts
 from stripe_emulator.operations.payment_methods import charge
 from stripe_emulator.operations.pending_updates import apply_pending
 from stripe_emulator.operations.products import plan_of
@@ -35,6 +37,7 @@ from stripe_emulator.operations.subscriptions import (
     new_subscription,
     price_of,
     resolve_price,
+    take_pause_collection,
 )
 from stripe_emulator.periods import add_interval
 from stripe_emulator.registry import renderer, route
@@ -83,6 +86,9 @@ CREATE_PARAMS = frozenset(
         "proration_behavior",
         "currency",
         "payment_settings",
+        "coupon",
+        "promotion_code",
+        "discounts",
     }
 )
 UPDATE_PARAMS = frozenset(
@@ -102,6 +108,10 @@ UPDATE_PARAMS = frozenset(
         "proration_date",
         "payment_settings",
         "billing_cycle_anchor",
+        "coupon",
+        "promotion_code",
+        "discounts",
+        "pause_collection",
     }
 )
 
@@ -199,6 +209,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     interval, count = next(iter(intervals))
     trial_end = _trial_end(params, specs, start, now)
     period_end = trial_end if trial_end else add_interval(start, interval, count)
+    wanted_discounts = resolve_discounts(ctx, cus["id"], params)
     pm_id = dpm or cus["invoice_settings"]["default_payment_method"]
     pm = ctx.account.get("payment_method", pm_id)
     if method == "charge_automatically" and behavior == "error_if_incomplete" and not trial_end:
@@ -216,6 +227,8 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         description=take_str(params, "description"),
         metadata=merge_metadata({}, params),
     )
+    if wanted_discounts:
+        redeem(ctx, sub, wanted_discounts, start)
     bill_first_period(ctx, sub, trial=bool(trial_end), attempt=behavior != "default_incomplete")
     _apply_cancel(ctx, sub, params, now)
     del sub["_creating"]
@@ -300,6 +313,9 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
     snapshot = copy_json(sub)
     before = render(ctx, sub)
+    wanted_discounts = resolve_discounts(ctx, sub["customer"], params)
+    if "pause_collection" in params:
+        sub["pause_collection"] = take_pause_collection(params, ctx.now())
     change = _planned_change(ctx, sub, params)
     payment_behavior = take_str(params, "payment_behavior", choices=PAYMENT_BEHAVIORS) or "allow_incomplete"
     cus = ctx.account.require("customer", sub["customer"])
@@ -319,6 +335,8 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         raise missing("days_until_due")
     sub["metadata"] = merge_metadata(sub["metadata"], params)
     _apply_cancel(ctx, sub, params, ctx.now())
+    if wanted_discounts is not None:  # redeemed last: a failed request must not count a redemption
+        redeem(ctx, sub, wanted_discounts, ctx.now())
     if change is not None:
         declined = payment_error(ctx, change)
         if declined is not None and payment_behavior == "error_if_incomplete":
@@ -366,7 +384,13 @@ def cancel(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
             code="resource_missing",
             param="id",
         )
-    _apply_cancel(ctx, sub, {k: v for k, v in params.items() if k == "cancellation_details"}, ctx.now())
+    prorate, final_invoice = take_bool(params, "prorate"), take_bool(params, "invoice_now")
+    now = ctx.now()
+    _apply_cancel(ctx, sub, {k: v for k, v in params.items() if k == "cancellation_details"}, now)
+    if prorate:
+        credit_unused_time(ctx, sub, now)
+    if final_invoice:
+        invoice_now(ctx, sub, now)
     cancel_now(ctx, sub)
     return sub
 
