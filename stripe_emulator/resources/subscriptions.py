@@ -274,10 +274,11 @@ def _apply_cancel(ctx: Ctx, sub: dict[str, Any], params: dict[str, Any], now: in
     if details is not None:
         sub["cancellation_details"] = {
             **sub["cancellation_details"],
-            "comment": take_str(details, "comment"),
+            "comment": take_str(details, "comment", param="cancellation_details[comment]"),
             "feedback": take_str(
                 details,
                 "feedback",
+                param="cancellation_details[feedback]",
                 choices=(
                     "customer_service",
                     "low_quality",
