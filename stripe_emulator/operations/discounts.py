@@ -224,6 +224,7 @@ def redeem(
             "_coupon": copy_json({k: v for k, v in coupon.items() if not k.startswith("_")}),
         }
         sub["discounts"].append(ctx.account.add(discount)["id"])
+        ctx.emit("customer.discount.created", discount)
 
 
 def invoice_coupons(ctx: Ctx, sub: dict[str, Any], at: int) -> list[tuple[str, dict[str, Any]]]:

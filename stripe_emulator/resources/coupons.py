@@ -89,10 +89,8 @@ def create_coupon(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "id": coupon_id,
         "object": "coupon",
         "amount_off": amount,
-        "applies_to": None,
         "created": ctx.now(),
         "currency": currency.lower() if currency else None,
-        "currency_options": None,
         "duration": duration,
         "duration_in_months": months,
         "livemode": False,
@@ -182,7 +180,6 @@ def create_promotion_code(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         "metadata": merge_metadata({}, params),
         "promotion": {"coupon": coupon["id"], "type": "coupon"},
         "restrictions": {
-            "currency_options": {},
             "first_time_transaction": bool(first_time),
             "minimum_amount": None,
             "minimum_amount_currency": None,
@@ -267,5 +264,7 @@ def delete_subscription_discount(ctx: Ctx, params: dict[str, Any], subscription:
     discount = ctx.account.require("discount", sub["discounts"][0])
     before = list(sub["discounts"])
     sub["discounts"] = sub["discounts"][1:]
+    ctx.emit("customer.discount.deleted", discount)
     ctx.emit("customer.subscription.updated", sub, {"discounts": before})
-    return {**{k: v for k, v in discount.items() if not k.startswith("_")}, "deleted": True}
+    # Stripe's deleted discount keeps its fields but `end`.
+    return {**{k: v for k, v in discount.items() if not k.startswith("_") and k != "end"}, "deleted": True}
