@@ -26,7 +26,7 @@ from stripe_emulator.money import format_amount, format_date
 from stripe_emulator.operations.checkout import complete
 from stripe_emulator.operations.invoices import attempt_payment
 from stripe_emulator.operations.payment_methods import new_card_pm
-from stripe_emulator.pdf import bill_to, invoice_pdf
+from stripe_emulator.pdf import bill_to, discount_rows, invoice_pdf
 from stripe_emulator.render import render
 from stripe_emulator.store import Account
 
@@ -287,6 +287,11 @@ def _invoice_body(inv: dict[str, Any], form_html: str = "") -> str:
         f'<td class="num">{format_amount(line["amount"], cur)}</td></tr>'
         for line in inv["_lines"]
     )
+    discounts = "".join(
+        f'<tr><th scope="row" colspan="2">{html.escape(label)}</th>'
+        f'<td class="num">{format_amount(amount, cur)}</td></tr>'
+        for label, amount in discount_rows(inv)
+    )
     status = {"paid": "Paid", "open": "Due", "void": "Void", "uncollectible": "Uncollectible"}.get(
         inv["status"], inv["status"]
     )
@@ -300,7 +305,7 @@ def _invoice_body(inv: dict[str, Any], form_html: str = "") -> str:
         f"{_bill_to_html(inv)}"
         f'<table><thead><tr><th scope="col">Description</th><th scope="col" class="num">Qty</th>'
         f'<th scope="col" class="num">Amount</th></tr></thead><tbody>{rows}</tbody>'
-        f'<tfoot><tr><th scope="row" colspan="2">Total</th><td class="num">{format_amount(inv["total"], cur)}</td></tr></tfoot></table>'
+        f'<tfoot>{discounts}<tr><th scope="row" colspan="2">Total</th><td class="num">{format_amount(inv["total"], cur)}</td></tr></tfoot></table>'
         f'<p><a href="/invoice/{inv["_token"]}/pdf">Download invoice (PDF)</a></p>{form_html}'
     )
 

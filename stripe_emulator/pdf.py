@@ -60,6 +60,22 @@ def tax_id_label(tax_id: dict[str, Any]) -> str:
     return f"{tax_id['type'].replace('_', ' ').upper()} {tax_id['value']}"
 
 
+def discount_rows(inv: dict[str, Any]) -> list[tuple[str, int]]:
+    """(label, −amount) per discount on the invoice, for the hosted page and the PDF:
+    "SAVE20 (20% off)", "Welcome ($5.00 off)"."""
+    coupons = dict(inv.get("_coupons", []))
+    out = []
+    for entry in inv["total_discount_amounts"]:
+        coupon = coupons.get(entry["discount"])
+        if coupon is None:
+            continue
+        pct = coupon["percent_off"]
+        off = f"{pct:g}%" if pct is not None else format_amount(coupon["amount_off"], inv["currency"])
+        off += " off"
+        out.append((f"{coupon['name'] or coupon['id']} ({off})", -entry["amount"]))
+    return out
+
+
 def bill_to(inv: dict[str, Any]) -> list[str]:
     """The "Bill to" block of an invoice: name, email, address and tax ids as finalized."""
     head = [inv["customer_name"] or "", inv["customer_email"] or ""]
@@ -117,6 +133,11 @@ def invoice_pdf(inv: dict[str, Any]) -> bytes:
     rows += [
         (330, y, 10, "Subtotal"),
         (470, y, 10, format_amount(inv["subtotal"], cur)),
+    ]
+    for label, amount in discount_rows(inv):
+        y += 15
+        rows += [(330, y, 10, label[:24]), (470, y, 10, format_amount(amount, cur))]
+    rows += [
         (330, y + 15, 10, "Total"),
         (470, y + 15, 10, format_amount(inv["total"], cur)),
         (330, y + 30, 10, "Amount paid"),

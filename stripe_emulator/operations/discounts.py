@@ -155,7 +155,7 @@ def require_promotion_code(ctx: Ctx, promo_id: Any, customer_id: str, param: str
 
 
 def resolve_discounts(
-    ctx: Ctx, customer_id: str, params: dict[str, Any]
+    ctx: Ctx, customer_id: str, currency: str, params: dict[str, Any]
 ) -> list[tuple[dict[str, Any], dict[str, Any] | None]] | None:
     """(coupon, promotion code) pairs asked for by `discounts[i][coupon|promotion_code]` or the
     legacy `coupon` / `promotion_code`; None when the request says nothing, [] when it clears
@@ -187,6 +187,12 @@ def resolve_discounts(
         else:
             promo = require_promotion_code(ctx, value, customer_id, param)
             out.append((ctx.account.require("coupon", promo["promotion"]["coupon"]), promo))
+    for (coupon, _), (_, _, param) in zip(out, wanted, strict=True):
+        if coupon["amount_off"] is not None and coupon["currency"] != currency:
+            raise invalid(
+                param,
+                f"The coupon's currency ({coupon['currency']}) must match the subscription's ({currency}).",
+            )
     if len({c["id"] for c, _ in out}) < len(out):
         raise invalid("discounts", "The same coupon cannot be applied twice.")
     return out
@@ -247,7 +253,8 @@ def after_invoiced(ctx: Ctx, sub: dict[str, Any], inv: dict[str, Any], at: int) 
         discount = ctx.account.get("discount", di_id)
         if discount is None:
             continue
-        spent = discount["_coupon"]["duration"] == "once" and di_id in used
+        # A $0 invoice (a trial's) does not spend a `once` coupon: the first paid one does.
+        spent = discount["_coupon"]["duration"] == "once" and di_id in used and inv["subtotal"] > 0
         over = discount["end"] is not None and discount["end"] <= at
         if spent or over:
             discount["end"] = discount["end"] if over else at

@@ -209,7 +209,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     interval, count = next(iter(intervals))
     trial_end = _trial_end(params, specs, start, now)
     period_end = trial_end if trial_end else add_interval(start, interval, count)
-    wanted_discounts = resolve_discounts(ctx, cus["id"], params)
+    wanted_discounts = resolve_discounts(ctx, cus["id"], specs[0][0]["currency"], params)
     pm_id = dpm or cus["invoice_settings"]["default_payment_method"]
     pm = ctx.account.get("payment_method", pm_id)
     if method == "charge_automatically" and behavior == "error_if_incomplete" and not trial_end:
@@ -314,7 +314,7 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
     snapshot = copy_json(sub)
     before = render(ctx, sub)
-    wanted_discounts = resolve_discounts(ctx, sub["customer"], params)
+    wanted_discounts = resolve_discounts(ctx, sub["customer"], sub["currency"], params)
     if "pause_collection" in params:
         sub["pause_collection"] = take_pause_collection(params, ctx.now())
     change = _planned_change(ctx, sub, params)

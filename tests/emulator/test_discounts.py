@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
@@ -215,3 +216,32 @@ def test_active_codes_are_unique(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as dup:
         _promo(client, coupon, code="spring")
     assert dup.value.code == "resource_already_exists"
+
+
+def test_once_waits_for_the_first_paid_invoice_after_a_trial(
+    client: stripe.StripeClient, plan49: stripe.Price, emulator_url: str, api_key: str
+) -> None:
+    coupon = _coupon(client, percent_off=20, duration="once")
+    sub = _subscribe(client, plan49, trial_period_days=7, discounts=[{"coupon": coupon.id}])
+    advance_time(emulator_url, api_key, 8 * DAY + 31 * DAY)  # trial end, then one renewal
+    assert [i.total for i in _invoices(client, sub.id)] == [0, 3920, 4900]
+
+
+def test_amount_off_must_be_in_the_subscriptions_currency(
+    client: stripe.StripeClient, plan49: stripe.Price
+) -> None:
+    coupon = _coupon(client, amount_off=500, currency="eur", duration="forever")
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        _subscribe(client, plan49, discounts=[{"coupon": coupon.id}])
+    assert exc.value.param == "discounts[0][coupon]" and "(eur)" in (exc.value.user_message or "")
+    assert client.v1.coupons.retrieve(coupon.id).times_redeemed == 0
+
+
+def test_hosted_invoice_and_pdf_show_the_discount(client: stripe.StripeClient, plan49: stripe.Price) -> None:
+    coupon = _coupon(client, percent_off=20, duration="forever", name="Spring")
+    sub = _subscribe(client, plan49, discounts=[{"coupon": coupon.id}])
+    inv = client.v1.invoices.retrieve(sub.latest_invoice)
+    page = httpx.get(inv.hosted_invoice_url).text
+    assert "Spring (20% off)" in page and "-$9.80" in page and "$39.20" in page
+    pdf = httpx.get(inv.invoice_pdf).content
+    assert b"Spring \\(20% off\\)" in pdf and b"-$9.80" in pdf  # parentheses escaped in PDF text
