@@ -336,15 +336,15 @@ def update(ctx: Ctx, params: dict[str, Any], subscription: str) -> dict[str, Any
         raise missing("days_until_due")
     sub["metadata"] = merge_metadata(sub["metadata"], params)
     _apply_cancel(ctx, sub, params, ctx.now())
+    declined = payment_error(ctx, change) if change is not None else None
+    if declined is not None and payment_behavior == "error_if_incomplete":
+        # Stripe changes nothing when the charge this update needs is declined.
+        sub.clear()
+        sub.update(snapshot)
+        raise declined
     if wanted_discounts is not None:  # redeemed last: a failed request must not count a redemption
         redeem(ctx, sub, wanted_discounts, ctx.now())
     if change is not None:
-        declined = payment_error(ctx, change)
-        if declined is not None and payment_behavior == "error_if_incomplete":
-            # Stripe changes nothing when the charge this update needs is declined.
-            sub.clear()
-            sub.update(snapshot)
-            raise declined
         if declined is not None and payment_behavior == "pending_if_incomplete":
             apply_pending(ctx, change)
         else:
