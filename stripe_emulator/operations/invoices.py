@@ -423,6 +423,7 @@ def invoice_item_line(ctx: Ctx, ii: dict[str, Any], inv_id: str | None) -> dict[
         proration=ii["proration"],
     )
     line["invoice"] = inv_id
+    line["discountable"] = ii["discountable"]
     return line
 
 

@@ -245,3 +245,17 @@ def test_hosted_invoice_and_pdf_show_the_discount(client: stripe.StripeClient, p
     assert "Spring (20% off)" in page and "-$9.80" in page and "$39.20" in page
     pdf = httpx.get(inv.invoice_pdf).content
     assert b"Spring \\(20% off\\)" in pdf and b"-$9.80" in pdf  # parentheses escaped in PDF text
+
+
+def test_a_non_discountable_item_is_not_discounted(
+    client: stripe.StripeClient, plan49: stripe.Price, emulator_url: str, api_key: str
+) -> None:
+    coupon = _coupon(client, percent_off=20, duration="forever")
+    sub = _subscribe(client, plan49, discounts=[{"coupon": coupon.id}])
+    extra = {"amount": 1000, "currency": "usd", "discountable": False}
+    client.v1.invoice_items.create({"customer": sub.customer, "subscription": sub.id, **extra})
+    advance_time(emulator_url, api_key, 32 * DAY)
+    renewal = _invoices(client, sub.id)[-1]
+    # 4900 + 1000 = 5900; only the plan's line is discounted: 980 off → 4920.
+    assert (renewal.subtotal, renewal.total) == (5900, 4920)
+    assert sorted(sum(d.amount for d in line.discount_amounts) for line in renewal.lines.data) == [0, 980]
