@@ -28,8 +28,7 @@ import logging
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_routes.asgi_headers import header
-from billstack import routes
+from api_routes.asgi_headers import header, portal_page_token
 from billstack.client_info import PortalClient
 from billstack.services.sessions import binding, first_load
 
@@ -45,7 +44,7 @@ class LinkBinding:
         self.public_url_is_https = public_url_is_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _page_token(scope)
+        token = portal_page_token(scope) if scope.get("method") == "GET" else None  # a HEAD never binds
         if token is not None:
             if scope.get(SEEN):
                 token = None
@@ -78,16 +77,6 @@ class LinkBinding:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
-
-
-def _page_token(scope: Scope) -> str | None:
-    """The token of a `GET /portal/<token>` (the page itself, one path segment), else None."""
-    if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(routes.PORTAL_PREFIX):
-        return None
-    rest = scope["path"][len(routes.PORTAL_PREFIX):].rstrip("/")
-    if not rest or "/" in rest:
-        return None
-    return rest
 
 
 def _is_prefetch(scope: Scope) -> bool:

@@ -22,13 +22,11 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api_routes.asgi_headers import header
+from api_routes.asgi_headers import header, portal_page_token
 from api_routes.csp import served_client_dir
-from billstack import routes
 
 # The file Reflex's static files answer a routable page path with (reflex/utils/build.py).
 SHELL_FILE = "404.html"
-_PREFIX = routes.PORTAL_PREFIX
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,8 @@ def load_shell(client_dir: Path) -> Shell | None:
 
 
 def is_portal_page(scope: Scope) -> bool:
-    """A GET/HEAD of `/portal/<token>` (one non-empty segment, as the page's route)."""
-    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or scope.get("root_path"):
-        return False
-    path: str = scope["path"]
-    return path.startswith(_PREFIX) and len(path) > len(_PREFIX) and "/" not in path[len(_PREFIX):]
+    """A GET/HEAD of `/portal/<token>` on a server at the root (Reflex's own paths otherwise)."""
+    return portal_page_token(scope) is not None and not scope.get("root_path")
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
