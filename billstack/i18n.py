@@ -1,20 +1,26 @@
 """Translations and locale-aware formatting (Babel) for the portal.
 
-Catalogues live in billstack/locales/<lang>.json; English is the fallback and the
-reference: every other catalogue must have exactly its keys (a test checks).
+Catalogues are gettext `.po` files, billstack/locales/<locale>/LC_MESSAGES/messages.po
+(`pt-BR` → `pt_BR`), keyed by message id (`subs.cancels_on`), compiled with Babel when
+first used. English is the fallback and the reference: every other catalogue has exactly
+its keys, or, for a regional variant, only the ones that differ from its parent (a test
+checks). Plural messages (`interval.every.month`) follow each language's plural rules.
 """
 
 from __future__ import annotations
 
-import json
+import gettext
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -30,15 +36,63 @@ def normalise_locale(locale: str | None) -> str:
     return lang if lang in SUPPORTED_LOCALES else DEFAULT_LOCALE
 
 
+def catalogue_path(locale: str) -> Path:
+    return LOCALES_DIR / locale.replace("-", "_") / "LC_MESSAGES" / "messages.po"
+
+
+# Regional variants: their catalogue holds only what differs from the parent's (CLDR's
+# parents; zh-HK's is Traditional Chinese, zh-TW). Every other locale's parent is English.
+REGIONAL_PARENTS = {
+    "en-AU": "en", "en-CA": "en", "en-GB": "en", "en-IE": "en", "en-IN": "en", "en-NZ": "en", "en-SG": "en",
+    "es-419": "es", "fr-CA": "fr", "pt-BR": "pt", "zh-HK": "zh-TW",
+}
+
+
+def parent_locale(locale: str) -> str | None:
+    """Where a message missing from `locale` comes from (English's has none)."""
+    return None if locale == DEFAULT_LOCALE else REGIONAL_PARENTS.get(locale, DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=None)
+def translations(locale: str) -> gettext.GNUTranslations:
+    """`locale`'s catalogue compiled by Babel, falling back along its parents to English."""
+    with catalogue_path(locale).open("rb") as source:
+        compiled = BytesIO()
+        write_mo(compiled, read_po(source))
+    compiled.seek(0)
+    found = gettext.GNUTranslations(compiled)
+    parent = parent_locale(locale)
+    if parent is not None:
+        found.add_fallback(translations(parent))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _english_messages() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(singular keys, plural keys) in English's order: the reference key set."""
+    with catalogue_path(DEFAULT_LOCALE).open("rb") as source:
+        messages = [message for message in read_po(source) if message.id]
+    singular = tuple(m.id for m in messages if not m.pluralizable)
+    plural = tuple(m.id[0] for m in messages if m.pluralizable)
+    return singular, plural
+
+
 @lru_cache(maxsize=None)
 def catalogue(locale: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    """Every singular message in `locale` (English where it has none): the page's labels."""
+    found = translations(locale)
+    return {key: found.gettext(key) for key in _english_messages()[0]}
 
 
 def t(locale: str, key: str, **values: object) -> str:
     """The message for `key` in `locale` (English when missing), with {placeholders} filled."""
     text = catalogue(normalise_locale(locale)).get(key) or catalogue(DEFAULT_LOCALE).get(key, key)
     return text.format(**values) if values else text
+
+
+def tn(locale: str, key: str, count: int, **values: object) -> str:
+    """The plural message `key` for `count` by the language's plural rules, {count} filled."""
+    return translations(normalise_locale(locale)).ngettext(key, key, count).format(count=count, **values)
 
 
 # Display strings are pure functions of their inputs, and a portal shows the same few prices
@@ -82,7 +136,7 @@ def format_interval(interval: str | None, count: int, locale: str) -> str:
         return ""
     if count <= 1:
         return t(locale, f"interval.{interval}")
-    return t(locale, "interval.every", count=count, unit=t(locale, f"unit.{interval}"))
+    return tn(locale, f"interval.every.{interval}", count)
 
 
 def format_card_expiry(month: int | None, year: int | None) -> str:

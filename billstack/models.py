@@ -71,6 +71,24 @@ class Project(SQLModel, table=True):
     )
     # Customers may remove a saved card (never the default one while a subscription is live).
     feature_payment_method_remove: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # Stripe's `features.subscription_cancel`: `mode` at_period_end | immediately, its
+    # `proration_behavior` none | create_prorations (immediately only), and
+    # `cancellation_reason.options`, comma-separated ("" = the question is not asked).
+    cancel_mode: str = Field(default="at_period_end", max_length=16, sa_column_kwargs={"server_default": "at_period_end"})
+    cancel_proration: str = Field(default="none", max_length=32, sa_column_kwargs={"server_default": "none"})
+    cancel_reasons: str = Field(
+        default="too_expensive,missing_features,switched_service,unused,customer_service,too_complex,low_quality,other",
+        max_length=200,
+        sa_column_kwargs={"server_default": "too_expensive,missing_features,switched_service,unused,"
+                                            "customer_service,too_complex,low_quality,other"},
+    )
+    # Stripe's flow `retention: {type: coupon_offer, coupon_offer: {coupon}}` as a project
+    # setting: a coupon offered once in the cancel flow instead of cancelling (None: no offer).
+    retention_coupon: str | None = Field(default=None, max_length=255)
+    # Stripe's `features.subscription_pause.enabled`: pause collection and resume.
+    feature_pause: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Stripe's `subscription_update.default_allowed_updates: promotion_code`.
+    feature_promotion_code: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Sealed secrets (see secrets_box); never logged or printed after creation.
     stripe_secret_key_sealed: str = Field(max_length=2000)
     stripe_api_base: str | None = Field(default=None, max_length=2000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billstack.i18n import card_brand_label, country_name, format_card_expiry, format_day, format_interval, format_money, t
+from billstack.i18n import card_brand_label, country_name, format_card_expiry, format_day, format_interval, format_money, t, tn
 from billstack.services.setting_checks import safe_colour, safe_link
 from billstack.services.views import (
     DEFAULT_ACCENT_COLOR,
@@ -333,7 +333,7 @@ def _price_per_interval(plan: PlanView, locale: str) -> str:
 def _cycle_label(interval: str, count: int, locale: str) -> str:
     if count <= 1:
         return t(locale, f"plans.cycle.{interval}")
-    return t(locale, "plans.cycle.every", count=count, unit=t(locale, f"unit.{interval}"))
+    return tn(locale, f"plans.cycle.every.{interval}", count)
 
 
 def readable_text_on(hex_colour: str) -> str:

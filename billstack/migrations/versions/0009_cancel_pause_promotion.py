@@ -1,0 +1,44 @@
+"""cancellation options, retention offer, pause and promotion codes
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-08
+
+Issue 20, Stripe's portal configuration field by field: `features.subscription_cancel`
+(`mode`, `proration_behavior`, `cancellation_reason.options`), a retention coupon offered
+in the cancel flow, `features.subscription_pause` and the `promotion_code` update. Plain
+ADD COLUMN with server defaults: existing projects keep today's behaviour (cancel at period
+end, every reason offered, no offer, no pause, no promotion codes).
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+_REASONS = "too_expensive,missing_features,switched_service,unused,customer_service,too_complex,low_quality,other"
+
+
+def upgrade() -> None:
+    op.add_column('project', sa.Column('cancel_mode', sqlmodel.sql.sqltypes.AutoString(length=16),
+                                       server_default='at_period_end', nullable=False))
+    op.add_column('project', sa.Column('cancel_proration', sqlmodel.sql.sqltypes.AutoString(length=32),
+                                       server_default='none', nullable=False))
+    op.add_column('project', sa.Column('cancel_reasons', sqlmodel.sql.sqltypes.AutoString(length=200),
+                                       server_default=_REASONS, nullable=False))
+    op.add_column('project', sa.Column('retention_coupon', sqlmodel.sql.sqltypes.AutoString(length=255),
+                                       nullable=True))
+    op.add_column('project', sa.Column('feature_pause', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('project', sa.Column('feature_promotion_code', sa.Boolean(), server_default=sa.false(),
+                                       nullable=False))
+
+
+def downgrade() -> None:
+    for column in ('cancel_mode', 'cancel_proration', 'cancel_reasons', 'retention_coupon', 'feature_pause',
+                   'feature_promotion_code'):
+        op.execute(f"ALTER TABLE project DROP COLUMN {column}")  # SQLite ≥ 3.35 has DROP COLUMN
