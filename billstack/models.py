@@ -231,6 +231,18 @@ class Subscription(SQLModel, table=True):
     # subscription; None for a subscription that will not bill again.
     next_invoice_amount: int | None = None
     next_invoice_date: datetime | None = None
+    # The subscription's discount (Stripe's `discounts[0]`, expanded): its coupon's percent
+    # or amount off (in the subscription's currency), when it ends (None: forever), and
+    # the promotion code the customer entered, if any.
+    discount_coupon_id: str | None = Field(default=None, max_length=255)
+    discount_percent_off: float | None = None
+    discount_amount_off: int | None = None
+    discount_end: datetime | None = None
+    discount_promotion_code: str | None = Field(default=None, max_length=255)
+    # Stripe's `pause_collection`: behavior (void | mark_uncollectible | keep_as_draft) and
+    # `resumes_at` (None: paused until the customer resumes).
+    pause_behavior: str | None = Field(default=None, max_length=32)
+    pause_resumes_at: datetime | None = None
     created: datetime
     # Stripe object version we mirrored (event `created` or fetch time) to ignore stale writes.
     stripe_updated_at: datetime | None = None

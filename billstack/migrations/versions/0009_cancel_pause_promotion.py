@@ -8,7 +8,9 @@ Issue 20, Stripe's portal configuration field by field: `features.subscription_c
 (`mode`, `proration_behavior`, `cancellation_reason.options`), a retention coupon offered
 in the cancel flow, `features.subscription_pause` and the `promotion_code` update. Plain
 ADD COLUMN with server defaults: existing projects keep today's behaviour (cancel at period
-end, every reason offered, no offer, no pause, no promotion codes).
+end, every reason offered, no offer, no pause, no promotion codes). The subscription mirror
+gains its discount (coupon, percent or amount off, end, promotion code) and its
+`pause_collection` (behavior, resumes_at), all nullable: filled by the next sync.
 """
 
 from alembic import op
@@ -37,8 +39,22 @@ def upgrade() -> None:
     op.add_column('project', sa.Column('feature_promotion_code', sa.Boolean(), server_default=sa.false(),
                                        nullable=False))
 
+    op.add_column('subscription', sa.Column('discount_coupon_id', sqlmodel.sql.sqltypes.AutoString(length=255),
+                                            nullable=True))
+    op.add_column('subscription', sa.Column('discount_percent_off', sa.Float(), nullable=True))
+    op.add_column('subscription', sa.Column('discount_amount_off', sa.Integer(), nullable=True))
+    op.add_column('subscription', sa.Column('discount_end', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column('subscription', sa.Column('discount_promotion_code',
+                                            sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True))
+    op.add_column('subscription', sa.Column('pause_behavior', sqlmodel.sql.sqltypes.AutoString(length=32),
+                                            nullable=True))
+    op.add_column('subscription', sa.Column('pause_resumes_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+
 
 def downgrade() -> None:
+    for column in ('discount_coupon_id', 'discount_percent_off', 'discount_amount_off', 'discount_end',
+                   'discount_promotion_code', 'pause_behavior', 'pause_resumes_at'):
+        op.execute(f"ALTER TABLE subscription DROP COLUMN {column}")
     for column in ('cancel_mode', 'cancel_proration', 'cancel_reasons', 'retention_coupon', 'feature_pause',
                    'feature_promotion_code'):
         op.execute(f"ALTER TABLE project DROP COLUMN {column}")  # SQLite ≥ 3.35 has DROP COLUMN
