@@ -85,6 +85,14 @@ class Project(SQLModel, table=True):
     # Stripe's flow `retention: {type: coupon_offer, coupon_offer: {coupon}}` as a project
     # setting: a coupon offered once in the cancel flow instead of cancelling (None: no offer).
     retention_coupon: str | None = Field(default=None, max_length=255)
+    # The coupon's terms as Stripe described them when it was set (the offer is shown
+    # without asking Stripe): percent or amount off (in `retention_currency`), and
+    # `duration` once | repeating | forever with `duration_in_months`.
+    retention_percent_off: float | None = None
+    retention_amount_off: int | None = None
+    retention_currency: str | None = Field(default=None, max_length=3)
+    retention_duration: str | None = Field(default=None, max_length=16)
+    retention_duration_in_months: int | None = None
     # Stripe's `features.subscription_pause.enabled`: pause collection and resume.
     feature_pause: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Stripe's `subscription_update.default_allowed_updates: promotion_code`.

@@ -35,6 +35,13 @@ def upgrade() -> None:
                                        server_default=_REASONS, nullable=False))
     op.add_column('project', sa.Column('retention_coupon', sqlmodel.sql.sqltypes.AutoString(length=255),
                                        nullable=True))
+    op.add_column('project', sa.Column('retention_percent_off', sa.Float(), nullable=True))
+    op.add_column('project', sa.Column('retention_amount_off', sa.Integer(), nullable=True))
+    op.add_column('project', sa.Column('retention_currency', sqlmodel.sql.sqltypes.AutoString(length=3),
+                                       nullable=True))
+    op.add_column('project', sa.Column('retention_duration', sqlmodel.sql.sqltypes.AutoString(length=16),
+                                       nullable=True))
+    op.add_column('project', sa.Column('retention_duration_in_months', sa.Integer(), nullable=True))
     op.add_column('project', sa.Column('feature_pause', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column('project', sa.Column('feature_promotion_code', sa.Boolean(), server_default=sa.false(),
                                        nullable=False))
@@ -55,6 +62,7 @@ def downgrade() -> None:
     for column in ('discount_coupon_id', 'discount_percent_off', 'discount_amount_off', 'discount_end',
                    'discount_promotion_code', 'pause_behavior', 'pause_resumes_at'):
         op.execute(f"ALTER TABLE subscription DROP COLUMN {column}")
-    for column in ('cancel_mode', 'cancel_proration', 'cancel_reasons', 'retention_coupon', 'feature_pause',
-                   'feature_promotion_code'):
+    for column in ('cancel_mode', 'cancel_proration', 'cancel_reasons', 'retention_coupon', 'retention_percent_off',
+                   'retention_amount_off', 'retention_currency', 'retention_duration',
+                   'retention_duration_in_months', 'feature_pause', 'feature_promotion_code'):
         op.execute(f"ALTER TABLE project DROP COLUMN {column}")  # SQLite ≥ 3.35 has DROP COLUMN
