@@ -166,6 +166,9 @@ class Customer(SQLModel, table=True):
     address_postal_code: str | None = Field(default=None, max_length=40)
     address_country: str | None = Field(default=None, max_length=2)
     default_payment_method_id: str | None = Field(default=None, max_length=255)
+    # Stripe's `preferred_locales`, comma-separated in Stripe's order: a session with no locale
+    # (or `auto`) shows the first one the portal supports.
+    preferred_locales: str | None = Field(default=None, max_length=200)
     # When the mirror of this customer was last refreshed from Stripe.
     synced_at: datetime | None = None
     # Bumped whenever this customer's mirror changes; open portal pages watch it for live updates.

@@ -10,7 +10,8 @@ in the cancel flow, `features.subscription_pause` and the `promotion_code` updat
 ADD COLUMN with server defaults: existing projects keep today's behaviour (cancel at period
 end, every reason offered, no offer, no pause, no promotion codes). The subscription mirror
 gains its discount (coupon, percent or amount off, end, promotion code) and its
-`pause_collection` (behavior, resumes_at), all nullable: filled by the next sync.
+`pause_collection` (behavior, resumes_at), and the customer mirror its Stripe
+`preferred_locales` (for `locale: auto`), all nullable: filled by the next sync.
 """
 
 from alembic import op
@@ -57,8 +58,12 @@ def upgrade() -> None:
                                             nullable=True))
     op.add_column('subscription', sa.Column('pause_resumes_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
 
+    op.add_column('customer', sa.Column('preferred_locales', sqlmodel.sql.sqltypes.AutoString(length=200),
+                                        nullable=True))
+
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE customer DROP COLUMN preferred_locales")
     for column in ('discount_coupon_id', 'discount_percent_off', 'discount_amount_off', 'discount_end',
                    'discount_promotion_code', 'pause_behavior', 'pause_resumes_at'):
         op.execute(f"ALTER TABLE subscription DROP COLUMN {column}")
