@@ -279,6 +279,48 @@ def set_cancel_at_period_end(
     return _update_subscription(project, subscription_id, params, key)
 
 
+def cancel_subscription_now(
+    project: Project,
+    subscription_id: str,
+    *,
+    prorate: bool,
+    key: str,
+    feedback: str | None = None,
+    comment: str | None = None,
+) -> StripeDict:
+    """End the subscription now (DELETE /v1/subscriptions/{id}); it cannot be resumed.
+
+    With `prorate` the unused time is credited and invoiced at once (`invoice_now`): the
+    subscription renews no more, so a pending credit item would wait for an invoice that
+    never comes; invoiced now, it lands on the customer's balance for their next purchase."""
+    params: dict[str, Any] = {"prorate": prorate, "expand": _SUBSCRIPTION_EXPAND}
+    if prorate:
+        params["invoice_now"] = True
+    details = {k: v for k, v in (("feedback", feedback), ("comment", comment)) if v}
+    if details:
+        params["cancellation_details"] = details
+    client = client_for(project)
+    canceled = call(lambda: client.v1.subscriptions.cancel(subscription_id, params, {"idempotency_key": key}))
+    expand: dict[str, Any] = {"expand": _SUBSCRIPTION_EXPAND}
+    return _current(canceled, lambda: client.v1.subscriptions.retrieve(subscription_id, expand))
+
+
+def apply_retention_coupon(project: Project, subscription_id: str, coupon_id: str, *, key: str) -> StripeDict:
+    """The retention offer accepted: the coupon becomes the subscription's discount, and a
+    cancellation scheduled at the period end is undone (the customer stays)."""
+    params: dict[str, Any] = {
+        "discounts": [{"coupon": coupon_id}],
+        "cancel_at_period_end": False,
+        "expand": _SUBSCRIPTION_EXPAND,
+    }
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def retrieve_coupon(project: Project, coupon_id: str) -> StripeDict:
+    """A coupon's terms (`percent_off` or `amount_off` + `currency`, `duration`, `valid`)."""
+    return _get(project, _path("coupons", coupon_id))
+
+
 def set_subscription_default_payment_method(
     project: Project, subscription_id: str, payment_method_id: str, *, key: str
 ) -> StripeDict:
