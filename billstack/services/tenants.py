@@ -14,7 +14,7 @@ from billstack.errors import api_param, invalid, not_found
 from billstack.ids import new_id
 from billstack.models import ApiKey, PlanPrice, Project, Team
 from billstack.secrets_box import digest, seal, unseal
-from billstack.services import audit, plan_catalog
+from billstack.services import audit, cancel_settings, plan_catalog
 from billstack.services.setting_checks import (
     check_colour,
     check_email,
@@ -123,10 +123,13 @@ def create_project(
         webhook_secret_sealed=seal(webhook_secret) if webhook_secret else None,
     )
     price_ids = options.pop(PLAN_CHANGE_PRICES, None)
+    coupon = options.pop(cancel_settings.RETENTION_COUPON, None)
     _apply_options(project, options)
     if verify_stripe:
         stripe_gateway.check_credentials(stripe_secret_key, project.stripe_api_base)
     plan_prices = _described_plan_prices(project, price_ids)
+    if coupon is not None:  # asked of Stripe before the flush, like the plan prices
+        cancel_settings.set_retention_coupon(project, cancel_settings.describe_coupon(project, coupon))
     db.add(project)
     db.flush()
     record_audit(db, "project.created", project_id=project.id, team_id=team_id)
@@ -156,6 +159,7 @@ def update_project(
     one cheap Stripe call before anything is stored (see `create_project`)."""
     project = get_project(db, project_id)
     price_ids = options.pop(PLAN_CHANGE_PRICES, None)
+    coupon = options.pop(cancel_settings.RETENTION_COUPON, None)
     changed: list[str] = []
     if stripe_secret_key is not None:
         project.stripe_secret_key_sealed = seal(_check_stripe_secret_key(stripe_secret_key))
@@ -173,6 +177,9 @@ def update_project(
         stripe_gateway.check_credentials(unseal(project.stripe_secret_key_sealed), project.stripe_api_base)
     changed += [field for field, value in options.items() if value is not None]
     plan_prices = _described_plan_prices(project, price_ids)
+    if coupon is not None:  # asked of Stripe before the flush, like the plan prices
+        cancel_settings.set_retention_coupon(project, cancel_settings.describe_coupon(project, coupon))
+        changed.append(cancel_settings.RETENTION_COUPON)
     db.add(project)
     db.flush()
     if plan_prices is not None:
@@ -227,6 +234,8 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
             project.customer_update_fields = ",".join(_check_customer_update_fields(value))
         elif field in plan_catalog.SETTING_FIELDS:
             plan_catalog.apply_setting(project, field, value)
+        elif field in cancel_settings.SETTING_FIELDS:
+            cancel_settings.apply_setting(project, field, value)
         elif field in BRANDING_FIELDS:
             text = str(value).strip()
             if field == "logo_url" and text:
@@ -249,6 +258,7 @@ def _apply_options(project: Project, options: dict[str, object]) -> None:
         else:
             raise invalid(f"Unknown project option {field!r}.", param=api_param(field))
     plan_catalog.check_quantity_range(project, min_given=options.get("quantity_min") is not None)
+    cancel_settings.check_combination(project, proration_given=options.get("cancel_proration") is not None)
 
 
 def _check_customer_update_fields(value: object) -> list[str]:
