@@ -167,8 +167,9 @@ def retrieve_customer(project: Project, stripe_customer_id: str) -> stripe.Custo
 # on a later page maps like one on the first.
 
 # Product names live on the product, two expansions below each subscription item; a plan
-# change waiting for the period end lives on the subscription's schedule.
-_SUBSCRIPTION_EXPAND = ["items.data.price.product", "schedule"]
+# change waiting for the period end lives on the subscription's schedule; a discount's terms
+# on its coupon and the code a customer typed on its promotion code (the card shows both).
+_SUBSCRIPTION_EXPAND = ["items.data.price.product", "schedule", "discounts.source.coupon", "discounts.promotion_code"]
 _PAGE = 100
 StripeDict = dict[str, Any]
 

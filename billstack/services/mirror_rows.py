@@ -52,6 +52,8 @@ def customer_fields(stripe_customer: StripeDict) -> dict[str, Any]:
         "phone": _clip(stripe_customer.get("phone"), 40),
         **_address_fields(stripe_customer.get("address")),
         "default_payment_method_id": id_of(settings.get("default_payment_method")),
+        # In Stripe's order: a session with locale `auto` shows the first the portal has.
+        "preferred_locales": _clip(",".join(stripe_customer.get("preferred_locales") or []), 200) or None,
     }
 
 
@@ -104,6 +106,8 @@ def subscription_row(
         "price_id": id_of(first.get("price")),
         **_scheduled_change(sub, first, _period(sub, items, "current_period_end")),
         **_next_invoice_fields(next_invoice),
+        **discount_fields(sub),
+        **pause_fields(sub),
         "created": from_unix(sub["created"]),
         "stripe_updated_at": now,
         "synced_at": now,
@@ -114,6 +118,33 @@ def _next_invoice_fields(next_invoice: NextInvoice | None) -> dict[str, Any]:
     if next_invoice is None:
         return {}
     return {"next_invoice_amount": next_invoice.amount_due, "next_invoice_date": next_invoice.date}
+
+
+def discount_fields(sub: StripeDict) -> dict[str, Any]:
+    """The discount columns from the subscription's first discount. The gateway reads
+    subscriptions with `discounts.source.coupon` and `discounts.promotion_code` expanded (as
+    webhooks re-read them), so the coupon's terms and the code the customer typed are there;
+    an id left unexpanded only tells that some discount exists, not its terms."""
+    discounts = sub.get("discounts") or []
+    first = discounts[0] if discounts else None
+    if not isinstance(first, Mapping):
+        return {"discount_coupon_id": None, "discount_percent_off": None, "discount_amount_off": None,
+                "discount_end": None, "discount_promotion_code": None}
+    coupon = (first.get("source") or {}).get("coupon") or first.get("coupon")  # `coupon`: API versions before `source`
+    promotion_code = first.get("promotion_code")
+    return {
+        "discount_coupon_id": _clip(id_of(coupon), 255),
+        "discount_percent_off": coupon.get("percent_off") if isinstance(coupon, Mapping) else None,
+        "discount_amount_off": coupon.get("amount_off") if isinstance(coupon, Mapping) else None,
+        "discount_end": from_unix(first.get("end")),
+        "discount_promotion_code": _clip(promotion_code.get("code"), 255) if isinstance(promotion_code, Mapping) else None,
+    }
+
+
+def pause_fields(sub: StripeDict) -> dict[str, Any]:
+    """Stripe's `pause_collection` (null when collection is not paused)."""
+    pause = sub.get("pause_collection") or {}
+    return {"pause_behavior": _clip(pause.get("behavior"), 32), "pause_resumes_at": from_unix(pause.get("resumes_at"))}
 
 
 # A schedule in these states still has phases to apply; a released, canceled or completed

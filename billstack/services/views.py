@@ -80,6 +80,8 @@ class Features(View):
         default_factory=list, description="The billing details customers may edit: a subset of name, email, "
         "address, phone, tax_id (Stripe's `allowed_updates`).")
     payment_method_remove: bool = Field(default=False, description="Customers may remove a saved card.")
+    pause: bool = Field(default=False, description="Customers may pause payments and resume them.")
+    promotion_code: bool = Field(default=False, description="Customers may add a promotion code to a subscription.")
 
 
 class ScheduledChangeView(View):
@@ -95,6 +97,28 @@ class NextInvoiceView(View):
     amount_due: int = Field(description="Minor units of `currency`, from Stripe's invoice preview.")
     currency: str
     date: IsoZ
+
+
+class DiscountView(View):
+    """The subscription's discount (Stripe's first `discounts` entry)."""
+
+    coupon_id: str | None = Field(examples=["SPRING20"])
+    percent_off: float | None = Field(examples=[20.0])
+    amount_off: int | None = Field(description="Minor units of the subscription's `currency`.")
+    end: IsoZ | None = Field(description="When the discount stops (null: it does not end by itself).")
+    promotion_code: str | None = Field(examples=["SPRING20"], description="The code the customer entered, if any.")
+
+
+# Stripe's `pause_collection.behavior` values a customer may choose in the portal
+# (`keep_as_draft` stays an operator's choice: it leaves drafts to be dealt with).
+PAUSE_BEHAVIORS = ("void", "mark_uncollectible")
+
+
+class PauseCollectionView(View):
+    """Stripe's `pause_collection`: renewals are not charged until `resumesAt` (or a resume)."""
+
+    behavior: str = Field(examples=["void"])  # void, mark_uncollectible, keep_as_draft
+    resumes_at: IsoZ | None = Field(description="When collection resumes by itself (null: when the customer resumes).")
 
 
 class SubscriptionView(View):
@@ -116,6 +140,9 @@ class SubscriptionView(View):
         default=None, description="A plan change waiting for the period end (set with `appliesAt: period_end`).")
     next_invoice: NextInvoiceView | None = Field(
         default=None, description="The next payment: what the next invoice will ask for, and when.")
+    discount: DiscountView | None = Field(default=None, description="A coupon or promotion code on the subscription.")
+    pause_collection: PauseCollectionView | None = Field(
+        default=None, description="Payments paused (Stripe's `pause_collection`); null when collected as usual.")
 
 
 class InvoiceView(View):

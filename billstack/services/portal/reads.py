@@ -82,7 +82,7 @@ def load_portal_view(
         payment_methods=_payment_method_views(db, customer),
         amount_due=_amount_due(db, customer),
         return_url=safe_link(ctx.session.return_url or project.default_return_url),
-        locale=ctx.session.locale,
+        locale=ctx.locale,
         expires_at=ctx.session.expires_at,
         flow=ctx.flow,
         synced_at=customer.synced_at,
@@ -152,6 +152,8 @@ def features_of(project: Project) -> Features:
         plan_change=project.feature_plan_change,
         customer_update=allowed_updates(project),
         payment_method_remove=project.feature_payment_method_remove,
+        pause=project.feature_pause,
+        promotion_code=project.feature_promotion_code,
     )
 
 

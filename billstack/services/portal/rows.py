@@ -21,8 +21,10 @@ from billstack.services.views import (
     LIVE_STATUSES,
     AddressView,
     CustomerDetails,
+    DiscountView,
     InvoiceView,
     NextInvoiceView,
+    PauseCollectionView,
     PaymentMethodView,
     ScheduledChangeView,
     SubscriptionView,
@@ -163,7 +165,27 @@ def subscription_view(row: Subscription, names: Mapping[str, str] | None = None)
         price_id=row.price_id,
         scheduled_change=_scheduled_change(row, names or {}),
         next_invoice=_next_invoice(row),
+        discount=_discount(row),
+        pause_collection=_pause_collection(row),
     )
+
+
+def _discount(row: Subscription) -> DiscountView | None:
+    if row.discount_coupon_id is None and row.discount_promotion_code is None:
+        return None
+    return DiscountView(
+        coupon_id=row.discount_coupon_id,
+        percent_off=row.discount_percent_off,
+        amount_off=row.discount_amount_off,
+        end=row.discount_end,
+        promotion_code=row.discount_promotion_code,
+    )
+
+
+def _pause_collection(row: Subscription) -> PauseCollectionView | None:
+    if row.pause_behavior is None:
+        return None
+    return PauseCollectionView(behavior=row.pause_behavior, resumes_at=row.pause_resumes_at)
 
 
 def _next_invoice(row: Subscription) -> NextInvoiceView | None:
