@@ -8,6 +8,7 @@ to BillStack errors (a timeout is StripeUnavailable: 503, nothing changed).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
@@ -320,6 +321,39 @@ def apply_retention_coupon(project: Project, subscription_id: str, coupon_id: st
 def retrieve_coupon(project: Project, coupon_id: str) -> StripeDict:
     """A coupon's terms (`percent_off` or `amount_off` + `currency`, `duration`, `valid`)."""
     return _get(project, _path("coupons", coupon_id))
+
+
+def set_pause_collection(
+    project: Project, subscription_id: str, behavior: str | None, *, resumes_at: int | None = None, key: str
+) -> StripeDict:
+    """Pause collection (`behavior` void | mark_uncollectible, until `resumes_at` if given), or
+    resume it (`behavior` None: Stripe clears `pause_collection` when sent "")."""
+    pause: Any = ""
+    if behavior is not None:
+        pause = {"behavior": behavior, **({"resumes_at": resumes_at} if resumes_at is not None else {})}
+    params: dict[str, Any] = {"pause_collection": pause, "expand": _SUBSCRIPTION_EXPAND}
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def find_promotion_code(project: Project, code: str) -> StripeDict | None:
+    """The promotion code a customer typed (Stripe matches codes regardless of case): an active
+    one if there is one, else an inactive one (redeeming it then gets Stripe's own refusal,
+    which says why); None when Stripe knows no such code."""
+    found = _get(project, _path("promotion_codes"), {"code": code, "limit": 10})["data"]
+    return next((promo for promo in found if promo.get("active")), found[0] if found else None)
+
+
+def apply_promotion_code(project: Project, subscription_id: str, promotion_code_id: str, *, key: str) -> StripeDict:
+    """The subscription's discount becomes the promotion code's (Stripe replaces `discounts`).
+    Stripe's refusal (inactive, expired, used up, first-time customers only, another currency)
+    is about the code the customer typed, so its message is one they may read."""
+    params: dict[str, Any] = {"discounts": [{"promotion_code": promotion_code_id}], "expand": _SUBSCRIPTION_EXPAND}
+    try:
+        return _update_subscription(project, subscription_id, params, key)
+    except BillStackError as exc:
+        if exc.status != 400:
+            raise
+        raise dataclasses.replace(exc, param="code", for_customers=True) from exc
 
 
 def set_subscription_default_payment_method(
