@@ -12,9 +12,9 @@ from billstack.cli.root import main
 from billstack.cli.shapes import project_json
 from billstack.cli.work import unit_of_work
 from billstack.errors import BillStackError
-from billstack.services import plan_catalog, tenants
+from billstack.services import cancel_settings, plan_catalog, tenants
 from billstack.services.setting_checks import LINK_BINDINGS
-from billstack.services.views import CUSTOMER_UPDATE_FIELDS
+from billstack.services.views import CANCEL_REASONS, CUSTOMER_UPDATE_FIELDS
 
 FEATURES = (
     ("cancel", "cancelling subscriptions at period end"),
@@ -41,6 +41,7 @@ TEXT_OPTIONS = (
 def project_options(fn: Callable) -> Callable:
     """Branding, return-URL and feature options shared by `project create` and `project update`."""
     fn = plan_change_options(fn)
+    fn = cancel_options(fn)
     for name, what in reversed(FEATURES):
         field = "feature_" + name.replace("-", "_")
         fn = click.option(f"--enable-{name}/--disable-{name}", field, default=None, help=f"Portal: {what}.")(fn)
@@ -87,6 +88,35 @@ def plan_change_options(fn: Callable) -> Callable:
                      help="Lowest quantity a customer may choose (at least 1; default 1)."),
         click.option("--quantity-max", default=None, metavar="N",
                      help="Highest quantity a customer may choose (up to 10000; '' for no maximum)."),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def cancel_options(fn: Callable) -> Callable:
+    """Stripe's `features.subscription_cancel` and the retention offer."""
+    options = (
+        click.option(
+            "--cancel-mode", type=click.Choice(cancel_settings.CANCEL_MODES), default=None,
+            help="When a cancel takes effect: at the period end (at_period_end, the default; the customer "
+                 "may resume until then) or now (immediately; cannot be resumed).",
+        ),
+        click.option(
+            "--cancel-proration", type=click.Choice(cancel_settings.CANCEL_PRORATIONS), default=None,
+            help="With --cancel-mode immediately: credit the unused time to the customer's balance "
+                 "(create_prorations) or not (none, the default).",
+        ),
+        click.option(
+            "--cancel-reasons", default=None, metavar="REASONS",
+            help=f"Reasons customers choose from when they cancel: a comma-separated subset of "
+                 f"{','.join(CANCEL_REASONS)} (default all; '' does not ask).",
+        ),
+        click.option(
+            "--retention-coupon", default=None, metavar="COUPON_ID",
+            help="A Stripe coupon offered once before a cancel is confirmed (checked with Stripe: it must "
+                 "exist and be valid); accepting applies it instead of cancelling. '' removes the offer.",
+        ),
     )
     for option in reversed(options):
         fn = option(fn)
@@ -190,6 +220,7 @@ def _project_lines(data: dict[str, Any]) -> list[str]:
             ("Features", features),
             ("Customer update", f"on ({details})" if update["enabled"] else "off (customers cannot edit billing details)"),
             *_plan_change_lines(data["subscriptionUpdate"]),
+            *_cancel_lines(data["subscriptionCancel"]),
             ("Stripe secret key", f"set ({data['stripeMode']} mode)"),
             ("Stripe API base", data["stripeApiBase"] or "https://api.stripe.com (default)"),
             ("Webhook secret", "set" if data["webhookSecret"] else "not set"),
@@ -211,6 +242,23 @@ def _plan_change_lines(update: dict[str, Any]) -> list[tuple[str, str]]:
         ("Proration behavior", update["prorationBehavior"]),
         ("Schedule at period end", ", ".join(update["scheduleAtPeriodEnd"]) or "never (changes apply now)"),
         ("Quantity change", f"{'on' if quantity['enabled'] else 'off'} ({limits})"),
+    ]
+
+
+def _cancel_lines(cancel: dict[str, Any]) -> list[tuple[str, str]]:
+    offer = cancel["retention"]
+    if offer is None:
+        retention = "none"
+    else:
+        off = f"{offer['percentOff']:g} %" if offer["percentOff"] is not None \
+            else f"{offer['amountOff']} {offer['currency']}"
+        months = f" for {offer['durationInMonths']} months" if offer["duration"] == "repeating" else ""
+        retention = f"{offer['couponId']} ({off} off, {offer['duration']}{months})"
+    return [
+        ("Cancel mode", cancel["mode"]),
+        ("Cancel proration", cancel["prorationBehavior"]),
+        ("Cancel reasons", ", ".join(cancel["reasons"]) or "not asked"),
+        ("Retention coupon", retention),
     ]
 
 

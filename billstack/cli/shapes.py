@@ -6,6 +6,7 @@ from typing import Any
 
 from billstack.clock import to_iso_z
 from billstack.models import ApiKey, Customer, PlanPrice, PortalSession, Project, Team
+from billstack.services.cancel_settings import offered_reasons, retention_terms
 from billstack.services.plan_catalog import schedule_conditions
 from billstack.services.portal.rows import allowed_updates
 from billstack.services.tenants import allowed_return_origins, stripe_mode
@@ -45,6 +46,7 @@ def project_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, An
             "paymentMethodRemove": project.feature_payment_method_remove,
         },
         "subscriptionUpdate": subscription_update_json(project, plan_prices),
+        "subscriptionCancel": subscription_cancel_json(project),
         "customerUpdate": customer_update_json(project),
         "stripeSecretKey": "set",
         "stripeMode": stripe_mode(project),
@@ -77,6 +79,24 @@ def subscription_update_json(project: Project, plan_prices: list[PlanPrice]) -> 
             "enabled": project.feature_quantity_change,
             "min": project.quantity_min,
             "max": project.quantity_max,
+        },
+    }
+
+
+def subscription_cancel_json(project: Project) -> dict[str, Any]:
+    """Stripe's `features.subscription_cancel`, plus the retention offer as stored."""
+    offer = retention_terms(project)
+    return {
+        "mode": project.cancel_mode,
+        "prorationBehavior": project.cancel_proration,
+        "reasons": offered_reasons(project),
+        "retention": None if offer is None else {
+            "couponId": offer.coupon_id,
+            "percentOff": offer.percent_off,
+            "amountOff": offer.amount_off,
+            "currency": offer.currency,
+            "duration": offer.duration,
+            "durationInMonths": offer.duration_in_months,
         },
     }
 
