@@ -50,6 +50,8 @@ FEATURE_FIELDS = (
     "feature_plan_change",
     "feature_quantity_change",
     "feature_payment_method_remove",
+    "feature_pause",
+    "feature_promotion_code",
 )
 # browser | none: whether a portal link is bound to the first browser that opens it.
 LINK_BINDING_OPTION = "link_binding"
