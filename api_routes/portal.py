@@ -12,6 +12,7 @@ as Stripe's do.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -25,9 +26,11 @@ from billstack.errors import invalid
 from billstack.services import plan_catalog, portal
 from billstack.services.portal import billing_details
 from billstack.services.portal.billing_details import AddressUpdate, DetailsUpdate
+from billstack.services.portal.pause import PauseRequest
 from billstack.services.portal_calls import Work
 from billstack.services.views import (
     CANCEL_REASONS,
+    PAUSE_BEHAVIORS,
     TAX_ID_TYPES,
     CheckoutRedirect,
     CustomerDetails,
@@ -101,6 +104,31 @@ class PreviewPlanChangeRequest(RequestBody):
     price_id: str = Field(pattern=plan_catalog.PRICE_ID_PATTERN, examples=["price_1OaBcDeFgHiJkLmN"],
                           description="The new plan: one of the prices `GET …/plans` lists.")
     quantity: StrictInt | None = _quantity_field()
+
+
+class PauseRequestBody(RequestBody):
+    behavior: Literal[PAUSE_BEHAVIORS] = Field(  # type: ignore[valid-type]
+        default="void", description="What happens to invoices while paused (Stripe's `pause_collection.behavior`): "
+        "`void` (not owed) or `mark_uncollectible` (owed, not charged).")
+    resumes_at: StrictStr | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-06-01"],
+                                         description="YYYY-MM-DD, after today (UTC): payments resume by themselves "
+                                         "at that day's start (UTC). null: until the customer resumes.")
+
+    def request(self) -> PauseRequest:
+        try:
+            resumes_on = date.fromisoformat(self.resumes_at) if self.resumes_at else None
+        except ValueError:
+            raise invalid(f"resumesAt is not a day: {self.resumes_at}.", param="resumesAt") from None
+        return PauseRequest(behavior=self.behavior, resumes_on=resumes_on)
+
+
+class PromotionCodeRequest(RequestBody):
+    code: StrictStr = Field(min_length=1, max_length=portal.PROMOTION_CODE_MAX, examples=["SPRING20"],
+                            description="The code as the customer typed it (any case).")
+
+
+class EmptyRequest(RequestBody):
+    """No fields: an action whose subject is in the path (anything sent is a 400)."""
 
 
 class SetupIntentRequest(RequestBody):
@@ -210,8 +238,13 @@ async def list_invoices(
 @router.patch("/{token}/subscriptions/{subscriptionId}", response_model=SubscriptionView,
               responses=_PLAN_WRITE_ERRORS,
               operation_id="updateSubscription", summary="Cancel at period end, resume, or change plan",
-              description="Either `cancelAtPeriodEnd` (with `reason`, `comment`: cancel at the period end, or "
-              "resume) or `priceId` (with `quantity`, `prorationDate`: change plan) — both or neither is a 400. "
+              description="Either `cancelAtPeriodEnd` (with `reason`, `comment`: cancel, or resume) or "
+              "`priceId` (with `quantity`, `prorationDate`: change plan) — both or neither is a 400. "
+              "A cancel follows the project's `cancellation` settings (`GET /{token}`): at the period end, or, in "
+              "`immediately` mode, now (`status: canceled`, unused time credited with `create_prorations`; it "
+              "cannot be resumed). `reason` must be one of `cancellation.reasons` (400 otherwise; with none "
+              "offered any reason is refused); `comment` ≤ 500 characters; both land in Stripe's "
+              "`cancellation_details`. "
               "A plan change applies now, prorated as the project says (a declined charge is a 402 and changes "
               "nothing), or, when the project defers such a change, at the period end (`scheduledChange`). "
               "Stripe is updated first, then BillStack's mirror from Stripe's answer. Send an "
@@ -278,6 +311,81 @@ async def keep_current_plan(
 ) -> SubscriptionView:
     return await call(
         lambda db, ctx: portal.keep_current_plan(db, ctx, subscriptionId, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.post("/{token}/subscriptions/{subscriptionId}/pause", response_model=SubscriptionView,
+             responses=_STRIPE_WRITE_ERRORS, operation_id="pausePayments", summary="Pause payments",
+             description="Sets Stripe's `pause_collection`: the subscription stays active, its invoices are "
+             "voided (`void`, the default) or marked uncollectible until `resumesAt` or a resume. 403 when "
+             "pausing is off (`features.pause`); 400 for a day not after today or another behavior; 400 "
+             "`subscription_not_live` for an ended subscription.")
+async def pause_payments(
+    call: PortalCall,
+    subscriptionId: str,  # noqa: N803
+    body: PauseRequestBody | None = None,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+) -> SubscriptionView:
+    request = body.request() if body else PauseRequest()
+    return await call(
+        lambda db, ctx: portal.pause_payments(db, ctx, subscriptionId, request, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.delete("/{token}/subscriptions/{subscriptionId}/pause", response_model=SubscriptionView,
+               responses=_STRIPE_WRITE_ERRORS, operation_id="resumePayments", summary="Resume payments",
+               description="Clears Stripe's `pause_collection`: the next invoice is charged as usual. Harmless "
+               "when not paused. 403 when pausing is off (`features.pause`).")
+async def resume_payments(
+    call: PortalCall,
+    subscriptionId: str,  # noqa: N803
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+) -> SubscriptionView:
+    return await call(
+        lambda db, ctx: portal.resume_payments(db, ctx, subscriptionId, idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.post("/{token}/subscriptions/{subscriptionId}/promotion-code", response_model=SubscriptionView,
+             responses=_STRIPE_WRITE_ERRORS, operation_id="applyPromotionCode", summary="Apply a promotion code",
+             description="Looks the code up in Stripe and redeems it on the subscription (it replaces the "
+             "subscription's discount); returns the subscription with its `discount`. A code Stripe refuses "
+             "(unknown, inactive, expired, used up, first-time customers only) is a 400 with Stripe's message "
+             "(`promotion_code_invalid` or Stripe's own code, param `code`). 403 when promotion codes are off "
+             "(`features.promotionCode`).")
+async def apply_promotion_code(
+    call: PortalCall,
+    subscriptionId: str,  # noqa: N803
+    body: PromotionCodeRequest,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+) -> SubscriptionView:
+    return await call(
+        lambda db, ctx: portal.apply_promotion_code(db, ctx, subscriptionId, body.code,
+                                                    idempotency_key=idempotency_key),
+        work=Work.ACTION,
+    )
+
+
+@router.post("/{token}/subscriptions/{subscriptionId}/retention", response_model=SubscriptionView,
+             responses={**_STRIPE_WRITE_ERRORS, **error_responses({409: "No retention offer applies "
+                        "(`retention_offer_unavailable`): the project makes none, or the subscription already "
+                        "has a discount. Nothing was changed."})},
+             operation_id="acceptRetentionOffer", summary="Accept the retention offer",
+             description="Applies the project's retention coupon (`cancellation.retention` in `GET /{token}`) "
+             "to the subscription instead of cancelling it, and undoes a cancel scheduled at the period end; "
+             "returns the subscription with its `discount`. The body is empty (`{}` or none). Offered once: "
+             "a subscription with a discount is not offered it again (409).")
+async def accept_retention_offer(
+    call: PortalCall,
+    subscriptionId: str,  # noqa: N803
+    body: EmptyRequest | None = None,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+) -> SubscriptionView:
+    return await call(
+        lambda db, ctx: portal.accept_retention_offer(db, ctx, subscriptionId, idempotency_key=idempotency_key),
         work=Work.ACTION,
     )
 

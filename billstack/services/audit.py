@@ -61,6 +61,11 @@ PORTAL_ACTIONS = (
     "subscription.plan_changed",  # sub_…
     "subscription.plan_change_scheduled",  # sub_… (applies at the period end)
     "subscription.scheduled_change_dropped",  # sub_… ("Keep current plan")
+    "subscription.canceled",  # sub_… (ended now: the project's cancel mode is immediately)
+    "subscription.retention_accepted",  # sub_… (detail: the coupon applied instead of cancelling)
+    "subscription.paused",  # sub_… (payments paused: Stripe's pause_collection)
+    "subscription.unpaused",  # sub_… (payments resumed)
+    "subscription.promotion_code_applied",  # sub_… (detail: the promo_… redeemed)
     "payment_method.checkout_started",  # cs_… (the Checkout that collects a card)
     "payment_method.added",  # pm_… (back from Checkout: the new card, made the default)
     "payment_method.default_changed",  # pm_…

@@ -44,7 +44,7 @@ async def test_get_returns_the_whole_view_in_camel_case_and_nothing_of_another_c
     }]
     assert body["features"] == {"cancel": True, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": True,
                                 "planChange": False, "customerUpdate": ["name", "email", "address", "phone", "tax_id"],
-                                "paymentMethodRemove": True}
+                                "paymentMethodRemove": True, "pause": False, "promotionCode": False}
     assert body["customer"]["id"] == world.alice.customer_id
     assert body["customer"]["details"] == {"name": "Alice Example", "email": "alice@example.com", "phone": None,
                                            "address": None, "taxIds": []}
@@ -133,7 +133,7 @@ async def test_turned_off_features_answer_403(client: httpx.AsyncClient, world: 
     assert view["features"] == {"cancel": False, "resume": True, "invoiceHistory": False,
                                 "paymentMethodUpdate": False, "planChange": False,
                                 "customerUpdate": ["name", "email", "address", "phone", "tax_id"],
-                                "paymentMethodRemove": True}
+                                "paymentMethodRemove": True, "pause": False, "promotionCode": False}
     assert view["invoices"] == {"invoices": [], "hasMore": False}
     sub_url = f"{base}/subscriptions/{world.alice.seeded['subscriptions'][0]}"
     assert_error(await client.patch(sub_url, json={"cancelAtPeriodEnd": True}), 403, "feature_disabled")

@@ -31,12 +31,14 @@ from billstack.services.portal.payment_methods import (
     start_payment_method_checkout,
     start_payment_method_update,
 )
+from billstack.services.portal.pause import PauseRequest, pause_payments, resume_payments
 from billstack.services.portal.plans import (
     change_plan,
     keep_current_plan,
     list_plans,
     preview_plan_change,
 )
+from billstack.services.portal.promotion_codes import PROMOTION_CODE_MAX, apply_promotion_code
 from billstack.services.portal.reads import (
     NOTICE_STRIPE_UNAVAILABLE,
     REFRESH_MODES,
@@ -49,6 +51,7 @@ from billstack.services.portal.reads import (
     mirror_is_old,
     mirror_view,
 )
+from billstack.services.portal.retention import accept_retention_offer, cancellation_view
 from billstack.services.portal.rows import INVOICE_PAGE_MAX, invoice_view, payment_method_view, subscription_view
 from billstack.services.views import (
     CANCEL_REASONS,
@@ -71,6 +74,7 @@ __all__ = [
     "CHECKOUT_SESSION_PLACEHOLDER",
     "INVOICE_PAGE_MAX",
     "NOTICE_STRIPE_UNAVAILABLE",
+    "PROMOTION_CODE_MAX",
     "REFRESH_MODES",
     "AddressUpdate",
     "Branding",
@@ -80,14 +84,18 @@ __all__ = [
     "Features",
     "InvoicePage",
     "InvoiceView",
+    "PauseRequest",
     "PaymentMethodView",
     "PlanChangePreview",
     "PlanList",
     "PortalView",
     "Refresh",
     "SubscriptionView",
+    "accept_retention_offer",
     "add_tax_id",
+    "apply_promotion_code",
     "branding_of",
+    "cancellation_view",
     "change_plan",
     "complete_payment_method_update",
     "create_payment_method_checkout",
@@ -102,10 +110,12 @@ __all__ = [
     "load_portal_view",
     "mirror_is_old",
     "mirror_view",
+    "pause_payments",
     "payment_method_view",
     "preview_plan_change",
     "remove_payment_method",
     "remove_tax_id",
+    "resume_payments",
     "set_cancel_at_period_end",
     "set_default_payment_method",
     "start_payment_method_checkout",
