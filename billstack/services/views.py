@@ -213,6 +213,36 @@ class InvoicePage(View):
     has_more: bool = Field(description="Ask again with `startingAfter` = the last id for more.")
 
 
+class RetentionOfferView(View):
+    """The project's retention coupon, offered once in the cancel flow instead of cancelling."""
+
+    coupon_id: str = Field(examples=["STAY20"])
+    percent_off: float | None = Field(examples=[20.0])
+    amount_off: int | None = Field(description="Minor units of `currency` (an amount-off coupon).")
+    currency: str | None
+    duration: str = Field(examples=["repeating"])  # once, repeating, forever
+    duration_in_months: int | None = Field(examples=[3])
+    subscription_ids: list[str] = Field(
+        description="The subscriptions it is offered for: live ones without a discount (a retained "
+        "subscription is not offered it again). Accept with POST …/subscriptions/{id}/retention.")
+
+
+class CancellationView(View):
+    """How a cancel works in this portal (Stripe's `features.subscription_cancel`)."""
+
+    mode: Literal["at_period_end", "immediately"] = Field(
+        description="at_period_end: ends at the period end and can be resumed until then; immediately: "
+        "ends now and cannot be resumed.")
+    proration_behavior: Literal["none", "create_prorations"] = Field(
+        description="create_prorations (immediately only): the unused time is credited to the customer's balance.")
+    reasons: list[str] = Field(
+        description="The reasons offered (Stripe's `cancellation_details.feedback` values); empty: the "
+        "question is off and a `reason` is refused.")
+    comment_max_length: int = Field(description="Longest free-text comment accepted.")
+    retention: RetentionOfferView | None = Field(
+        default=None, description="The retention offer, when one applies to at least one subscription.")
+
+
 class PortalView(View):
     session_id: str
     customer_id: str
@@ -235,6 +265,8 @@ class PortalView(View):
     synced_at: IsoZ | None = Field(default=None, description="When the data was last read from Stripe.")
     stale: bool = Field(default=False, description="true: Stripe could not be reached; this is saved data.")
     notices: list[str] = Field(default_factory=list)
+    cancellation: CancellationView | None = Field(
+        default=None, description="Cancel settings (null when cancelling is turned off).")
 
 
 # --- plan changes ----------------------------------------------------------------------------

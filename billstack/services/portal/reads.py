@@ -17,6 +17,7 @@ from billstack.clock import utcnow
 from billstack.config import get_settings
 from billstack.errors import BillStackError, not_found
 from billstack.models import Customer, Invoice, PaymentMethod, Project, Subscription
+from billstack.services.portal.retention import cancellation_view
 from billstack.services.portal.rows import (
     HIDDEN_SUBSCRIPTION_STATUSES,
     INVOICE_PAGE_MAX,
@@ -64,6 +65,7 @@ def load_portal_view(
     stale = _refresh_mirror(db, ctx, refresh)
     project, customer = ctx.project, ctx.customer
     features = features_of(project)
+    subscriptions = _subscription_views(db, customer)
     invoices = (
         _invoice_page(db, customer, starting_after=None, limit=check_limit(invoice_limit))
         if features.invoice_history
@@ -77,7 +79,7 @@ def load_portal_view(
         customer=CustomerView(id=customer.id, details=customer_details_view(db, customer)),
         branding=branding_of(project),
         features=features,
-        subscriptions=_subscription_views(db, customer),
+        subscriptions=subscriptions,
         invoices=invoices,
         payment_methods=_payment_method_views(db, customer),
         amount_due=_amount_due(db, customer),
@@ -88,6 +90,7 @@ def load_portal_view(
         synced_at=customer.synced_at,
         stale=stale,
         notices=[NOTICE_STRIPE_UNAVAILABLE] if stale else [],
+        cancellation=cancellation_view(project, subscriptions),
     )
 
 
