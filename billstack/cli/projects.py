@@ -24,6 +24,9 @@ FEATURES = (
     ("plan-change", "switching plan (upgrade/downgrade) between the --plan-change-price prices"),
     ("quantity-change", "changing a subscription's quantity (see --quantity-min/--quantity-max)"),
     ("payment-method-remove", "removing a saved card (never the default one while a subscription is active)"),
+    ("pause", "pausing payments (Stripe's pause_collection: void or mark_uncollectible, optional resume day) "
+              "and resuming them"),
+    ("promotion-code", "adding a promotion code to a subscription (Stripe's promotion_code update)"),
 )
 TEXT_OPTIONS = (
     ("--frame-ancestors", "Who may embed the portal (CSP frame-ancestors), e.g. \"'self' https://app.example.com\"."),

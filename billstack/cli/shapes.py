@@ -44,6 +44,8 @@ def project_json(project: Project, plan_prices: list[PlanPrice]) -> dict[str, An
             "paymentMethodUpdate": project.feature_payment_method_update,
             "planChange": project.feature_plan_change,
             "paymentMethodRemove": project.feature_payment_method_remove,
+            "pause": project.feature_pause,
+            "promotionCode": project.feature_promotion_code,
         },
         "subscriptionUpdate": subscription_update_json(project, plan_prices),
         "subscriptionCancel": subscription_cancel_json(project),

@@ -79,6 +79,7 @@ def test_team_project_and_api_key_round_trip(db_url: str) -> None:
         "--allowed-return-origin", "https://app.acme.test",
         "--allowed-return-origin", "https://admin.acme.test/",
         "--disable-payment-method-update",
+        "--enable-pause",
     )
     assert project["id"].startswith("proj_")
     assert project["teamId"] == team["id"]
@@ -86,7 +87,8 @@ def test_team_project_and_api_key_round_trip(db_url: str) -> None:
     assert project["accentColor"] == "#12ab34"
     assert project["allowedReturnOrigins"] == ["https://app.acme.test", "https://admin.acme.test"]
     assert project["features"] == {"cancel": True, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": False,
-                                   "planChange": False, "paymentMethodRemove": True}
+                                   "planChange": False, "paymentMethodRemove": True, "pause": True,
+                                   "promotionCode": False}
     assert project["stripeSecretKey"] == "set" and project["stripeMode"] == "test" and project["webhookSecret"] is None
     assert run_json("project", "show", project["id"]) == project
     assert [p["id"] for p in run_json("project", "list", "--team", team["id"])["data"]] == [project["id"]]
@@ -98,12 +100,15 @@ def test_team_project_and_api_key_round_trip(db_url: str) -> None:
         "--support-url", "https://acme.test/help",
         "--enable-payment-method-update",
         "--disable-cancel",
+        "--disable-pause",
+        "--enable-promotion-code",
         "--frame-ancestors", "'self' https://app.acme.test",
         "--webhook-secret", "whsec_abcdefghijklmnop",
     )
     assert updated["displayName"] == "Acme" and updated["supportUrl"] == "https://acme.test/help"
     assert updated["features"] == {"cancel": False, "resume": True, "invoiceHistory": True, "paymentMethodUpdate": True,
-                                   "planChange": False, "paymentMethodRemove": True}
+                                   "planChange": False, "paymentMethodRemove": True, "pause": False,
+                                   "promotionCode": True}
     assert updated["frameAncestors"] == "'self' https://app.acme.test"
     assert updated["webhookSecret"] == "set"
     # What was not named stays as it was.
