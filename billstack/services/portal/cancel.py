@@ -31,7 +31,7 @@ from billstack.services.portal.rows import (
 )
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import apply_subscription
-from billstack.services.views import SubscriptionView
+from billstack.services.views import CANCEL_REASONS, SubscriptionView
 
 CANCEL_COMMENT_MAX = 500
 CANCELED_NOW = "subscription.canceled"
@@ -87,6 +87,8 @@ def set_cancel_at_period_end(
 
 
 def _check_reason(project: Project, reason: str | None, comment: str | None) -> tuple[str | None, str | None]:
+    if reason is not None and reason not in CANCEL_REASONS:  # not one of Stripe's values at all
+        raise invalid(f"reason must be one of {', '.join(CANCEL_REASONS)}.", param="reason")
     offered = offered_reasons(project)
     if reason is not None and reason not in offered:
         if not offered:
