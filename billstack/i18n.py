@@ -22,6 +22,7 @@ from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_percent as format_percent_babel
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_LOCALE = "en"
@@ -129,6 +130,18 @@ def format_day(moment: datetime | None, locale: str) -> str:
 @lru_cache(maxsize=FORMAT_CACHE_SIZE)
 def _format_day(day: date, locale: str) -> str:
     return format_date(day, format="medium", locale=_BABEL_LOCALE[normalise_locale(locale)])
+
+
+def format_percent(percent: float, locale: str) -> str:
+    """20 → `20%` (en), `20 %` (de, fr: the locale's spacing and sign); 12.5 → `12.5%`."""
+    return _format_percent(float(percent), locale)
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _format_percent(percent: float, locale: str) -> str:
+    # The locale's own pattern (spacing, where the sign goes), keeping a coupon's decimals.
+    return format_percent_babel(Decimal(str(percent)) / 100, locale=_BABEL_LOCALE[normalise_locale(locale)],
+                                decimal_quantization=False)
 
 
 def format_interval(interval: str | None, count: int, locale: str) -> str:

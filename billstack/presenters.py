@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billstack.i18n import card_brand_label, country_name, format_card_expiry, format_day, format_interval, format_money, t, tn
+from billstack.i18n import (
+    card_brand_label,
+    country_name,
+    format_card_expiry,
+    format_day,
+    format_interval,
+    format_money,
+    format_percent,
+    t,
+    tn,
+)
 from billstack.services.setting_checks import safe_colour, safe_link
 from billstack.services.views import (
     DEFAULT_ACCENT_COLOR,
@@ -19,6 +29,7 @@ from billstack.services.views import (
     PlanChangePreview,
     PlanList,
     PlanView,
+    RetentionOfferView,
     SubscriptionView,
     TaxIdView,
 )
@@ -60,6 +71,11 @@ class SubscriptionRow:
     scheduled_line: str = ""  # "Changes to Pro on Jan 3, 2027": a change waiting for the period end
     can_keep_plan: bool = False
     next_payment: str = ""  # "Next payment: $49.00 on Jan 3, 2027", from Stripe's invoice preview
+    discount_line: str = ""  # "Discount: 20% off until Mar 3, 2027"
+    pause_line: str = ""  # "Paused until Feb 1, 2027" / "Payments paused"
+    can_pause: bool = False
+    can_unpause: bool = False
+    can_add_promotion_code: bool = False
 
 
 @dataclass
@@ -85,9 +101,11 @@ class CardRow:
 
 
 def subscription_row(
-    sub: SubscriptionView, locale: str, *, allow_cancel: bool, allow_resume: bool, allow_plan_change: bool = False
+    sub: SubscriptionView, locale: str, *, allow_cancel: bool, allow_resume: bool, allow_plan_change: bool = False,
+    allow_pause: bool = False, allow_promotion_code: bool = False,
 ) -> SubscriptionRow:
     live = sub.status in LIVE_STATUSES
+    paused = live and sub.pause_collection is not None
     scheduled = sub.scheduled_change
     end = format_day(sub.cancel_at or sub.current_period_end, locale)
     if sub.status == "canceled":
@@ -121,13 +139,57 @@ def subscription_row(
         ) if scheduled is not None else "",
         can_keep_plan=allow_plan_change and live and scheduled is not None,
         next_payment=_next_payment(sub, locale) if live else "",
+        discount_line=_discount_line(sub, locale) if live else "",
+        pause_line=_pause_line(sub, locale) if paused else "",
+        can_pause=allow_pause and live and not paused and not sub.cancel_at_period_end,
+        can_unpause=allow_pause and paused,
+        can_add_promotion_code=allow_promotion_code and live and not sub.cancel_at_period_end,
     )
 
 
+def discount_off(percent_off: float | None, amount_off: int | None, currency: str, locale: str) -> str:
+    """A coupon's terms: "20% off", "$5.00 off" ("" when it has neither)."""
+    if percent_off is not None:
+        return t(locale, "coupon.percent_off", percent=format_percent(percent_off, locale))
+    if amount_off is not None:
+        return t(locale, "coupon.amount_off", amount=format_money(amount_off, currency, locale))
+    return ""
+
+
+def _discount_line(sub: SubscriptionView, locale: str) -> str:
+    discount = sub.discount
+    off = discount_off(discount.percent_off, discount.amount_off, sub.currency, locale) if discount else ""
+    if discount is None or not off:
+        return ""
+    if discount.end is not None:
+        return t(locale, "subs.discount_until", off=off, date=format_day(discount.end, locale))
+    return t(locale, "subs.discount", off=off)
+
+
+def _pause_line(sub: SubscriptionView, locale: str) -> str:
+    pause = sub.pause_collection
+    if pause is not None and pause.resumes_at is not None:
+        return t(locale, "subs.paused_until", date=format_day(pause.resumes_at, locale))
+    return t(locale, "subs.paused")
+
+
+def retention_offer_text(offer: RetentionOfferView, locale: str) -> str:
+    """The retention coupon's terms: "20% off for 3 months", "$5.00 off your next invoice"."""
+    if offer.percent_off is not None:
+        kind, values = "percent", {"percent": format_percent(offer.percent_off, locale)}
+    else:
+        kind, values = "amount", {"amount": format_money(offer.amount_off or 0, offer.currency or "usd", locale)}
+    if offer.duration == "repeating" and offer.duration_in_months:
+        return tn(locale, f"retain.{kind}_repeating", offer.duration_in_months, **values)
+    return t(locale, f"retain.{kind}_{'forever' if offer.duration == 'forever' else 'once'}", **values)
+
+
 def _next_payment(sub: SubscriptionView, locale: str) -> str:
-    upcoming = sub.next_invoice
+    upcoming, pause = sub.next_invoice, sub.pause_collection
     if upcoming is None:
         return ""
+    if pause is not None and (pause.resumes_at is None or pause.resumes_at > upcoming.date):
+        return ""  # paused then: that invoice is not charged
     return t(locale, "subs.next_payment", amount=format_money(upcoming.amount_due, upcoming.currency, locale),
              date=format_day(upcoming.date, locale))
 
@@ -140,6 +202,8 @@ def _status_badge(sub: SubscriptionView, locale: str) -> tuple[str, str]:
     end = sub.cancel_at or (sub.current_period_end if sub.cancel_at_period_end else None)
     if live and end is not None:
         return t(locale, "status.cancels", date=format_day(end, locale)), "orange"
+    if live and sub.pause_collection is not None:  # Stripe's status stays active: its payments are what pause
+        return t(locale, "status.paused"), STATUS_COLORS["paused"]
     if sub.status == "trialing" and sub.current_period_end is not None:
         # Stripe ends a trial's period at trial_end.
         return t(locale, "status.trial_ends", date=format_day(sub.current_period_end, locale)), STATUS_COLORS["trialing"]

@@ -221,7 +221,8 @@ class PlanChangeMixin(rx.State, mixin=True):
     def _replace_subscription_row(self, updated: SubscriptionView) -> presenters.SubscriptionRow:
         row = presenters.subscription_row(
             updated, self.locale, allow_cancel=self.show_cancel, allow_resume=self.show_resume,
-            allow_plan_change=self.show_plan_change,
+            allow_plan_change=self.show_plan_change, allow_pause=self.show_pause,
+            allow_promotion_code=self.show_promotion_code,
         )
         self.subscriptions = [row if s.id == row.id else s for s in self.subscriptions]
         return row

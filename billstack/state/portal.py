@@ -38,6 +38,7 @@ from billstack.services.views import DEFAULT_ACCENT_COLOR, Branding, DeadEndView
 from billstack.state import dead_ends
 from billstack.state.billing_details import BillingDetailsMixin
 from billstack.state.cancel import CancelMixin
+from billstack.state.pause_promo import PausePromoMixin
 from billstack.state.client_commands import ClientCommandMixin
 from billstack.state.plans import PlanChangeMixin
 from billstack.state.wallet import WalletMixin
@@ -60,7 +61,9 @@ LIVE_RECHECK_S = 15.0
 LIVE_BUSY_RETRY_S = 0.5
 
 
-class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State):
+class PortalState(
+    CancelMixin, PlanChangeMixin, PausePromoMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State
+):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
     invalid_kind: str = "invalid"  # expired | revoked | used | invalid | rate_limited
@@ -328,10 +331,12 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
         self.show_invoices, self.show_pm_update = features.invoice_history, features.payment_method_update
         self.show_plan_change = features.plan_change
         self.show_pm_remove = features.payment_method_remove
+        self.show_pause, self.show_promotion_code = features.pause, features.promotion_code
         self._apply_details(view.customer.details if view.customer is not None else None, features)
         self.subscriptions = [
             presenters.subscription_row(
-                s, locale, allow_cancel=features.cancel, allow_resume=features.resume, allow_plan_change=features.plan_change
+                s, locale, allow_cancel=features.cancel, allow_resume=features.resume, allow_plan_change=features.plan_change,
+                allow_pause=features.pause, allow_promotion_code=features.promotion_code,
             )
             for s in view.subscriptions
         ]
@@ -340,6 +345,7 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
         self.invoices_has_more = view.invoices.has_more
         self.cards = [presenters.card_row(m, locale) for m in view.payment_methods]
         self.stale = view.stale
+        self._apply_cancellation(view, locale)
 
     def _set_locale(self, locale: str) -> None:
         """The page's language; its labels (a few hundred strings) go to the page only when it
@@ -438,6 +444,7 @@ class PortalState(CancelMixin, PlanChangeMixin, BillingDetailsMixin, WalletMixin
         self.subscriptions, self.invoices, self.cards, self.amount_due = [], [], [], []
         self.customer_email = ""
         self.notice, self.pending = "", ""
+        self.promo_sub_id, self.promo_error = "", ""
         self.cancel_dialog_open = self.pm_dialog_open = self.plan_dialog_open = self.card_remove_open = False
         self._reset_details()
 

@@ -30,6 +30,9 @@ from billstack.services.portal.rows import (
 from billstack.services.sessions import PortalContext
 from billstack.services.sync import apply_subscription
 from billstack.services.views import PAUSE_BEHAVIORS, SubscriptionView
+# A resume day that is not after today (the page says so in the customer's language).
+RESUMES_AT_PAST = "resumes_at_past"
+
 
 @dataclass(frozen=True)
 class PauseRequest:
@@ -43,7 +46,7 @@ class PauseRequest:
         if self.behavior not in PAUSE_BEHAVIORS:
             raise invalid(f"behavior must be one of {', '.join(PAUSE_BEHAVIORS)}.", param="behavior")
         if self.resumes_on is not None and self.resumes_on <= today:
-            raise invalid("resumesAt must be a day after today (UTC).", param="resumesAt", code="resumes_at_past")
+            raise invalid("resumesAt must be a day after today (UTC).", param="resumesAt", code=RESUMES_AT_PAST)
         return self
 
     def resumes_at(self) -> int | None:

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from billstack import stripe_gateway
 from billstack.db import release_connection
-from billstack.errors import invalid
+from billstack.errors import BillStackError, invalid
 from billstack.services import audit
 from billstack.services.portal.keys import action_key
 from billstack.services.portal.rows import (
@@ -35,6 +35,15 @@ PROMOTION_CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
 INVALID_CODE = "promotion_code_invalid"  # Stripe's own code for a code it refuses
 
 
+class UnknownPromotionCode(BillStackError):
+    """A code Stripe does not know (or that cannot be one): the page says so in the customer's
+    language, while a refusal of Stripe's shows Stripe's reason."""
+
+
+def _unknown(code: str) -> UnknownPromotionCode:
+    return UnknownPromotionCode(f"The promotion code {code} does not exist.", code=INVALID_CODE, param="code")
+
+
 def apply_promotion_code(
     db: Session, ctx: PortalContext, subscription_id: str, code: str, *, idempotency_key: str | None = None
 ) -> SubscriptionView:
@@ -50,7 +59,7 @@ def apply_promotion_code(
     release_connection(db)
     promo = stripe_gateway.find_promotion_code(project, code)
     if promo is None:
-        raise invalid(f"The promotion code {code} does not exist.", param="code", code=INVALID_CODE)
+        raise _unknown(code)
     updated = stripe_gateway.apply_promotion_code(project, row.stripe_id, promo["id"], key=key)
     apply_subscription(db, project, customer, updated)
     audit.record_portal(
@@ -65,5 +74,5 @@ def _checked(code: str) -> str:
     if not code:
         raise invalid("Enter a promotion code.", param="code", code="parameter_missing")
     if len(code) > PROMOTION_CODE_MAX or not re.match(PROMOTION_CODE_PATTERN, code):
-        raise invalid(f"The promotion code {code[:PROMOTION_CODE_MAX]} does not exist.", param="code", code=INVALID_CODE)
+        raise _unknown(code[:PROMOTION_CODE_MAX])
     return code
