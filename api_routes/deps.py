@@ -124,7 +124,7 @@ def portal_client(request: Request) -> PortalClient:
     """Who sent a portal API request: address, user agent and the link-binding cookie."""
     return PortalClient.of(
         client_ip(request), request.headers.get("user-agent"),
-        binding.secret_from_cookie_header(request.headers.get("cookie")),
+        binding.secret_from_cookie_header(request.headers.get("cookie")), request.headers.get("accept-language"),
     )
 
 

@@ -101,9 +101,12 @@ class CreatePortalSessionRequest(RequestBody):
                                    "default return URL (400 `return_url_not_allowed` otherwise). Default: the "
                                    "project's default return URL.")
     locale: str | None = Field(default=None, max_length=35, examples=["en"],
-                               description="Portal language, e.g. `en`, `de`, `fr`. A regional tag uses its "
-                               "language (`de-AT` → `de`); a well-formed tag of a language the portal does not "
-                               "offer falls back to `en`; a malformed value is a 400. Default `en`. Supported: "
+                               description="Portal language: one of Stripe's portal locales (any case, `_` or "
+                               "`-`: `pt_br` → `pt-BR`), a regional form of one (`de-AT` → `de`, `es-MX` → "
+                               "`es-419`), or `auto`. `auto` (the default, and what a well-formed tag of a language "
+                               "the portal lacks becomes) picks at each page load: the Stripe customer's "
+                               "`preferred_locales`, then the browser's `Accept-Language`, then `en`. A malformed "
+                               "value is a 400 listing these. Supported: `auto`, "
                                + ", ".join(f"`{code}`" for code in sessions.SUPPORTED_LOCALES) + ".")
     flow: Flow | None = Field(default=None, description="Optional deep link: the portal opens on that action.")
 

@@ -301,7 +301,8 @@ class PortalState(
         """Who is on this page: the websocket's address, user agent and link-binding cookie."""
         headers = self.router.headers
         return PortalClient.of(
-            self.router.session.client_ip, headers.user_agent, binding.secret_from_cookie_header(headers.cookie)
+            self.router.session.client_ip, headers.user_agent, binding.secret_from_cookie_header(headers.cookie),
+            headers.accept_language,
         )
 
     async def _run(

@@ -55,7 +55,7 @@ async def test_spec_example_gets_the_four_keys(client: httpx.AsyncClient, tenant
         assert row is not None
         assert row.customer_id == tenant.customer_id and row.api_key_id == tenant.api_key_id
         assert row.return_url == "https://a.example.com/account"  # the project's default
-        assert row.locale == "en" and row.flow is None
+        assert row.locale == "auto" and row.flow is None  # picked at each page load
 
 
 async def test_public_url_setting_shapes_portal_url(client, tenant, monkeypatch) -> None:
@@ -173,8 +173,9 @@ async def test_return_url_must_match_allowed_origins_when_set(client, db_url) ->
         assert_error(response, 400, "return_url_not_allowed", "returnUrl")
 
 
-@pytest.mark.parametrize(("given", "stored"), [("de", "de"), ("de-AT", "de"), ("FR_ca", "fr"), ("en", "en"),
-                                               ("es", "en"), ("pt-BR", "en")])
+@pytest.mark.parametrize(("given", "stored"), [("de", "de"), ("de-AT", "de"), ("FR_ca", "fr-CA"), ("en", "en"),
+                                               ("es", "es"), ("pt-br", "pt-BR"), ("es-MX", "es-419"), ("ar", "auto"),
+                                               ("auto", "auto")])
 async def test_locale_resolution(client, tenant, db_url, given, stored) -> None:
     response = await client.post(tenant.portal_path, headers=tenant.auth,
                                  json={"customerId": tenant.customer_id, "locale": given})

@@ -115,7 +115,8 @@ def test_sdk_takes_a_billstack_customer_id_locale_and_flow(server_url, world: Wo
     assert stored.flow is not None and subscription in stored.flow
 
 
-@pytest.mark.parametrize(("locale", "ours"), [("auto", "en"), ("fr-CA", "fr"), ("ja", "en"), ("es-419", "en")])
+@pytest.mark.parametrize(("locale", "ours"), [("auto", "auto"), ("fr-CA", "fr-CA"), ("ja", "ja"), ("es-419", "es-419"),
+                                              ("zh-HK", "zh-HK"), ("en-AU", "en-AU")])
 def test_stripe_locales_map_to_the_portals(server_url, world: World, api_key, locale, ours) -> None:
     session = sdk(server_url, api_key).v1.billing_portal.sessions.create(
         {"customer": world.alice.stripe_customer_id, "locale": locale})

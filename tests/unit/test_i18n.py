@@ -38,7 +38,8 @@ def test_every_translation_keeps_the_placeholders_of_english() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "expected"),
-    [("en", "en"), ("de", "de"), ("de-AT", "de"), ("DE_de", "de"), ("fr-CA", "fr"), ("es", "en"), (None, "en"), ("", "en")],
+    [("en", "en"), ("de", "de"), ("de-AT", "de"), ("DE_de", "de"), ("fr-CA", "fr-CA"), ("fr-BE", "fr"),
+     ("es", "es"), ("ar", "en"), ("auto", "en"), (None, "en"), ("", "en")],
 )
 def test_locale_normalisation_falls_back_to_english(locale: str | None, expected: str) -> None:
     assert i18n.normalise_locale(locale) == expected
@@ -131,8 +132,10 @@ def test_the_session_api_offers_exactly_the_portals_languages() -> None:
     """One list, i18n's: a session's locale is always one the portal has a catalogue for."""
     assert sessions.SUPPORTED_LOCALES is i18n.SUPPORTED_LOCALES
     assert sessions.DEFAULT_LOCALE is i18n.DEFAULT_LOCALE
-    for tag in ("en", "de", "de-AT", "DE_at", "fr-CA", "es", "pt-BR", "zh-Hant-TW", "auto", ""):
+    for tag in ("en", "de", "de-AT", "DE_at", "fr-CA", "es", "pt-BR", "zh-Hant-TW"):
         assert sessions.resolve_locale(tag) == i18n.normalise_locale(tag), tag
+    for tag in ("auto", "AUTO", "", None, "ar", "he-IL"):  # picked at each page load
+        assert sessions.resolve_locale(tag) == i18n.AUTO_LOCALE, tag
 
 
 # --- plan changes (issue 15) -------------------------------------------------------------------

@@ -37,6 +37,11 @@ CHECKOUT_SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 # Checked before the id goes into a Stripe URL, where `/`, `.` or `?` would change the request.
 _CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,252}")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# The portal's locales Stripe Checkout also has (`checkout.Session.create`'s `locale`): all
+# but the regional Englishes besides en-GB, which checkout_locale maps.
+_CHECKOUT_ENGLISH = {"en-AU": "en-GB", "en-IE": "en-GB", "en-IN": "en-GB", "en-NZ": "en-GB", "en-SG": "en-GB",
+                     "en-CA": "en"}
+CHECKOUT_LOCALES = frozenset(SUPPORTED_LOCALES) - set(_CHECKOUT_ENGLISH)
 # Only for a customer Stripe knows no currency of yet (no subscription, invoice or balance).
 FALLBACK_CURRENCY = "usd"
 
@@ -81,7 +86,7 @@ def create_payment_method_checkout(
         cancel_url=cancel_url,
         # Each click is its own Checkout; the key only makes the SDK's network retries safe.
         key=stripe_gateway.idempotency_key(),
-        locale=checkout_locale(ctx.session.locale),
+        locale=checkout_locale(ctx.locale),
         branding=checkout_branding(project),
     )
     audit.record_portal(db, ctx, "payment_method.checkout_started", stripe_object_id=session["id"])
@@ -89,9 +94,12 @@ def create_payment_method_checkout(
 
 
 def checkout_locale(locale: str) -> str:
-    """Checkout in the session's language: BillStack's locales are all Checkout locales;
-    anything else lets Checkout follow the browser ("auto")."""
-    return locale if locale in SUPPORTED_LOCALES else "auto"
+    """Checkout in the page's language. Checkout has every portal locale but the regional
+    Englishes other than en-GB: those get British English (their dates and spelling are
+    closer to it), Canada's the plain one; anything else lets Checkout follow the browser."""
+    if locale in CHECKOUT_LOCALES:
+        return locale
+    return _CHECKOUT_ENGLISH.get(locale, "auto")
 
 
 def checkout_branding(project: Project) -> dict[str, Any]:

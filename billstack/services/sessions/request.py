@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from billstack.config import origin_of
 from billstack.errors import invalid
-from billstack.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, normalise_locale
+from billstack.i18n import AUTO_LOCALE, SUPPORTED_LOCALES, match_locale
 from billstack.models import ApiKey, Project
 from billstack.services.plan_catalog import QUANTITY_LIMIT, is_price_id
 from billstack.services.tenants import allowed_return_origins, normalised_origin
@@ -21,9 +21,10 @@ TTL_DEFAULT_MS = 3_600_000
 TTL_MIN_MS = 60_000
 TTL_MAX_MS = 86_400_000
 
-# A regional tag maps to its language (`de-AT` → `de`); a well-formed tag of another
-# language falls back to i18n's DEFAULT_LOCALE, so that passing the end user's browser
-# language never breaks a portal link. Checked with fullmatch: `$` would also match
+# A supported tag in any case (`pt_br` → `pt-BR`) or a regional form of one (`de-AT` → `de`)
+# is stored as the portal's tag; a well-formed tag of another language is stored as `auto`
+# (the customer's or browser's language, else English), so that passing the end user's
+# browser language never breaks a portal link. Checked with fullmatch: `$` would also match
 # before a final line break ("de\n").
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
@@ -165,16 +166,18 @@ def check_return_url(return_url: str | None, project: Project | ProjectFacts) ->
 
 
 def resolve_locale(locale: str | None) -> str:
-    """`de`, `de-AT`, `DE_at` → `de`; a well-formed tag of an unsupported language → `en`."""
-    if locale is None or locale == "" or locale == "auto":
-        return DEFAULT_LOCALE
+    """What a session stores: `de`, `de-AT`, `DE_at` → `de`; `pt_br` → `pt-BR`; absent,
+    `auto` or a well-formed tag of a language the portal lacks → `auto` (picked per page load,
+    services/sessions/locales.py); anything else is a 400 listing the supported tags."""
+    if locale is None or locale == "" or (isinstance(locale, str) and locale.lower() == AUTO_LOCALE):
+        return AUTO_LOCALE
     if not isinstance(locale, str) or len(locale) > 35 or not _LOCALE_TAG.fullmatch(locale):
         raise invalid(
-            "locale must be a language tag such as en, de or fr-CA (supported: "
+            "locale must be auto or a language tag such as en, de or pt-BR (supported: auto, "
             + ", ".join(SUPPORTED_LOCALES) + ").",
             param="locale",
         )
-    return normalise_locale(locale)
+    return match_locale(locale) or AUTO_LOCALE
 
 
 def check_flow(flow: dict[str, Any] | None, project: Project | ProjectFacts) -> str | None:

@@ -28,6 +28,7 @@ from billstack.models import Customer, PortalSession, Project
 from billstack.secrets_box import digests_match
 from billstack.services import ratelimit
 from billstack.services.sessions.binding import check_bound
+from billstack.services.sessions.locales import page_locale
 from billstack.services.sessions.tokens import (
     TOKEN_EXPIRED,
     TOKEN_INVALID,
@@ -56,7 +57,8 @@ class PortalContext:
 
     @property
     def locale(self) -> str:
-        return self.session.locale
+        """The page's language: the session's, or for `auto` the customer's or browser's."""
+        return page_locale(self.session.locale, self.customer.preferred_locales, self.client.accept_language)
 
     @property
     def return_url(self) -> str | None:
