@@ -282,24 +282,14 @@ def set_cancel_at_period_end(
 
 
 def cancel_subscription_now(
-    project: Project,
-    subscription_id: str,
-    *,
-    prorate: bool,
-    key: str,
-    feedback: str | None = None,
+    project: Project, subscription_id: str, *, prorate: bool, key: str, feedback: str | None = None,
     comment: str | None = None,
 ) -> StripeDict:
-    """End the subscription now (DELETE /v1/subscriptions/{id}); it cannot be resumed.
-
-    With `prorate` the unused time is credited and invoiced at once (`invoice_now`): the
-    subscription renews no more, so a pending credit item would wait for an invoice that
-    never comes; invoiced now, it lands on the customer's balance for their next purchase."""
+    """End it now (DELETE /v1/subscriptions/{id}; no resume). A prorated credit is invoiced at once
+    (`invoice_now`): nothing renews to carry a pending item, so it goes to the customer's balance."""
     params: dict[str, Any] = {"prorate": prorate, "expand": _SUBSCRIPTION_EXPAND}
-    if prorate:
-        params["invoice_now"] = True
-    details = {k: v for k, v in (("feedback", feedback), ("comment", comment)) if v}
-    if details:
+    params.update({"invoice_now": True} if prorate else {})
+    if details := {k: v for k, v in (("feedback", feedback), ("comment", comment)) if v}:
         params["cancellation_details"] = details
     client = client_for(project)
     canceled = call(lambda: client.v1.subscriptions.cancel(subscription_id, params, {"idempotency_key": key}))
@@ -308,52 +298,14 @@ def cancel_subscription_now(
 
 
 def apply_retention_coupon(project: Project, subscription_id: str, coupon_id: str, *, key: str) -> StripeDict:
-    """The retention offer accepted: the coupon becomes the subscription's discount, and a
-    cancellation scheduled at the period end is undone (the customer stays)."""
-    params: dict[str, Any] = {
-        "discounts": [{"coupon": coupon_id}],
-        "cancel_at_period_end": False,
-        "expand": _SUBSCRIPTION_EXPAND,
-    }
+    """The retention offer accepted: the coupon as the discount, a scheduled cancel undone."""
+    params = {"discounts": [{"coupon": coupon_id}], "cancel_at_period_end": False, "expand": _SUBSCRIPTION_EXPAND}
     return _update_subscription(project, subscription_id, params, key)
 
 
 def retrieve_coupon(project: Project, coupon_id: str) -> StripeDict:
     """A coupon's terms (`percent_off` or `amount_off` + `currency`, `duration`, `valid`)."""
     return _get(project, _path("coupons", coupon_id))
-
-
-def set_pause_collection(
-    project: Project, subscription_id: str, behavior: str | None, *, resumes_at: int | None = None, key: str
-) -> StripeDict:
-    """Pause collection (`behavior` void | mark_uncollectible, until `resumes_at` if given), or
-    resume it (`behavior` None: Stripe clears `pause_collection` when sent "")."""
-    pause: Any = ""
-    if behavior is not None:
-        pause = {"behavior": behavior, **({"resumes_at": resumes_at} if resumes_at is not None else {})}
-    params: dict[str, Any] = {"pause_collection": pause, "expand": _SUBSCRIPTION_EXPAND}
-    return _update_subscription(project, subscription_id, params, key)
-
-
-def find_promotion_code(project: Project, code: str) -> StripeDict | None:
-    """The promotion code a customer typed (Stripe matches codes regardless of case): an active
-    one if there is one, else an inactive one (redeeming it then gets Stripe's own refusal,
-    which says why); None when Stripe knows no such code."""
-    found = _get(project, _path("promotion_codes"), {"code": code, "limit": 10})["data"]
-    return next((promo for promo in found if promo.get("active")), found[0] if found else None)
-
-
-def apply_promotion_code(project: Project, subscription_id: str, promotion_code_id: str, *, key: str) -> StripeDict:
-    """The subscription's discount becomes the promotion code's (Stripe replaces `discounts`).
-    Stripe's refusal (inactive, expired, used up, first-time customers only, another currency)
-    is about the code the customer typed, so its message is one they may read."""
-    params: dict[str, Any] = {"discounts": [{"promotion_code": promotion_code_id}], "expand": _SUBSCRIPTION_EXPAND}
-    try:
-        return _update_subscription(project, subscription_id, params, key)
-    except BillStackError as exc:
-        if exc.status != 400:
-            raise
-        raise dataclasses.replace(exc, param="code", for_customers=True) from exc
 
 
 def set_subscription_default_payment_method(

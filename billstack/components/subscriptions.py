@@ -1,4 +1,4 @@
-"""Subscription cards, the cancel-at-period-end dialog and the plan-change dialog."""
+"""Subscription cards, the cancel dialog (with the retention offer) and the plan-change dialog."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from billstack.components.layout import (
 )
 from billstack.components.plans import plan_dialog
 from billstack.presenters import SubscriptionRow
+from billstack.services.portal.cancel import CANCEL_COMMENT_MAX
 from billstack.services.views import CANCEL_REASONS
 from billstack.state.portal import PortalState as S
 
@@ -96,28 +97,41 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
 
 def _submit_cancel(form: rx.Var) -> Any:
     fields = form.to(dict)
-    return S.confirm_cancel(fields["sub_id"], fields["reason"])
+    return S.confirm_cancel(fields["sub_id"], fields["reason"], fields["comment"])
 
 
-def cancel_dialog(sub: SubscriptionRow) -> rx.Component:
-    """The card's "Cancel subscription" button and its dialog, opened in the browser (no round
-    trip); the confirm sends the id and the chosen reason in one event. The dialog is in the
-    card while it can be cancelled, so a confirmed cancel (the row no longer can) closes it,
-    and a failed one leaves it open with its message."""
+def _cancel_body(sub: SubscriptionRow) -> rx.Component:
+    """What a cancel does, as the project's mode says: at the period end, or now (with a credit)."""
+    return rx.alert_dialog.description(
+        rx.cond(
+            S.cancel_now,
+            rx.cond(S.cancel_prorated, label("subs.cancel_body_now_prorated"), label("subs.cancel_body_now")),
+            S.labels["subs.cancel_body"].to(str).replace("{date}", sub.period_end),
+        )
+    )
+
+
+def _cancel_confirm(sub: SubscriptionRow) -> rx.Component:
     reasons = rx.radio_group.root(
-        *[rx.radio_group.item(label(f"subs.reason.{reason}"), value=reason) for reason in CANCEL_REASONS],
+        # The project's offered reasons only (a reason not offered is refused by the service).
+        *[
+            rx.cond(S.cancel_reasons.contains(reason),
+                    rx.radio_group.item(label(f"subs.reason.{reason}"), value=reason))
+            for reason in CANCEL_REASONS
+        ],
         # Uncontrolled, submitted with the form; the content unmounts on close, so each
         # opening starts with nothing chosen.
         name="reason",
         aria_label=label("subs.cancel_reason"),
     )
+    busy = S.pending == "cancel:" + sub.id
     # A failed cancel says why inside the dialog: the modal hides the page's own notice (from
     # screen readers too) while it is open.
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(_outline_action(sub, "subs.cancel")),
-        destructive_content(
-            S.labels["subs.cancel_title"].to(str).replace("{product}", sub.product),
-            rx.alert_dialog.description(S.labels["subs.cancel_body"].to(str).replace("{date}", sub.period_end)),
+    return destructive_content(
+        S.labels["subs.cancel_title"].to(str).replace("{product}", sub.product),
+        _cancel_body(sub),
+        rx.cond(
+            S.cancel_reasons.length() > 0,
             rx.flex(
                 rx.text(label("subs.cancel_reason"), as_="div", size="2", weight="medium"),
                 reasons,
@@ -125,12 +139,64 @@ def cancel_dialog(sub: SubscriptionRow) -> rx.Component:
                 spacing="2",
                 class_name="cancel-reasons",
             ),
-            # The form's submit handler is shared by every card (a hook outside the rows), so
-            # the row's id rides in the form rather than in the handler.
-            rx.el.input(type="hidden", name="sub_id", value=sub.id),
-            actions=destructive_actions("subs.keep", "subs.confirm_cancel", S.pending == "cancel:" + sub.id,
-                                        submit=True),
-            on_submit=_submit_cancel,
+        ),
+        rx.el.label(
+            rx.text(label("subs.cancel_comment"), as_="div", size="2", weight="medium"),
+            rx.text_area(name="comment", max_length=CANCEL_COMMENT_MAX, rows="3", width="100%"),
+            class_name="cancel-comment",
+        ),
+        # The form's submit handler is shared by every card (a hook outside the rows), so
+        # the row's id rides in the form rather than in the handler.
+        rx.el.input(type="hidden", name="sub_id", value=sub.id),
+        actions=rx.cond(
+            S.cancel_now,
+            destructive_actions("subs.keep", "subs.confirm_cancel_now", busy, submit=True),
+            destructive_actions("subs.keep", "subs.confirm_cancel", busy, submit=True),
+        ),
+        on_submit=_submit_cancel,
+    )
+
+
+def _retention_offer(sub: SubscriptionRow) -> rx.Component:
+    """The offer before the confirm: accept applies the coupon (and closes the dialog)."""
+    return rx.alert_dialog.content(
+        rx.alert_dialog.title(label("retain.title")),
+        rx.flex(
+            rx.alert_dialog.description(S.labels["retain.body"].to(str).replace("{product}", sub.product)),
+            rx.text(S.retention_text, size="4", weight="bold", class_name="retention-terms"),
+            rx.flex(
+                rx.button(label("retain.decline"), type="button", variant="soft", color_scheme="gray",
+                          disabled=S.pending != "", on_click=S.decline_retention(sub.id)),
+                rx.alert_dialog.action(
+                    accent_button(label("retain.accept"), type="button", disabled=S.pending != "",
+                                  on_click=S.accept_retention(sub.id)),
+                ),
+                spacing="3",
+                justify="end",
+                wrap="wrap",
+                class_name="dialog-actions",
+            ),
+            direction="column",
+            spacing="5",
+        ),
+        max_width="480px",
+    )
+
+
+def cancel_dialog(sub: SubscriptionRow) -> rx.Component:
+    """The card's "Cancel subscription" button and its dialog, opened in the browser (no round
+    trip); the confirm sends the id, the chosen reason and the comment in one event. When the
+    project's retention offer applies to the subscription, the dialog shows it first (accept:
+    one event; "No thanks": on to the confirm). The dialog is in the card while it can be
+    cancelled, so a confirmed cancel (the row no longer can) closes it, and a failed one
+    leaves it open with its message."""
+    offered = S.retention_sub_ids.contains(sub.id)
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(_outline_action(sub, "subs.cancel")),
+        rx.cond(
+            offered,
+            rx.cond(S.retention_declined.contains(sub.id), _cancel_confirm(sub), _retention_offer(sub)),
+            _cancel_confirm(sub),
         ),
         # A `subscription_cancel` flow opens it at load.
         default_open=S.cancel_dialog_open & (S.cancel_sub_id == sub.id),
