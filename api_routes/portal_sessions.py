@@ -22,10 +22,31 @@ from billstack.services.views import ISO_Z_PATTERN
 router = APIRouter(prefix=routes.API_PREFIX, tags=["Portal sessions"])
 
 
+class AfterCompletion(RequestBody):
+    """Where the flow ends once its action is done (Stripe's `after_completion`)."""
+
+    type: Literal["portal_homepage", "hosted_confirmation", "redirect"] = Field(
+        description="`portal_homepage` (default): the whole portal; `hosted_confirmation`: a confirmation page "
+        "with `customMessage` (or a generic text) and the way back to your app; `redirect`: the browser goes to "
+        "`returnUrl`.")
+    custom_message: str | None = Field(
+        default=None, max_length=sessions.CUSTOM_MESSAGE_MAX, examples=["Thanks! Your plan is updated."],
+        description=f"Only with `hosted_confirmation`: plain text (never HTML), at most "
+        f"{sessions.CUSTOM_MESSAGE_MAX} characters.")
+    return_url: str | None = Field(
+        default=None, max_length=2000, examples=["https://myapp.com/account?updated=1"],
+        description="Required with `redirect` (only there): an absolute http(s) URL that passes the same "
+        "allowed-origins check as the session's `returnUrl` (400 `return_url_not_allowed` otherwise).")
+
+
+_AFTER_COMPLETION_DESCRIPTION = "Where the flow ends once its action is done; default `portal_homepage`."
+
+
 class PaymentMethodUpdateFlow(RequestBody):
     """Open the portal straight on "Update payment method"."""
 
     type: Literal["payment_method_update"]
+    after_completion: AfterCompletion | None = Field(default=None, description=_AFTER_COMPLETION_DESCRIPTION)
 
 
 class SubscriptionCancelFlow(RequestBody):
@@ -36,6 +57,7 @@ class SubscriptionCancelFlow(RequestBody):
                                  description="A Stripe subscription id (`sub_…`) of this customer. Unknown or "
                                  "another customer's: 400 naming `flow.subscriptionId` (a subscription not mirrored "
                                  "yet is looked up in Stripe).")
+    after_completion: AfterCompletion | None = Field(default=None, description=_AFTER_COMPLETION_DESCRIPTION)
 
 
 _SUBSCRIPTION_ID_DESCRIPTION = ("A Stripe subscription id (`sub_…`) of this customer. Unknown or another customer's: "
@@ -50,6 +72,7 @@ class SubscriptionUpdateFlow(RequestBody):
     type: Literal["subscription_update"]
     subscription_id: str = Field(pattern=sessions.SUBSCRIPTION_ID_PATTERN, examples=["sub_1OaBcDeFgHiJkLmN"],
                                  description=_SUBSCRIPTION_ID_DESCRIPTION)
+    after_completion: AfterCompletion | None = Field(default=None, description=_AFTER_COMPLETION_DESCRIPTION)
 
 
 class SubscriptionUpdateConfirmFlow(RequestBody):
@@ -65,6 +88,7 @@ class SubscriptionUpdateConfirmFlow(RequestBody):
     quantity: StrictInt | None = Field(default=None, ge=1, le=QUANTITY_LIMIT, examples=[3],
                                        description="The new quantity, a JSON integer from 1 to "
                                        f"{QUANTITY_LIMIT}; default: the subscription's current quantity.")
+    after_completion: AfterCompletion | None = Field(default=None, description=_AFTER_COMPLETION_DESCRIPTION)
 
 
 Flow = Annotated[
@@ -153,7 +177,11 @@ project); nothing else is required.
   "quantity": 3}` (the confirmation of that change; `quantity` optional). A flow for a
   feature the project turned off is a 400 `feature_disabled`; a subscription that is not
   the customer's is a 400 naming `flow.subscriptionId`, a price the project does not offer
-  for plan changes a 400 naming `flow.priceId`.
+  for plan changes a 400 naming `flow.priceId`. Every flow takes an optional `afterCompletion`
+  (Stripe's `after_completion`): `{"type": "portal_homepage"}` (default),
+  `{"type": "hosted_confirmation", "customMessage": "…"}` (≤ 500 characters, plain text) or
+  `{"type": "redirect", "returnUrl": "https://…"}` (required, on an allowed return origin).
+  While a flow is open the portal shows only the flow's subject.
 - Rate limited per API key (429 with `Retry-After`).
 """
 

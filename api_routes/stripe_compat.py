@@ -50,7 +50,13 @@ _STRIPE_PARAMS = {
     "flow.subscriptionId": "flow_data[{kind}][subscription]",
     "flow.priceId": "flow_data[{kind}][items][0][price]",
     "flow.quantity": "flow_data[{kind}][items][0][quantity]",
+    "flow.afterCompletion.type": "flow_data[after_completion][type]",
+    "flow.afterCompletion.customMessage": "flow_data[after_completion][hosted_confirmation][custom_message]",
+    "flow.afterCompletion.returnUrl": "flow_data[after_completion][redirect][return_url]",
 }
+# Stripe's `after_completion` sub-hashes → the session API's field in `afterCompletion`.
+_AFTER_COMPLETION_FIELDS = {"hosted_confirmation": ("custom_message", "customMessage"),
+                            "redirect": ("return_url", "returnUrl")}
 
 
 @router.post(
@@ -62,7 +68,9 @@ _STRIPE_PARAMS = {
     "`flow_data[type]` (`payment_method_update`, `subscription_cancel` with "
     "`flow_data[subscription_cancel][subscription]`, `subscription_update` with "
     "`flow_data[subscription_update][subscription]`, `subscription_update_confirm` with "
-    "`flow_data[subscription_update_confirm][subscription]` and `[items][0][id|price|quantity]`). "
+    "`flow_data[subscription_update_confirm][subscription]` and `[items][0][id|price|quantity]`), and "
+    "`flow_data[after_completion]` (`[type]` portal_homepage, hosted_confirmation with "
+    "`[hosted_confirmation][custom_message]`, redirect with `[redirect][return_url]`). "
     "`configuration` and `on_behalf_of` are not supported (400). "
     "Answers a `billing_portal.session` object whose `url` is the portal URL; errors in Stripe's envelope.",
     operation_id="createStripeBillingPortalSession",
@@ -158,7 +166,7 @@ def _flow(flow_data: Any) -> dict[str, Any] | None:
                       "supported by BillStack).", param="flow_data[type]")
     fields = _FLOW_FIELDS.get(kind, {})
     for key in flow_data:
-        if key != "type" and key != kind:
+        if key not in ("type", kind, "after_completion"):
             raise invalid(f"Received unknown parameter: flow_data[{key}]", param=f"flow_data[{key}]",
                           code="parameter_unknown")
     details = flow_data.get(kind, {})
@@ -173,7 +181,33 @@ def _flow(flow_data: Any) -> dict[str, Any] | None:
             flow[fields[key]] = value
     if kind == _CONFIRM:
         flow.update(_confirm_item(details.get("items")))
+    if "after_completion" in flow_data:
+        flow["afterCompletion"] = _after_completion(flow_data["after_completion"])
     return flow
+
+
+def _after_completion(after: Any) -> dict[str, Any]:
+    """`flow_data[after_completion]` as the session API's `afterCompletion`; the service checks
+    the type and its field (a sub-hash of another type is refused there, named as Stripe's)."""
+    base = "flow_data[after_completion]"
+    if not isinstance(after, dict):
+        raise invalid(f"Invalid {base}: expected an object.", param=base)
+    found: dict[str, Any] = {"type": after.get("type")}
+    for key, value in after.items():
+        if key == "type":
+            continue
+        if key not in _AFTER_COMPLETION_FIELDS:
+            raise invalid(f"Received unknown parameter: {base}[{key}]", param=f"{base}[{key}]",
+                          code="parameter_unknown")
+        stripe_name, our_name = _AFTER_COMPLETION_FIELDS[key]
+        if not isinstance(value, dict) or set(value) - {stripe_name}:
+            extra = sorted(set(value) - {stripe_name}) if isinstance(value, dict) else []
+            param = f"{base}[{key}][{extra[0]}]" if extra else f"{base}[{key}]"
+            raise invalid(f"Received unknown parameter: {param}" if extra else f"Invalid {param}: expected an "
+                          "object.", param=param, code="parameter_unknown" if extra else "parameter_invalid")
+        if stripe_name in value:
+            found[our_name] = value[stripe_name]
+    return found
 
 
 def _confirm_item(items: Any) -> dict[str, Any]:
@@ -239,9 +273,16 @@ def _flow_object(flow: dict[str, Any] | None, params: dict[str, Any]) -> dict[st
             "items": [{"id": item.get("id"), "price": flow["priceId"], "quantity": flow.get("quantity")}],
             "subscription": flow["subscriptionId"],
         }
+    after = flow.get("afterCompletion") or {"type": sessions.AFTER_PORTAL_HOMEPAGE}
+    after_kind = after["type"]
     return {
         "type": kind,
-        "after_completion": {"type": "portal_homepage", "hosted_confirmation": None, "redirect": None},
+        "after_completion": {
+            "type": after_kind,
+            "hosted_confirmation": ({"custom_message": after.get("customMessage")}
+                                    if after_kind == sessions.AFTER_HOSTED_CONFIRMATION else None),
+            "redirect": {"return_url": after["returnUrl"]} if after_kind == sessions.AFTER_REDIRECT else None,
+        },
         **details,
     }
 

@@ -41,6 +41,16 @@ _FLOW_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     FLOW_SUBSCRIPTION_UPDATE: (("subscriptionId",), ()),
     FLOW_SUBSCRIPTION_UPDATE_CONFIRM: (("subscriptionId", "priceId"), ("quantity",)),
 }
+# Where a flow ends once its action is done (Stripe's `after_completion.type`); a flow
+# stored without one (older rows) ends on the portal home, as before.
+AFTER_PORTAL_HOMEPAGE = "portal_homepage"
+AFTER_HOSTED_CONFIRMATION = "hosted_confirmation"
+AFTER_REDIRECT = "redirect"
+AFTER_COMPLETION_TYPES = (AFTER_PORTAL_HOMEPAGE, AFTER_HOSTED_CONFIRMATION, AFTER_REDIRECT)
+CUSTOM_MESSAGE_MAX = 500  # Stripe's limit for `hosted_confirmation.custom_message`
+# Each type's field besides `type` (`redirect`'s is required).
+_AFTER_COMPLETION_FIELDS = {AFTER_PORTAL_HOMEPAGE: None, AFTER_HOSTED_CONFIRMATION: "customMessage",
+                            AFTER_REDIRECT: "returnUrl"}
 # Anchored for pydantic's `pattern=` (pydantic-core's Rust regex searches, and its `$` is
 # the end of the text); Python checks use fullmatch, as Python's `$` also matches before
 # a final line break.
@@ -131,25 +141,27 @@ def check_ttl_ms(ttl_ms: int | None) -> int:
     return ttl_ms
 
 
-def check_return_url(return_url: str | None, project: Project | ProjectFacts) -> str | None:
-    """An http(s) URL without credentials, on an allowed origin when the project lists any."""
+def check_return_url(return_url: str | None, project: Project | ProjectFacts, *,
+                     param: str = "returnUrl") -> str | None:
+    """An http(s) URL without credentials, on an allowed origin when the project lists any.
+    `param`: the field errors name (a flow's `afterCompletion.returnUrl` passes the same check)."""
     if return_url is None:
         return project.default_return_url
-    message = "returnUrl must be an absolute http(s) URL such as https://app.example.com/account."
+    message = f"{param} must be an absolute http(s) URL such as https://app.example.com/account."
     if not isinstance(return_url, str) or len(return_url) > 2000 or any(c.isspace() or ord(c) < 32 for c in return_url):
-        raise invalid(message, param="returnUrl")
+        raise invalid(message, param=param)
     try:
         parts = urlsplit(return_url)  # raises for a malformed IPv6 host (`https://[::1/`)
         parts.port  # noqa: B018 - raises for a port that is no number or out of range
     except ValueError:
-        raise invalid(message, param="returnUrl") from None
+        raise invalid(message, param=param) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise invalid(message, param="returnUrl")
+        raise invalid(message, param=param)
     allowed = {normalised_origin(o) for o in allowed_return_origins(project)}
     if allowed and origin_of(return_url) not in allowed:
         raise invalid(
-            "returnUrl is not on one of this project's allowed return origins.",
-            param="returnUrl",
+            f"{param} is not on one of this project's allowed return origins.",
+            param=param,
             code="return_url_not_allowed",
         )
     # No allowed origins listed: the default return URL's origin is the only one (a project
@@ -157,9 +169,9 @@ def check_return_url(return_url: str | None, project: Project | ProjectFacts) ->
     default_origin = normalised_origin(project.default_return_url) if project.default_return_url else None
     if not allowed and default_origin is not None and origin_of(return_url) != default_origin:
         raise invalid(
-            f"returnUrl must be on the origin of this project's default return URL ({default_origin}); "
+            f"{param} must be on the origin of this project's default return URL ({default_origin}); "
             "other origins must be listed in the project's allowed return origins.",
-            param="returnUrl",
+            param=param,
             code="return_url_not_allowed",
         )
     return return_url
@@ -191,11 +203,55 @@ def check_flow(flow: dict[str, Any] | None, project: Project | ProjectFacts) -> 
     kind = flow["type"]
     required, optional = _FLOW_FIELDS[kind]
     flow = {name: value for name, value in flow.items() if value is not None or name not in optional}
+    after = flow.pop("afterCompletion", None)
     if kind == FLOW_PAYMENT_METHOD_UPDATE and set(flow) != {"type"}:
         raise invalid("A payment_method_update flow takes no other fields.", param="flow")
     _check_flow_fields(flow, kind, required, optional)
     _check_flow_feature(kind, project)
-    return json.dumps({"type": kind, **{name: flow[name] for name in (*required, *optional) if name in flow}})
+    canonical = {"type": kind, **{name: flow[name] for name in (*required, *optional) if name in flow}}
+    if after is not None:
+        canonical["afterCompletion"] = check_after_completion(after, project)
+    return json.dumps(canonical)
+
+
+def check_after_completion(after: object, project: Project | ProjectFacts) -> dict[str, str]:
+    """A flow's `afterCompletion` in canonical form (`type` first, then its one field), or a
+    400 naming the field. The redirect's URL passes the session `returnUrl`'s own check, so a
+    flow can send the customer nowhere a return link could not."""
+    if not isinstance(after, dict) or after.get("type") not in AFTER_COMPLETION_TYPES:
+        raise invalid(f"flow.afterCompletion.type must be one of {', '.join(AFTER_COMPLETION_TYPES)}.",
+                      param="flow.afterCompletion.type")
+    kind = after["type"]
+    field = _AFTER_COMPLETION_FIELDS[kind]
+    unknown = sorted(set(after) - {"type", field})
+    if unknown:
+        raise invalid(f"An afterCompletion of type {kind} takes no field {shown(unknown[0])}.",
+                      param=f"flow.afterCompletion.{unknown[0]}"[:100])
+    value = after.get(field) if field else None
+    if kind == AFTER_HOSTED_CONFIRMATION:
+        message = _custom_message(value)
+        return {"type": kind, "customMessage": message} if message else {"type": kind}
+    if kind == AFTER_REDIRECT:
+        param = "flow.afterCompletion.returnUrl"
+        if value is None:
+            raise invalid("A redirect afterCompletion needs returnUrl (an absolute http(s) URL).", param=param,
+                          code="parameter_missing")
+        return {"type": kind, "returnUrl": check_return_url(value, project, param=param)}  # type: ignore[dict-item]
+    return {"type": kind}
+
+
+def _custom_message(value: object) -> str | None:
+    """The tenant's confirmation text: plain text of at most CUSTOM_MESSAGE_MAX characters
+    (shown as text, never as markup); blank is none. Control characters other than line
+    breaks and tabs are refused rather than shown as boxes."""
+    param = "flow.afterCompletion.customMessage"
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > CUSTOM_MESSAGE_MAX:
+        raise invalid(f"{param} must be text of at most {CUSTOM_MESSAGE_MAX} characters.", param=param)
+    if any(ord(c) < 32 and c not in "\n\t" or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise invalid(f"{param} must not contain control characters.", param=param)
+    return value.strip() or None
 
 
 def _check_flow_fields(flow: dict[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
