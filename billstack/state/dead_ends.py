@@ -26,7 +26,8 @@ async def dead_end_of(token: str, client: PortalClient) -> DeadEndView | None:
     None when that cannot be read now (or the link still opens the portal for `client`)."""
     try:
         return await asyncio.to_thread(
-            functools.partial(portal_service.dead_end_view, token, browser_secret=client.browser_secret)
+            functools.partial(portal_service.dead_end_view, token, browser_secret=client.browser_secret,
+                              accept_language=client.accept_language)
         )
     except Exception:  # noqa: BLE001 - a plain dead-end page beats a page stuck where it was
         log.warning("dead-end page: reading the link's project failed", exc_info=True)

@@ -48,6 +48,15 @@ def test_an_expired_link_wears_the_brand_with_the_sessions_way_back_and_language
     assert tenant.customer_email not in shown and tenant.customer_name not in shown and tenant.customer_id not in shown
 
 
+def test_an_auto_links_dead_end_speaks_the_browsers_language(tenant: Tenant) -> None:
+    _, token = _token(tenant, now=utcnow() - timedelta(hours=2))  # no locale: auto
+
+    assert dead_end_view(token, accept_language="ar, pt-BR;q=0.8").locale == "pt-BR"
+    assert dead_end_view(token).locale == "en"
+    _, explicit = _token(tenant, locale="ja", now=utcnow() - timedelta(hours=2))
+    assert dead_end_view(explicit, accept_language="pt-BR").locale == "ja"
+
+
 def test_a_revoked_link_falls_back_to_the_projects_default_return_url(tenant: Tenant) -> None:
     session_id, token = _token(tenant, locale="fr")
     with session_scope() as db:

@@ -25,18 +25,23 @@ from billstack.services.sessions import (
     PortalTokenError,
     validate_portal_token,
 )
+from billstack.services.sessions.locales import page_locale
 from billstack.services.views import DeadEndView
 
 _KINDS = {TOKEN_EXPIRED: "expired", TOKEN_REVOKED: "revoked", TOKEN_USED: "used"}
 NEUTRAL = DeadEndView(kind="invalid", branding=None, return_url=None, locale=DEFAULT_LOCALE)
 
 
-def dead_end_view(token: str, *, browser_secret: str | None = None, now: datetime | None = None) -> DeadEndView:
+def dead_end_view(
+    token: str, *, browser_secret: str | None = None, accept_language: str | None = None, now: datetime | None = None
+) -> DeadEndView:
     """What the dead-end page for `token` shows. For a token that no longer opens the portal
     (call it after validation failed with 401); a token that still validates is not a dead
     end: ValueError. Counts no failed validation against any address (the caller's
     validation did). `browser_secret` is the caller's link-binding cookie: without it a link
-    bound to a browser reads as `used`, even in that browser."""
+    bound to a browser reads as `used`, even in that browser. A session with locale `auto`
+    speaks the browser's language (`accept_language`): the customer's own preference is
+    customer data, not read for a link that no longer opens."""
     with session_scope() as db:
         try:
             validate_portal_token(db, token, now=now, client=PortalClient(browser_secret=browser_secret))
@@ -51,6 +56,6 @@ def dead_end_view(token: str, *, browser_secret: str | None = None, now: datetim
                 kind=kind,
                 branding=branding_of(project),
                 return_url=safe_link(exc.return_url or project.default_return_url),
-                locale=exc.locale or DEFAULT_LOCALE,
+                locale=page_locale(exc.locale, None, accept_language),
             )
     raise ValueError("this portal token still opens the portal: it is not a dead end")
