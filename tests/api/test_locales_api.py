@@ -89,3 +89,4 @@ async def test_checkout_speaks_the_pages_language(client: httpx.AsyncClient, wor
     response = await client.post(f"/api/portal/{person.token}/setup-intent", json={}, headers=headers)
     assert response.status_code == 200, response.text
     assert world.stripe.v1.checkout.sessions.retrieve(response.json()["id"]).locale == checkout
+
