@@ -308,6 +308,32 @@ def retrieve_coupon(project: Project, coupon_id: str) -> StripeDict:
     return _get(project, _path("coupons", coupon_id))
 
 
+def set_pause_collection(project: Project, subscription_id: str, pause: dict[str, Any] | None, *, key: str) -> StripeDict:
+    """Pause collection (`pause`: `behavior`, optional `resumes_at`), or resume it (None: Stripe
+    clears `pause_collection` when sent "")."""
+    params = {"pause_collection": pause or "", "expand": _SUBSCRIPTION_EXPAND}
+    return _update_subscription(project, subscription_id, params, key)
+
+
+def find_promotion_code(project: Project, code: str) -> StripeDict | None:
+    """The code a customer typed (Stripe matches any case): an active one, else an inactive one
+    (redeeming it gets Stripe's refusal, which says why); None when Stripe knows no such code."""
+    found = _get(project, _path("promotion_codes"), {"code": code, "limit": 10})["data"]
+    return next((promo for promo in found if promo.get("active")), found[0] if found else None)
+
+
+def apply_promotion_code(project: Project, subscription_id: str, promotion_code_id: str, *, key: str) -> StripeDict:
+    """The code's coupon replaces the subscription's discount. Stripe's refusal (inactive, expired,
+    used up, first-time customers only) is about what the customer typed: theirs to read."""
+    params = {"discounts": [{"promotion_code": promotion_code_id}], "expand": _SUBSCRIPTION_EXPAND}
+    try:
+        return _update_subscription(project, subscription_id, params, key)
+    except BillStackError as exc:
+        if exc.status != 400:
+            raise
+        raise dataclasses.replace(exc, param="code", for_customers=True) from exc
+
+
 def set_subscription_default_payment_method(
     project: Project, subscription_id: str, payment_method_id: str, *, key: str
 ) -> StripeDict:

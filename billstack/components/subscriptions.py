@@ -14,6 +14,7 @@ from billstack.components.layout import (
     section,
     spinner_while,
 )
+from billstack.components.pause_promo import pause_dialog, promo_button, promo_form, unpause_button
 from billstack.components.plans import plan_dialog
 from billstack.presenters import SubscriptionRow
 from billstack.services.portal.cancel import CANCEL_COMMENT_MAX
@@ -41,6 +42,9 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
     actions = rx.hstack(
         rx.cond(sub.can_change_plan, _outline_action(sub, "subs.update_plan", S.open_plan_picker(sub.id))),
         rx.cond(sub.can_keep_plan, _outline_action(sub, "subs.keep_plan", S.keep_current_plan(sub.id), "keep:")),
+        rx.cond(sub.can_add_promotion_code, promo_button(sub)),
+        rx.cond(sub.can_pause, pause_dialog(sub)),
+        rx.cond(sub.can_unpause, unpause_button(sub)),
         rx.cond(sub.can_cancel, cancel_dialog(sub)),
         rx.cond(
             sub.can_resume,
@@ -80,6 +84,11 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
                     sub.scheduled_line != "",
                     rx.text(sub.scheduled_line, size="2", weight="medium", class_name="scheduled-line"),
                 ),
+                rx.cond(sub.discount_line != "", rx.text(sub.discount_line, size="2", class_name="discount-line")),
+                rx.cond(
+                    sub.pause_line != "",
+                    rx.text(sub.pause_line, size="2", weight="medium", class_name="pause-line"),
+                ),
                 spacing="1",
                 align="start",
             ),
@@ -89,6 +98,7 @@ def subscription_card(sub: SubscriptionRow) -> rx.Component:
             wrap="wrap",
             spacing="3",
         ),
+        rx.cond(sub.can_add_promotion_code, promo_form(sub)),
         class_name="subscription-card",
         width="100%",
         data_subscription_id=sub.id,

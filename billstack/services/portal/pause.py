@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session
 
@@ -49,9 +50,11 @@ class PauseRequest:
             raise invalid("resumesAt must be a day after today (UTC).", param="resumesAt", code=RESUMES_AT_PAST)
         return self
 
-    def resumes_at(self) -> int | None:
-        """Unix seconds of the resume day's start (UTC)."""
-        return None if self.resumes_on is None else calendar.timegm(self.resumes_on.timetuple())
+    def pause_collection(self) -> dict[str, Any]:
+        """Stripe's `pause_collection`; `resumes_at` is the resume day's start (UTC), in unix seconds."""
+        if self.resumes_on is None:
+            return {"behavior": self.behavior}
+        return {"behavior": self.behavior, "resumes_at": calendar.timegm(self.resumes_on.timetuple())}
 
 
 def pause_payments(
@@ -68,9 +71,7 @@ def pause_payments(
     require_live(row, "paused")
     key = action_key(ctx, "sub-pause", row.stripe_id, idempotency_key)
     release_connection(db)
-    updated = stripe_gateway.set_pause_collection(
-        project, row.stripe_id, request.behavior, resumes_at=request.resumes_at(), key=key
-    )
+    updated = stripe_gateway.set_pause_collection(project, row.stripe_id, request.pause_collection(), key=key)
     apply_subscription(db, project, customer, updated)
     detail = {"behavior": request.behavior, "resumes_on": request.resumes_on.isoformat() if request.resumes_on else None}
     audit.record_portal(db, ctx, "subscription.paused", stripe_object_id=row.stripe_id, detail=detail)
