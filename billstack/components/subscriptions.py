@@ -208,8 +208,9 @@ def cancel_dialog(sub: SubscriptionRow) -> rx.Component:
             rx.cond(S.retention_declined.contains(sub.id), _cancel_confirm(sub), _retention_offer(sub)),
             _cancel_confirm(sub),
         ),
-        # A `subscription_cancel` flow opens it at load.
+        # A `subscription_cancel` flow opens it at load; closing it unconfirmed leaves the flow.
         default_open=S.cancel_dialog_open & (S.cancel_sub_id == sub.id),
+        on_open_change=S.flow_dialog_changed,
     )
 
 

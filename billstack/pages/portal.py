@@ -8,12 +8,14 @@ from billstack.components.banner import amount_due_banner
 from billstack.components.billing_details import billing_details_section
 from billstack.components.client_commands import client_commands
 from billstack.components.elements import after_first_paint, document_lang
+from billstack.components.flow_end import flow_confirmation, flow_redirecting
 from billstack.components.invoices import invoices_section
 from billstack.components.layout import footer, header, notice, stale_notice
 from billstack.components.payment_methods import payment_methods_section
 from billstack.components.skeleton import loading_skeleton
 from billstack.components.states import invalid_link, load_error
 from billstack.components.subscriptions import subscriptions_section
+from billstack.services.portal.flows import SECTION_PAYMENT_METHODS, SECTION_SUBSCRIPTIONS
 from billstack.state.portal import PortalState as S
 
 # The tab's title: "Acme Cloud · Billing" in the customer's language ("Billing" until the
@@ -41,13 +43,19 @@ def portal_body() -> rx.Component:
                 ),
                 notice(),
                 stale_notice(),
-                amount_due_banner(),
-                subscriptions_section(),
+                # Inside a deep-link flow only its subject is shown (`flow_section`), as in
+                # Stripe's portal; the state holds nothing of the rest either.
+                rx.cond(S.flow_section == "", amount_due_banner()),
+                rx.cond(S.flow_section != SECTION_PAYMENT_METHODS, subscriptions_section()),
                 # The sections below render in the next frame: the subscriptions (what most
                 # visits come for) are painted without waiting for the whole page's render.
                 rx.cond(
                     after_first_paint(),
-                    rx.fragment(payment_methods_section(), billing_details_section(), invoices_section()),
+                    rx.cond(
+                        S.flow_section == "",
+                        rx.fragment(payment_methods_section(), billing_details_section(), invoices_section()),
+                        rx.cond(S.flow_section == SECTION_PAYMENT_METHODS, payment_methods_section()),
+                    ),
                 ),
                 spacing="6",
                 width="100%",
@@ -65,7 +73,12 @@ def page() -> rx.Component:
         client_commands(command=S.client_command),
         rx.match(
             S.page_status,
-            ("ready", portal_body()),
+            ("ready", rx.match(
+                S.flow_stage,
+                ("done", flow_confirmation()),
+                ("redirecting", flow_redirecting()),
+                portal_body(),
+            )),
             ("invalid", invalid_link()),
             ("error", load_error()),
             loading_skeleton(),

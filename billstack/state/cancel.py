@@ -22,6 +22,7 @@ from billstack import presenters
 from billstack.i18n import t
 from billstack.services import portal as portal_service
 from billstack.services.portal_calls import Work
+from billstack.services.sessions import FLOW_SUBSCRIPTION_CANCEL
 from billstack.services.portal.cancel import CANCEL_COMMENT_MAX
 from billstack.services.views import CANCEL_REASONS, PortalView
 from billstack.state.arguments import well_formed_subscription_id
@@ -86,6 +87,7 @@ class CancelMixin(rx.State, mixin=True):
         self.notice = ""
         self.cancel_dialog_open = False
         yield
+        retained = False
         try:
             updated = await self._run(
                 lambda db, ctx: portal_service.accept_retention_offer(db, ctx, sub_id),
@@ -95,10 +97,14 @@ class CancelMixin(rx.State, mixin=True):
             row = self._replace_subscription_row(updated)
             self.retention_sub_ids = [i for i in self.retention_sub_ids if i != sub_id]
             self._set_notice(t(self.locale, "retain.accepted_notice", product=row.product), "green")
+            retained = True
         except Exception as exc:  # noqa: BLE001 - see PortalState._show_failure
             self._show_failure(exc)
         finally:
             self.pending = ""
+        if retained:  # the customer chose to stay: the `subscription_cancel` deep link is done too
+            async for update in self._end_flow(True, FLOW_SUBSCRIPTION_CANCEL):
+                yield update
 
     @rx.event
     async def resume(self, sub_id: str) -> AsyncIterator[Any]:
@@ -138,6 +144,7 @@ class CancelMixin(rx.State, mixin=True):
         self.notice = ""
         self.cancel_dialog_open = False
         yield
+        cancelled = False
         try:
             updated = await self._run(
                 lambda db, ctx: portal_service.set_cancel_at_period_end(
@@ -150,7 +157,11 @@ class CancelMixin(rx.State, mixin=True):
             ended = updated.status == "canceled"  # the project cancels immediately
             key = "subs.canceled_now_notice" if ended else "subs.canceled_notice" if cancel else "subs.resumed_notice"
             self._set_notice(t(self.locale, key, product=row.product, date=row.period_end), "green")
+            cancelled = cancel
         except Exception as exc:  # noqa: BLE001 - see PortalState._show_failure
             self._show_failure(exc)
         finally:
             self.pending = ""
+        if cancelled:  # a `subscription_cancel` deep link is done: its afterCompletion follows
+            async for update in self._end_flow(True, FLOW_SUBSCRIPTION_CANCEL):
+                yield update

@@ -18,10 +18,13 @@ from billstack import presenters
 from billstack.i18n import format_day, t
 from billstack.services.portal import plans as plan_service
 from billstack.services.portal_calls import Work
+from billstack.services.sessions import FLOW_SUBSCRIPTION_UPDATE, FLOW_SUBSCRIPTION_UPDATE_CONFIRM
 from billstack.services.views import PlanChangePreview, PlanList, PlanView, SubscriptionView
 from billstack.state.arguments import well_formed_subscription_id
 
 PICK, CONFIRM, LOADING = "pick", "confirm", "loading"
+# The deep links that end with a plan change (or with the dialog closed).
+_PLAN_FLOWS = (FLOW_SUBSCRIPTION_UPDATE, FLOW_SUBSCRIPTION_UPDATE_CONFIRM)
 
 
 class PlanChangeMixin(rx.State, mixin=True):
@@ -69,9 +72,12 @@ class PlanChangeMixin(rx.State, mixin=True):
             yield update
 
     @rx.event
-    def set_plan_dialog_open(self, value: bool) -> None:
+    async def set_plan_dialog_open(self, value: bool) -> AsyncIterator[Any]:
         if not self.pending and isinstance(value, bool):
             self.plan_dialog_open = value
+            if not value:  # closed by the customer: a plan-change deep link ends unfinished
+                async for update in self._end_flow(False, *_PLAN_FLOWS):
+                    yield update
 
     @rx.event
     def set_plan_cycle(self, value: str | list[str]) -> None:
@@ -148,8 +154,12 @@ class PlanChangeMixin(rx.State, mixin=True):
             self.plan_dialog_open = False
         except Exception as exc:  # noqa: BLE001 - a declined card's message shows in the dialog
             self._show_failure(exc)
+            return
         finally:
             self.pending = ""
+        # A plan-change deep link is done: its afterCompletion follows.
+        async for update in self._end_flow(True, *_PLAN_FLOWS):
+            yield update
 
     # --- a change waiting for the period end -------------------------------------------------
 

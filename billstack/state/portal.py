@@ -40,6 +40,7 @@ from billstack.state.billing_details import BillingDetailsMixin
 from billstack.state.cancel import CancelMixin
 from billstack.state.pause_promo import PausePromoMixin
 from billstack.state.client_commands import ClientCommandMixin
+from billstack.state.flows import DONE, REDIRECTING, FlowMixin
 from billstack.state.plans import PlanChangeMixin
 from billstack.state.wallet import WalletMixin
 
@@ -62,7 +63,8 @@ LIVE_BUSY_RETRY_S = 0.5
 
 
 class PortalState(
-    CancelMixin, PlanChangeMixin, PausePromoMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, rx.State
+    CancelMixin, PlanChangeMixin, PausePromoMixin, BillingDetailsMixin, WalletMixin, ClientCommandMixin, FlowMixin,
+    rx.State,
 ):
     # "loading" | "ready" | "invalid"
     page_status: str = "loading"
@@ -135,6 +137,7 @@ class PortalState(
                 known = None if self.invalid_kind == "rate_limited" else await dead_ends.dead_end_of(token, client)
                 self._show_dead_end(known or dead_ends.NEUTRAL, self.invalid_kind)
             return
+        self._start_flow(view.flow)
         self._apply_view(view)
         self.page_status = "ready"
         self._live_customer_id, self._live_version = view.customer_id, version
@@ -149,9 +152,14 @@ class PortalState(
         if query.get("setup"):
             # Drop ?setup=… so a reload doesn't repeat the confirmation.
             self._drop_query()
-        flow_event = self._open_flow(view.flow)
-        if flow_event is not None:
-            yield flow_event
+        if query.get("setup") and self._flow.get("type") == sessions.FLOW_PAYMENT_METHOD_UPDATE:
+            # Back from Checkout in a payment method flow: saved ends it, cancelled leaves it.
+            async for update in self._end_flow(query.get("setup") == "success", sessions.FLOW_PAYMENT_METHOD_UPDATE):
+                yield update
+        else:
+            flow_event = self._open_flow(view.flow)
+            if flow_event is not None:
+                yield flow_event
         if refresh_later:
             yield PortalState.refresh_from_stripe
         yield PortalState.follow_mirror
@@ -259,9 +267,12 @@ class PortalState(
     # --- payment method --------------------------------------------------------------
 
     @rx.event
-    def set_pm_dialog_open(self, value: bool) -> None:
+    async def set_pm_dialog_open(self, value: bool) -> AsyncIterator[Any]:
         if not self.pending and isinstance(value, bool):
             self.pm_dialog_open = value
+            if not value:  # closed by the customer: a payment method flow ends unfinished
+                async for update in self._end_flow(False, sessions.FLOW_PAYMENT_METHOD_UPDATE):
+                    yield update
 
     @rx.event
     async def start_pm_update(self) -> AsyncIterator[Any]:
@@ -322,6 +333,9 @@ class PortalState(
         return result
 
     def _apply_view(self, view: PortalView) -> None:
+        if self.flow_stage in (DONE, REDIRECTING):
+            return  # the flow ended on its own page: the portal does not come back behind it
+        view = self._flow_scoped(view)
         locale = normalise_locale(view.locale)
         features = view.features
         self._set_locale(locale)
