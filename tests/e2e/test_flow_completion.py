@@ -12,7 +12,7 @@ import stripe
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.seeding import Tenant, new_portal_session, stripe_client
+from tests.e2e.seeding import Tenant, enable_plan_changes, new_portal_session, stripe_client
 
 APP = "https://app.example.com"  # the tenant's return origin (seeding.py); the test serves its pages
 APP_PAGE = "<!doctype html><title>Back in the app</title><h1>Back in the app</h1>"
@@ -120,3 +120,68 @@ def test_keeping_the_subscription_leaves_the_flow_for_the_app(page: Page, live_d
     expect(page).to_have_url(f"{APP}/account", timeout=30_000)  # the session's return URL: no dead end
     assert seen == [f"{APP}/account"]
     assert stripe_client(live_db, tenant).v1.subscriptions.retrieve(sub.id).cancel_at_period_end is False
+
+
+# --- the other flow types: a plan change, a card through Checkout ---------------------------
+
+
+def test_a_confirmed_plan_change_ends_on_the_confirmation(page: Page, live_db: LiveServer, tenant: Tenant) -> None:
+    plans = enable_plan_changes(live_db, tenant)
+    sub_id = tenant.seeded["subscriptions"][0]  # Team plan
+    flow = {"type": "subscription_update_confirm", "subscriptionId": sub_id, "priceId": plans["business"],
+            "afterCompletion": {"type": "hosted_confirmation", "customMessage": "Enjoy Business."}}
+    page.goto(new_portal_session(live_db.url, tenant, flow=flow)["portalUrl"])
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Confirm your new plan")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-subscription-id]")).to_have_count(1)
+
+    dialog.get_by_role("button", name="Confirm change").click()
+
+    expect(page.get_by_role("heading", name="All done", level=1)).to_be_visible(timeout=30_000)
+    expect(page.locator(".flow-message")).to_have_text("Enjoy Business.")
+    item = stripe_client(live_db, tenant).v1.subscriptions.retrieve(sub_id)["items"].data[0]
+    assert item.price.id == plans["business"]
+
+
+def test_closing_a_plan_flow_without_a_change_goes_back_to_the_app(
+    page: Page, live_db: LiveServer, tenant: Tenant
+) -> None:
+    enable_plan_changes(live_db, tenant)
+    seen = _serve_the_app(page)
+    sub_id = tenant.seeded["subscriptions"][0]
+    page.goto(new_portal_session(live_db.url, tenant, flow={"type": "subscription_update", "subscriptionId": sub_id})[
+        "portalUrl"])
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Choose a plan")).to_be_visible(timeout=30_000)
+
+    page.keyboard.press("Escape")
+
+    expect(page).to_have_url(f"{APP}/account", timeout=30_000)
+    assert seen == [f"{APP}/account"]
+
+
+def test_a_payment_method_flow_shows_the_cards_alone_and_redirects_after_checkout(
+    page: Page, live_db: LiveServer, tenant: Tenant
+) -> None:
+    seen = _serve_the_app(page)
+    target = f"{APP}/account?card=updated"
+    flow = {"type": "payment_method_update", "afterCompletion": {"type": "redirect", "returnUrl": target}}
+    page.goto(new_portal_session(live_db.url, tenant, flow=flow)["portalUrl"])
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Add a payment method")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-subscription-id]")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Invoices")).to_have_count(0)
+    expect(page.get_by_text("Visa ending in 4242")).to_be_attached()  # the flow's subject: the cards
+
+    dialog.get_by_role("button", name="Continue to secure checkout").click()
+    page.wait_for_url(re.compile(r"/checkout|/c/"), timeout=30_000)
+    page.get_by_label("Card number").fill("5555 5555 5555 4444")
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name=re.compile("save|add|submit|confirm", re.I)).click()
+
+    expect(page).to_have_url(target, timeout=30_000)
+    assert seen == [target]
+    default = stripe_client(live_db, tenant).v1.customers.retrieve(
+        tenant.stripe_customer_id).invoice_settings.default_payment_method
+    assert stripe_client(live_db, tenant).v1.payment_methods.retrieve(default).card.last4 == "4444"
