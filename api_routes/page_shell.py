@@ -8,13 +8,20 @@ fallback's own. The shell holds no customer data and is the same for every token
 process reads it (and its gzip twin) once and answers here, inside the same LinkBinding
 (the first load binds the link) and SecurityHeaders (CSP, no-store) as before.
 
+Its `<html lang>` is the browser's language among the portal's (Accept-Language, as an
+`auto` session without the customer's preference would resolve it; English otherwise): read
+from the request alone, so no session or customer data goes into the shell. The page sets the
+session's resolved language as soon as its state arrives (components/elements.DocumentLang).
+
 Anything else — another path, a method other than GET/HEAD, a server with no build —
 passes on to the framework unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import gzip
+import re
+from dataclasses import dataclass, replace
 from email.utils import formatdate
 from functools import lru_cache
 from hashlib import md5
@@ -24,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api_routes.asgi_headers import header, portal_page_token
 from api_routes.csp import served_client_dir
+from billstack.services.sessions.locales import page_locale
 
 # The file Reflex's static files answer a routable page path with (reflex/utils/build.py).
 SHELL_FILE = "404.html"
@@ -51,7 +59,7 @@ def _file(path: Path, encoding: str | None) -> ShellFile:
         (b"content-length", str(len(body)).encode()),
         (b"last-modified", formatdate(stat.st_mtime, usegmt=True).encode()),
         (b"etag", f'"{etag}"'.encode()),
-        (b"vary", b"Accept-Encoding"),
+        (b"vary", b"Accept-Encoding, Accept-Language"),
     ]
     if encoding:
         headers.append((b"content-encoding", encoding.encode()))
@@ -66,6 +74,33 @@ def load_shell(client_dir: Path) -> Shell | None:
         return None
     packed = plain.with_name(SHELL_FILE + ".gz")
     return Shell(_file(plain, None), _file(packed, "gzip") if packed.is_file() else None)
+
+
+_HTML_LANG = re.compile(rb'<html(?: lang="[^"]*")?')
+
+
+@lru_cache(maxsize=64)
+def shell_in(client_dir: Path, lang: str) -> Shell | None:
+    """The build's shell with `<html lang="{lang}">` (each language's bytes made once)."""
+    shell = load_shell(client_dir)
+    if shell is None:
+        return None
+    return Shell(_with_lang(shell.plain, lang, None), _with_lang(shell.gzip, lang, "gzip") if shell.gzip else None)
+
+
+def _with_lang(original: ShellFile, lang: str, encoding: str | None) -> ShellFile:
+    body = gzip.decompress(original.body) if encoding else original.body
+    body = _HTML_LANG.sub(f'<html lang="{lang}"'.encode(), body, count=1)
+    if encoding:
+        body = gzip.compress(body, mtime=0)
+    headers = []
+    for name, value in original.headers:
+        if name == b"content-length":
+            value = str(len(body)).encode()
+        elif name == b"etag":
+            value = value[:-1] + f'-{lang}"'.encode()
+        headers.append((name, value))
+    return replace(original, body=body, headers=tuple(headers))
 
 
 def is_portal_page(scope: Scope) -> bool:
@@ -94,7 +129,8 @@ class PortalShell:
         self.client_dir = client_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shell = load_shell(self.client_dir or served_client_dir()) if is_portal_page(scope) else None
+        lang = page_locale(None, None, header(scope, b"accept-language"))
+        shell = shell_in(self.client_dir or served_client_dir(), lang) if is_portal_page(scope) else None
         if shell is None:
             await self.app(scope, receive, send)
             return

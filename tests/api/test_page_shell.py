@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_routes.page_shell import PortalShell, accepts_gzip, is_portal_page, load_shell
+from api_routes.page_shell import PortalShell, accepts_gzip, is_portal_page, load_shell, shell_in
 from api_routes.security import SecurityHeaders
 
-SHELL = b"<!doctype html><html><body><div id=root></div></body></html>"
+SHELL = b"<!doctype html><html lang=\"en\"><body><div id=root></div></body></html>"
 
 
 async def framework(scope, receive, send) -> None:
@@ -26,6 +26,7 @@ def client_dir(tmp_path: Path) -> Path:
     (tmp_path / "404.html").write_bytes(SHELL)
     (tmp_path / "404.html.gz").write_bytes(gzip.compress(SHELL))
     load_shell.cache_clear()
+    shell_in.cache_clear()
     return tmp_path
 
 
@@ -61,6 +62,7 @@ async def test_everything_else_goes_to_the_framework(client_dir: Path, method: s
 @pytest.mark.asyncio
 async def test_without_a_build_the_framework_answers(tmp_path: Path) -> None:
     load_shell.cache_clear()
+    shell_in.cache_clear()
     async with client(PortalShell(framework, tmp_path)) as http:
         response = await http.get("/portal/tok")
     assert response.content == b"framework"
@@ -73,6 +75,28 @@ async def test_the_shell_wears_the_page_security_headers(client_dir: Path) -> No
     assert response.content == SHELL
     assert response.headers["cache-control"] == "no-store"
     assert "script-src" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "lang"),
+    [(None, "en"), ("ja,en;q=0.5", "ja"), ("pt-br", "pt-BR"), ("ar, fi-FI;q=0.3", "fi"), ("ar", "en")],
+)
+@pytest.mark.asyncio
+async def test_the_shells_lang_is_the_browsers_language_among_the_portals(
+    client_dir: Path, accept_language: str | None, lang: str
+) -> None:
+    """From the request alone (issue 20): the session's own language follows with the state."""
+    headers = {"accept-language": accept_language} if accept_language else {}
+    async with client(PortalShell(framework, client_dir)) as http:
+        packed = await http.get("/portal/tok.en.sig", headers={**headers, "accept-encoding": "gzip"})
+        plain = await http.get("/portal/tok.en.sig", headers={**headers, "accept-encoding": "identity"})
+    expected = SHELL.replace(b'lang="en"', f'lang="{lang}"'.encode())
+    assert packed.content == plain.content == expected  # httpx decodes the gzip
+    assert plain.headers["content-length"] == str(len(expected))
+    assert "Accept-Language" in plain.headers["vary"] and "Accept-Language" in packed.headers["vary"]
+    if lang != "en":
+        english = load_shell(client_dir).plain.headers
+        assert plain.headers["etag"] != dict(english)[b"etag"].decode()
 
 
 @pytest.mark.parametrize(
