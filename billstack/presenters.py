@@ -30,7 +30,6 @@ from billstack.services.views import (
     PlanList,
     PlanView,
     RetentionOfferView,
-    RetentionOfferView,
     SubscriptionView,
     TaxIdView,
 )
@@ -172,17 +171,6 @@ def _pause_line(sub: SubscriptionView, locale: str) -> str:
     if pause is not None and pause.resumes_at is not None:
         return t(locale, "subs.paused_until", date=format_day(pause.resumes_at, locale))
     return t(locale, "subs.paused")
-
-
-def retention_offer_text(offer: RetentionOfferView, locale: str) -> str:
-    """The retention coupon's terms: "20% off for 3 months", "$5.00 off your next invoice"."""
-    if offer.percent_off is not None:
-        kind, values = "percent", {"percent": format_percent(offer.percent_off, locale)}
-    else:
-        kind, values = "amount", {"amount": format_money(offer.amount_off or 0, offer.currency or "usd", locale)}
-    if offer.duration == "repeating" and offer.duration_in_months:
-        return tn(locale, f"retain.{kind}_repeating", offer.duration_in_months, **values)
-    return t(locale, f"retain.{kind}_{'forever' if offer.duration == 'forever' else 'once'}", **values)
 
 
 def retention_offer_text(offer: RetentionOfferView, locale: str) -> str:
