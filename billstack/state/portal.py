@@ -361,7 +361,6 @@ class PortalState(
         self.cards = [presenters.card_row(m, locale) for m in view.payment_methods]
         self.stale = view.stale
         self._apply_cancellation(view, locale)
-        self._apply_cancellation(view, locale)
 
     def _set_locale(self, locale: str) -> None:
         """The page's language; its labels (a few hundred strings) go to the page only when it
