@@ -98,9 +98,17 @@ def _expand(ctx: RenderCtx, node: Any, parts: list[str], path: str) -> None:
             raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
         node[key] = value = [render(ctx, t) for t in targets if t is not None]
     elif isinstance(value, str):
-        target = ctx.account.objects.get(value)
+        target = ctx.account.objects.get(value) or _redeemed_coupon(ctx, key, value)
         if key not in EXPANDABLE or target is None:
             raise StripeError(f"This property cannot be expanded ({key}).", param="expand")
         node[key] = value = render(ctx, target)
     if rest and value is not None:
         _expand(ctx, value, rest, path)
+
+
+def _redeemed_coupon(ctx: RenderCtx, key: str, coupon_id: str) -> dict[str, Any] | None:
+    """A deleted coupon still describes the discounts that redeemed it, as in Stripe (retrieving
+    it is a 404, expanding a discount's coupon is not): the copy those discounts keep."""
+    if key != "coupon":
+        return None
+    return next((d["_coupon"] for d in ctx.account.all("discount") if d["_coupon"]["id"] == coupon_id), None)

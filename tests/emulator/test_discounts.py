@@ -259,3 +259,20 @@ def test_a_non_discountable_item_is_not_discounted(
     # 4900 + 1000 = 5900; only the plan's line is discounted: 980 off → 4920.
     assert (renewal.subtotal, renewal.total) == (5900, 4920)
     assert sorted(sum(d.amount for d in line.discount_amounts) for line in renewal.lines.data) == [0, 980]
+
+
+def test_a_deleted_coupon_still_expands_on_the_discounts_that_redeemed_it(
+    client: stripe.StripeClient, plan49: stripe.Price
+) -> None:
+    """Deleting a coupon keeps existing discounts (and their terms): a subscription read with
+    `discounts.source.coupon` expanded still works, while the coupon itself is gone (404)."""
+    coupon = _coupon(client, percent_off=20, duration="forever")
+    sub = _subscribe(client, plan49, discounts=[{"coupon": coupon.id}])
+    client.v1.coupons.delete(coupon.id)
+    with pytest.raises(stripe.InvalidRequestError) as gone:
+        client.v1.coupons.retrieve(coupon.id)
+    assert gone.value.http_status == 404
+    expanded = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts.source.coupon"]})
+    assert (expanded.discounts[0].source.coupon.id, expanded.discounts[0].source.coupon.percent_off) == (coupon.id, 20)
+    listed = client.v1.subscriptions.list({"customer": sub.customer, "expand": ["data.discounts.source.coupon"]})
+    assert listed.data[0].discounts[0].source.coupon.id == coupon.id
