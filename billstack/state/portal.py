@@ -160,6 +160,8 @@ class PortalState(
             flow_event = self._open_flow(view.flow)
             if flow_event is not None:
                 yield flow_event
+        if self.flow_stage in (DONE, REDIRECTING):
+            return  # the flow ended on its own page (back from Checkout): nothing to refresh or follow
         if refresh_later:
             yield PortalState.refresh_from_stripe
         yield PortalState.follow_mirror
