@@ -411,9 +411,10 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
     # Every JSON body route: its size limit (413) and media type (415), with its own limit.
     body_routes = [(path, method) for path, operations in spec["paths"].items() for method in operations
                    if method in ("post", "put", "patch")]
-    # The session API, the portal API's seven (cancel/plan PATCH, preview, setup-intent and its completion,
-    # customer details, tax ids, default card), webhooks, customers' POST and PATCH.
-    assert len(body_routes) == 11
+    # The session API, the portal API's ten (cancel/plan PATCH, preview, setup-intent and its completion,
+    # customer details, tax ids, default card, pause, promotion code, retention offer), webhooks,
+    # customers' POST and PATCH.
+    assert len(body_routes) == 14
     for path, method in body_routes:
         assert documented(path, method, "413") and documented(path, method, "415"), (path, method)
     webhook = "/api/billstack/webhooks/stripe/{projectId}"
@@ -433,7 +434,12 @@ async def test_openapi_documents_409_413_and_415_where_they_are_answered(client)
                  (f"{customers}/{{customerId}}", "patch"), (f"{portal}/customer", "patch"),
                  (f"{portal}/tax-ids", "post"),
                  (f"{portal}/payment-methods/{{paymentMethodId}}/default", "post"),
-                 (f"{portal}/payment-methods/{{paymentMethodId}}", "delete")}
+                 (f"{portal}/payment-methods/{{paymentMethodId}}", "delete"),
+                 # Issue 20's Stripe writes on a subscription.
+                 (f"{portal}/subscriptions/{{subscriptionId}}/pause", "post"),
+                 (f"{portal}/subscriptions/{{subscriptionId}}/pause", "delete"),
+                 (f"{portal}/subscriptions/{{subscriptionId}}/promotion-code", "post"),
+                 (f"{portal}/subscriptions/{{subscriptionId}}/retention", "post")}
     for path, operations in spec["paths"].items():
         for method in operations:
             assert documented(path, method, "409") == ((path, method) in conflicts), (path, method)
