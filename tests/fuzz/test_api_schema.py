@@ -83,7 +83,7 @@ def fuzzed(db_url: str, emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> I
     for name in ("SESSIONS", "TOKEN_FAILURES", "PORTAL_ACTIONS"):
         monkeypatch.setenv(f"BILLSTACK_RATE_LIMIT_{name}_PER_MINUTE", "1000000")
     reset_settings()
-    world = build_world(emulator_url, feature_plan_change=True)
+    world = build_world(emulator_url, feature_plan_change=True, feature_pause=True, feature_promotion_code=True)
     with session_scope() as db:
         _key, api_key = tenants.create_api_key(db, project_id=world.project_id)
         spare = sessions.create_portal_session(db, team_id=world.team_id, project_id=world.project_id,
