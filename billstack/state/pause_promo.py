@@ -9,7 +9,6 @@ are checked against the page's own rows here; the services decide the rest
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import date
@@ -26,7 +25,6 @@ from billstack.services.portal_calls import Work
 from billstack.services.views import SubscriptionView
 from billstack.state.arguments import well_formed_subscription_id
 
-log = logging.getLogger("billstack.portal")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # what a date input submits
 
 
