@@ -259,7 +259,9 @@ class PortalView(View):
         description="Open invoices with an amount due, oldest due first; filled even when invoice history is off.",
     )
     return_url: str | None
-    locale: str
+    locale: str = Field(examples=["pt-BR"], description="The page's language, one of the 46 supported tags: the "
+                        "session's own, or for `auto` the Stripe customer's preferred_locales, then this request's "
+                        "Accept-Language, then `en`.")
     expires_at: IsoZ
     flow: dict[str, Any] | None = None
     synced_at: IsoZ | None = Field(default=None, description="When the data was last read from Stripe.")
