@@ -16,6 +16,7 @@ from babel.numbers import format_currency
 
 from billstack import i18n
 from billstack.presenters import invoice_row, subscription_row
+from billstack.services.mirror_rows import customer_fields
 from billstack.services.portal.payment_methods import checkout_locale
 from billstack.services.sessions.locales import accepted_languages, page_locale
 from billstack.services.views import InvoiceView, SubscriptionView
@@ -162,3 +163,9 @@ def test_a_locale_whose_catalogue_is_missing_speaks_its_parent() -> None:
         assert i18n.catalogue(locale) == i18n.catalogue("en")
     # Its money and dates are still its own.
     assert i18n.format_money(150000, "jpy", "ja") == format_currency(150000, "JPY", locale="ja_JP")
+
+
+def test_the_mirror_keeps_stripes_preferred_locales_in_order() -> None:
+    assert customer_fields({"preferred_locales": ["fr-FR", "de"]})["preferred_locales"] == "fr-FR,de"
+    assert customer_fields({"preferred_locales": []})["preferred_locales"] is None
+    assert customer_fields({})["preferred_locales"] is None
