@@ -33,8 +33,11 @@ class FlowMixin(rx.State, mixin=True):
     @rx.event
     async def flow_dialog_changed(self, value: bool) -> AsyncIterator[Any]:
         """A flow's dialog that the browser opens and closes by itself (cancel) was closed by
-        the customer ("Keep subscription", Escape): the flow ends unfinished."""
-        if value is False and not self.pending:
+        the customer ("Keep subscription", Escape): the flow ends unfinished. Not when the
+        close follows a failure just shown (a retention offer's accept closes the dialog as it
+        fails): the customer reads the message first; the header's way back stays."""
+        failed = bool(self.notice) and self.notice_tone == "red"
+        if value is False and not self.pending and not failed:
             async for update in self._end_flow(False, FLOW_SUBSCRIPTION_CANCEL):
                 yield update
 
