@@ -34,13 +34,13 @@ def connections_during_stripe_calls(monkeypatch: pytest.MonkeyPatch) -> list[int
     """How many pooled connections were checked out as each Stripe call began (the calls
     run one at a time here, so any connection counted is the caller's own)."""
     counts: list[int] = []
-    real_call = stripe_gateway.call
+    real_call = stripe_gateway.core.call  # every gateway module calls Stripe through core.call
 
     def counting_call(fn: Callable[[], T]) -> T:
         counts.append(get_engine().pool.checkedout())
         return real_call(fn)
 
-    monkeypatch.setattr(stripe_gateway, "call", counting_call)
+    monkeypatch.setattr(stripe_gateway.core, "call", counting_call)
     return counts
 
 
