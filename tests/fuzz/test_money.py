@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billstack.billing_rows import due_rows, invoice_line
-from billstack.i18n import _BABEL_LOCALE, SUPPORTED_LOCALES, format_money, normalise_locale
+from billstack.i18n import SUPPORTED_LOCALES, babel_locale, format_money
 from billstack.services.views import InvoiceView
 
 CURRENCIES = sorted(list_currencies())
@@ -30,7 +30,7 @@ locales = st.sampled_from([*SUPPORTED_LOCALES, "de-AT", "fr_CA", "EN", "zz", "",
 
 def _read_back(shown: str, locale: str) -> Decimal:
     """The amount a reader of `locale` sees in `shown` (sign, digits, the decimal separator)."""
-    symbols = Locale.parse(_BABEL_LOCALE[normalise_locale(locale)]).number_symbols["latn"]
+    symbols = Locale.parse(babel_locale(locale)).number_symbols["latn"]
     decimal_sign = symbols["decimal"]
     negative = "-" in shown or "\u2212" in shown
     number = "".join(c for c in shown if c.isdigit() or c == decimal_sign)
@@ -56,11 +56,11 @@ def test_any_amount_formats_and_reads_back_exactly(amount: int, currency: str, l
 
 
 def _decimal_sign(locale: str) -> str:
-    return Locale.parse(_BABEL_LOCALE[normalise_locale(locale)]).number_symbols["latn"]["decimal"]
+    return Locale.parse(babel_locale(locale)).number_symbols["latn"]["decimal"]
 
 
 def _group_sign(locale: str) -> str:
-    return Locale.parse(_BABEL_LOCALE[normalise_locale(locale)]).number_symbols["latn"]["group"]
+    return Locale.parse(babel_locale(locale)).number_symbols["latn"]["group"]
 
 
 def test_none_is_shown_as_nothing() -> None:
