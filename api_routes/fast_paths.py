@@ -35,6 +35,7 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api_routes.asgi_headers import header
+from api_routes.csp import served_client_dir
 from api_routes.errors import JsonNotFound, UnexpectedErrors, error_response
 from api_routes.health import OpsEndpoints, is_ops_request
 from api_routes.link_binding import LinkBinding
@@ -65,7 +66,10 @@ class FastPaths:
     def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
         self.app = SecurityHeaders(
-            LinkBinding(PortalShell(JsonNotFound(app)), public_url_is_https=settings.public_url_is_https)
+            # The build folder as this process was started with it (REFLEX_WEB_WORKDIR), not as
+            # the environment says at each request.
+            LinkBinding(PortalShell(JsonNotFound(app), served_client_dir()),
+                        public_url_is_https=settings.public_url_is_https)
         )
         self.session_create = SecurityHeaders(UnexpectedErrors(serve_session_create))
         self.metrics = Metrics(self._route) if settings.metrics else None

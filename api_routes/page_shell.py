@@ -129,11 +129,18 @@ class PortalShell:
         self.client_dir = client_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lang = page_locale(None, None, header(scope, b"accept-language"))
-        shell = shell_in(self.client_dir or served_client_dir(), lang) if is_portal_page(scope) else None
+        # A request with an Origin is a script's fetch, not a navigation (browsers send none
+        # for those): the framework answers it, with its CORS checks and headers.
+        served_here = is_portal_page(scope) and header(scope, b"origin") is None
+        shell = shell_in(self.client_dir or served_client_dir(), self._lang(scope)) if served_here else None
         if shell is None:
             await self.app(scope, receive, send)
             return
         chosen = shell.gzip if shell.gzip is not None and accepts_gzip(header(scope, b"accept-encoding")) else shell.plain
         await send({"type": "http.response.start", "status": 200, "headers": list(chosen.headers)})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else chosen.body})
+
+    @staticmethod
+    def _lang(scope: Scope) -> str:
+        """The browser's language among the portal's (no session or customer data)."""
+        return page_locale(None, None, header(scope, b"accept-language"))

@@ -130,10 +130,11 @@ def test_a_sane_request_id_is_echoed_and_logged_else_a_new_one(caplog: pytest.Lo
 
 
 def test_the_access_log_is_one_line_per_request_with_the_token_redacted(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from billstack.config import reset_settings
 
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path))  # no build: the portal path reaches answer_204
     monkeypatch.setenv("BILLSTACK_ACCESS_LOG", "1")
     monkeypatch.setenv("BILLSTACK_TRUSTED_PROXIES", "198.51.100.0/24")
     reset_settings()
