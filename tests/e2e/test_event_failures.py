@@ -86,4 +86,4 @@ def test_malformed_event_arguments_are_refused(live_db: LiveServer, tenant: Tena
     log = live_db.log_path.read_text()[len(log_before):]
     assert "Traceback" not in log
     assert log.count("malformed subscription id") == 4, log
-    assert log.count("unknown cancel reason") == 2, log
+    assert log.count("a cancel reason the page does not offer") == 2, log

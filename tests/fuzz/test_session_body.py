@@ -26,6 +26,7 @@ from api_routes.portal_sessions import CreatePortalSessionRequest
 from billstack.config import reset_settings
 from billstack.db import engine_for
 from billstack.errors import BillStackError
+from billstack.i18n import AUTO_LOCALE
 from billstack.services import sessions
 from billstack.services.sessions.request import ProjectFacts, check_flow, check_return_url, check_ttl_ms, resolve_locale
 from tests.api.conftest import Tenant, make_tenant
@@ -169,7 +170,7 @@ def test_return_url_check(url: str) -> None:
 @given(locale=st.text(max_size=50) | json_values)
 def test_locale_check(locale: Any) -> None:
     value = _checked(resolve_locale, locale)
-    assert value is None or value in sessions.SUPPORTED_LOCALES
+    assert value is None or value in (AUTO_LOCALE, *sessions.SUPPORTED_LOCALES)
 
 
 @given(flow=flows | json_values)
