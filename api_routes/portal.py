@@ -46,6 +46,9 @@ from billstack.services.views import (
 
 router = APIRouter(prefix=routes.PORTAL_API_PREFIX, tags=["Portal"])
 
+# Stripe's header for a retry-safe write: a retry with the same key gets the first answer again.
+_IdempotencyKey = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200)
+
 
 # --- request bodies ------------------------------------------------------------------------
 
@@ -253,7 +256,7 @@ async def update_subscription(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803 - path name as in the public contract
     body: UpdateSubscriptionRequest,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     if body.intent() == "plan":
         assert body.price_id is not None  # intent() checked it
@@ -307,7 +310,7 @@ async def preview_plan_change(
 async def keep_current_plan(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     return await call(
         lambda db, ctx: portal.keep_current_plan(db, ctx, subscriptionId, idempotency_key=idempotency_key),
@@ -325,7 +328,7 @@ async def pause_payments(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803
     body: PauseRequestBody | None = None,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     request = body.request() if body else PauseRequest()
     return await call(
@@ -341,7 +344,7 @@ async def pause_payments(
 async def resume_payments(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     return await call(
         lambda db, ctx: portal.resume_payments(db, ctx, subscriptionId, idempotency_key=idempotency_key),
@@ -360,7 +363,7 @@ async def apply_promotion_code(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803
     body: PromotionCodeRequest,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     return await call(
         lambda db, ctx: portal.apply_promotion_code(db, ctx, subscriptionId, body.code,
@@ -382,7 +385,7 @@ async def accept_retention_offer(
     call: PortalCall,
     subscriptionId: str,  # noqa: N803
     body: EmptyRequest | None = None,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: str | None = _IdempotencyKey,
 ) -> SubscriptionView:
     return await call(
         lambda db, ctx: portal.accept_retention_offer(db, ctx, subscriptionId, idempotency_key=idempotency_key),
@@ -417,8 +420,6 @@ async def complete_setup_intent(call: PortalCall, body: CompleteSetupRequest) ->
 
 
 # --- billing details and the card wallet -----------------------------------------------------
-
-_IdempotencyKey = Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200)
 _REMOVE_CARD_ERRORS = {
     **_STRIPE_WRITE_ERRORS,
     **error_responses({409: "`payment_method_in_use`: the card pays for an active subscription; choose another "
