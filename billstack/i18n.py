@@ -85,6 +85,8 @@ def match_locale(tag: str | None) -> str | None:
 
 def normalise_locale(locale: str | None) -> str:
     """`de-AT`, `de_DE`, `DE` → `de`; `pt-br` → `pt-BR`; anything else (`auto` too) → `en`."""
+    if locale in BABEL_LOCALES:  # already a portal locale (every t() on a page): no parsing
+        return locale
     return match_locale(locale) or DEFAULT_LOCALE
 
 
